@@ -1,0 +1,35 @@
+"""Adversarial losses, all on raw discriminator logits (no sigmoid in the model).
+
+d_loss(kind, real_logits, fake_logits) -> scalar the discriminator minimizes.
+g_loss(kind, fake_logits)              -> scalar the generator minimizes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("ns", "minimax", "lsgan", "hinge")
+
+
+def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    if kind in ("ns", "minimax"):
+        # -log sigmoid(r) - log(1 - sigmoid(f)), written with softplus for stability.
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+    if kind == "lsgan":
+        return 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean())
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    if kind == "ns":
+        return F.softplus(-fake).mean()  # -log D(G(z)): strong gradients early on
+    if kind == "minimax":
+        return -F.softplus(fake).mean()  # log(1 - D(G(z))): the original saturating game
+    if kind == "lsgan":
+        return 0.5 * (fake - 1).pow(2).mean()
+    if kind == "hinge":
+        return -fake.mean()
+    raise ValueError(f"unknown loss {kind!r}")

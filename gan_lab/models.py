@@ -1,0 +1,110 @@
+"""Generator and discriminator builders. Widths and depths come from RunConfig.
+
+2-D data: MLPs. MNIST: the same MLPs over 784 pixels, or a small DCGAN-style conv pair for
+28x28 images. Discriminators output raw logits (shape [N]); generators output data-shaped
+tensors in the data's range (2-D: unbounded; MNIST: tanh in [-1, 1]).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import RunConfig
+
+_ACT = {
+    "relu": lambda: nn.ReLU(),
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": lambda: nn.Tanh(),
+    "elu": lambda: nn.ELU(),
+    "silu": lambda: nn.SiLU(),
+}
+
+
+def mlp(n_in: int, width: int, depth: int, n_out: int, act: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    d = n_in
+    for _ in range(depth):
+        layers += [nn.Linear(d, width), _ACT[act]()]
+        d = width
+    layers.append(nn.Linear(d, n_out))
+    return nn.Sequential(*layers)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, latent: int, width: int, depth: int, out_shape: tuple[int, ...], act: str,
+                 bounded: bool):
+        super().__init__()
+        self.out_shape = out_shape
+        n_out = 1
+        for s in out_shape:
+            n_out *= s
+        self.net = mlp(latent, width, depth, n_out, act)
+        self.bounded = bounded
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.net(z)
+        if self.bounded:
+            x = torch.tanh(x)
+        return x.view(z.shape[0], *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, n_in: int, width: int, depth: int, act: str):
+        super().__init__()
+        self.net = mlp(n_in, width, depth, 1, act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1)).squeeze(1)
+
+
+class ConvGenerator(nn.Module):
+    """z -> 7x7 -> 14x14 -> 28x28 (DCGAN-style, no batch norm so per-sample Hessians stay simple)."""
+
+    def __init__(self, latent: int, ch: int, act: str):
+        super().__init__()
+        c2 = max(1, ch // 2)
+        self.ch = ch
+        self.fc = nn.Linear(latent, ch * 7 * 7)
+        self.net = nn.Sequential(
+            _ACT[act](),
+            nn.ConvTranspose2d(ch, c2, 4, 2, 1), _ACT[act](),
+            nn.ConvTranspose2d(c2, 1, 4, 2, 1), nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.fc(z).view(-1, self.ch, 7, 7))
+
+
+class ConvDiscriminator(nn.Module):
+    """28x28 -> 14x14 -> 7x7 -> logit."""
+
+    def __init__(self, ch: int, act: str):
+        super().__init__()
+        c2 = max(1, ch // 2)
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c2, 4, 2, 1), _ACT[act](),
+            nn.Conv2d(c2, ch, 4, 2, 1), _ACT[act](),
+            nn.Flatten(), nn.Linear(ch * 7 * 7, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.view(-1, 1, 28, 28)).squeeze(1)
+
+
+def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for cfg, on the CPU, initialized from the current torch RNG state."""
+    if cfg.dataset == "mnist":
+        if cfg.arch == "conv":
+            return (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation),
+                    ConvDiscriminator(cfg.d_hidden, cfg.activation))
+        return (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (1, 28, 28),
+                             cfg.activation, bounded=True),
+                MLPDiscriminator(784, cfg.d_hidden, cfg.d_depth, cfg.activation))
+    return (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (2,), cfg.activation,
+                         bounded=False),
+            MLPDiscriminator(2, cfg.d_hidden, cfg.d_depth, cfg.activation))
+
+
+def n_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
