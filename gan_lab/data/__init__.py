@@ -1,0 +1,138 @@
+"""Training data behind one small interface: `make_dataset(cfg, points=None) -> Dataset`.
+
+A Dataset only knows how to draw a batch; the trainer, metrics and plots read its description
+(name, shape, modes, std, bounds) and never branch on how the samples are made.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ..config import DATASETS, ConfigError
+from . import mnist, toy2d
+
+__all__ = ["Dataset", "make_dataset", "image_dataset", "points_dataset", "mnist", "toy2d"]
+
+
+class Dataset:
+    """A training distribution.
+
+    name:     the dataset name (cfg.dataset)
+    is_image: True for MNIST digits
+    shape:    shape of one sample, (2,) or (1, 28, 28)
+    modes:    K x 2 mode centres for ring8 / grid25, else None
+    std:      per-axis mode std for ring8 / grid25, else None
+    bounds:   (xmin, xmax, ymin, ymax) for 2-D plots; for images the pixel range (-1, 1, -1, 1)
+    """
+
+    def __init__(self, name: str, *, is_image: bool, shape: tuple, modes: np.ndarray | None,
+                 std: float | None, bounds: tuple[float, float, float, float],
+                 sampler: Callable[[int, torch.Generator, torch.device | None], torch.Tensor]):
+        self.name = name
+        self.is_image = is_image
+        self.shape = tuple(shape)
+        self.modes = modes
+        self.std = std
+        self.bounds = tuple(float(b) for b in bounds)
+        self._sampler = sampler
+
+    def sample(self, n: int, gen: torch.Generator, device=None) -> torch.Tensor:
+        """n samples, float32 [n, *shape], on `device` (default: the generator's device).
+
+        All randomness comes from `gen`, so a seeded generator reproduces the batches.
+        """
+        return self._sampler(n, gen, None if device is None else torch.device(device))
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, shape={self.shape}, is_image={self.is_image})"
+
+
+class _DeviceCache:
+    """One copy of a fixed tensor per device, made on first use, so each batch is a single
+    randint + index on the device instead of a host-to-device copy."""
+
+    def __init__(self, make_cpu: Callable[[], torch.Tensor]):
+        self._make_cpu = make_cpu
+        self._copies: dict[torch.device, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def get(self, device: torch.device) -> torch.Tensor:
+        t = self._copies.get(device)
+        if t is None:
+            with self._lock:
+                t = self._copies.get(device)
+                if t is None:
+                    cpu = self._copies.get(torch.device("cpu"))
+                    if cpu is None:
+                        cpu = self._make_cpu()
+                        self._copies[torch.device("cpu")] = cpu
+                    t = self._copies[device] = cpu.to(device)
+        return t
+
+
+def _rows_sampler(cache: _DeviceCache):
+    def sampler(n, gen, device):
+        dev = gen.device if device is None else device
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device("cuda", torch.cuda.current_device())
+        return toy2d.sample_rows(cache.get(dev), n, gen)
+    return sampler
+
+
+def image_dataset(images: np.ndarray, name: str = "mnist") -> Dataset:
+    """A Dataset over uint8 [N, 28, 28] digits, scaled to [-1, 1] (0 -> -1, 255 -> 1)."""
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8 \
+            or len(images) == 0:
+        raise ValueError(f"images: expected uint8 [N, 28, 28] with N >= 1, got {images.dtype} "
+                         f"{images.shape}")
+    cache = _DeviceCache(lambda: torch.from_numpy(np.array(images, dtype=np.float32))
+                         .div_(127.5).sub_(1.0).unsqueeze(1))
+    return Dataset(name, is_image=True, shape=(1, 28, 28), modes=None, std=None,
+                   bounds=(-1.0, 1.0, -1.0, 1.0), sampler=_rows_sampler(cache))
+
+
+def points_dataset(points, name: str = "custom") -> Dataset:
+    """A Dataset drawing uniformly (with replacement) from user points.
+
+    `points`: an N x 2 array-like, or the path of a CSV file of x,y rows (see toy2d).
+    """
+    if isinstance(points, (str, os.PathLike)):
+        arr = toy2d.load_points_csv(points)
+    else:
+        arr = toy2d.validate_points(points)
+    cache = _DeviceCache(lambda: torch.from_numpy(arr.astype(np.float32)))
+    return Dataset(name, is_image=False, shape=(2,), modes=None, std=None,
+                   bounds=toy2d.points_bounds(arr), sampler=_rows_sampler(cache))
+
+
+def _shape_dataset(name: str) -> Dataset:
+    return Dataset(name, is_image=False, shape=(2,), modes=toy2d.modes(name),
+                   std=toy2d.mode_std(name), bounds=toy2d.bounds(name),
+                   sampler=lambda n, gen, device: toy2d.sample(name, n, gen, device))
+
+
+def make_dataset(cfg, points=None) -> Dataset:
+    """The Dataset for cfg.dataset.
+
+    mnist: the 8,000-digit train split of the bundled digits (mnist.split()).
+    custom: `points` (N x 2 array-like or CSV path) is required; other datasets ignore it.
+    """
+    name = cfg.dataset
+    if name == "mnist":
+        images, _ = mnist.load_split("train")
+        return image_dataset(images, "mnist")
+    if name == "custom":
+        if points is None:
+            raise ConfigError("dataset", "'custom' needs your points: upload a CSV of x,y rows "
+                                         f"(1 to {toy2d.MAX_POINTS:,} points) or pick another "
+                                         "dataset")
+        return points_dataset(points, "custom")
+    if name in toy2d.SHAPES:
+        return _shape_dataset(name)
+    raise ConfigError("dataset", f"must be one of {', '.join(DATASETS)}; got {name!r}")
