@@ -75,6 +75,11 @@ class RunConfig:
                       lo=0.0, hi=0.999, group="optimization", label="beta1")
     beta2: float = _p(0.999, "Adam beta2 (second-moment decay).", lo=0.0, hi=0.9999,
                       group="optimization", label="beta2")
+    lr_schedule: str = _p("constant", "Learning-rate schedule over the run: constant, or decay "
+                                      "to 0 by the last step (cosine, linear); decay sharpens "
+                                      "the final samples.",
+                          choices=("constant", "cosine", "linear"), group="optimization",
+                          label="LR schedule")
     batch_size: int = _p(256, "Samples per batch, for real and generated data alike.",
                          lo=1, hi=4096, group="optimization", label="Batch size")
     d_steps: int = _p(1, "Discriminator updates per generator update.", lo=1, hi=10,
@@ -183,7 +188,8 @@ class RunConfig:
 
 
 # Fields a running TrainingJob applies at once, without re-initializing weights.
-LIVE_FIELDS = frozenset({"lr_g", "lr_d", "beta1", "beta2", "d_steps", "reg", "lam", "reg_target",
+LIVE_FIELDS = frozenset({"lr_g", "lr_d", "lr_schedule", "beta1", "beta2", "d_steps", "reg",
+                         "lam", "reg_target",
                          "l1_mode", "reg_bias", "hsn_iters", "hsn_every", "sparsity_eps",
                          "eval_every", "sharpness_every", "steps", "loss"})
 

@@ -1,0 +1,114 @@
+"""Checkpoints: G and D weights in one safetensors file, the RunConfig as JSON in its metadata.
+
+safetensors only: a checkpoint is data, never code, so a file from a stranger cannot run anything
+(pickle-based torch.save files are refused). Loading checks the size, the format, and that every
+tensor name and shape matches what the config builds, before anything is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save_file
+
+from .config import ConfigError, RunConfig
+from .models import build_models
+
+MAX_BYTES = 64 * 1024 * 1024   # far above any model the caps allow; stops a huge upload early
+FORMAT = "gan-lab-checkpoint-v1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message says why in plain words."""
+
+
+def save_checkpoint(path: str | os.PathLike, G: torch.nn.Module, D: torch.nn.Module,
+                    cfg: RunConfig, step: int = 0) -> Path:
+    tensors = {f"G.{k}": v.detach().to("cpu").contiguous() for k, v in G.state_dict().items()}
+    tensors.update({f"D.{k}": v.detach().to("cpu").contiguous()
+                    for k, v in D.state_dict().items()})
+    meta = {"format": FORMAT, "config": cfg.to_json(), "step": str(int(step))}
+    path = Path(path)
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def _read_metadata(data: bytes) -> dict[str, str]:
+    # The safetensors layout: 8-byte little-endian header size, then a JSON header.
+    if len(data) < 8:
+        raise CheckpointError("the file is too short to be a safetensors checkpoint")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n <= 0 or n > len(data) - 8 or n > 16 * 1024 * 1024:
+        if data[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05") or data[:2] == b"PK":
+            raise CheckpointError("this looks like a pickle/torch.save file; only .safetensors "
+                                  "checkpoints are accepted (pickles can run code)")
+        raise CheckpointError("not a safetensors file (bad header)")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError("not a safetensors file (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError("not a safetensors file (header is not an object)")
+    meta = header.get("__metadata__") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = None,
+                    max_bytes: int = MAX_BYTES):
+    """Read and check a checkpoint. Returns (cfg, g_state, d_state, step).
+
+    cfg: the config to check shapes against; by default the one stored in the file.
+    Raises CheckpointError (or ConfigError for a bad stored config) and changes nothing."""
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        p = Path(source)
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise CheckpointError(f"the file is {size / 1e6:.1f} MB; the limit is "
+                                  f"{max_bytes / 1e6:.0f} MB")
+        data = p.read_bytes()
+    if len(data) > max_bytes:
+        raise CheckpointError(f"the file is {len(data) / 1e6:.1f} MB; the limit is "
+                              f"{max_bytes / 1e6:.0f} MB")
+    meta = _read_metadata(data)
+    try:
+        tensors = st_load(data)
+    except (SafetensorError, Exception) as e:  # truncated or corrupt payloads land here
+        raise CheckpointError(f"the safetensors file is damaged or truncated ({e})") from None
+    if cfg is None:
+        if "config" not in meta:
+            raise CheckpointError("the file has no GAN Lab config in its metadata; load a "
+                                  "config JSON first")
+        try:
+            cfg = RunConfig.from_json(meta["config"])
+        except ConfigError as e:
+            raise CheckpointError(f"the stored config is invalid: {e}") from None
+    G, D = build_models(cfg)
+    states = {}
+    for tag, net in (("G", G), ("D", D)):
+        want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        got = {k[2:]: v for k, v in tensors.items() if k.startswith(tag + ".")}
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        if missing or extra:
+            raise CheckpointError(f"{tag} tensors do not match the config: missing "
+                                  f"{missing[:3] or 'none'}, unexpected {extra[:3] or 'none'}")
+        for k, shape in want.items():
+            if tuple(got[k].shape) != shape:
+                raise CheckpointError(f"{tag}.{k} has shape {tuple(got[k].shape)}, the config "
+                                      f"needs {shape}")
+            if not torch.isfinite(got[k]).all():
+                raise CheckpointError(f"{tag}.{k} contains NaN or inf values")
+        states[tag] = {k: got[k].float() for k in want}
+    unknown = [k for k in tensors if not k.startswith(("G.", "D."))]
+    if unknown:
+        raise CheckpointError(f"unexpected tensors {unknown[:3]}")
+    step = int(meta.get("step", "0")) if str(meta.get("step", "0")).isdigit() else 0
+    return cfg, states["G"], states["D"], step

@@ -1,0 +1,274 @@
+"""Headless command line: `python -m gan_lab train|bench|eval ...`.
+
+`train` flags are derived from RunConfig's declarations (one flag per field, `--lr_g` or
+`--lr-g`), so a new hyperparameter appears here without editing this file. Bad flags or values
+exit with status 2 and one line naming the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, RunConfig, coerce, specs
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints usage + error on two lines; we promise one line naming the problem."""
+
+    def error(self, message):
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hyperparameters (defaults from RunConfig)")
+    for s in specs():
+        flags = [f"--{s['name']}"]
+        if "_" in s["name"]:
+            flags.append(f"--{s['name'].replace('_', '-')}")
+        rng = (f" {{{','.join(map(str, s['choices']))}}}" if s["choices"] else
+               f" [{s['lo']:g}, {s['hi']:g}]" if s["lo"] is not None else "")
+        g.add_argument(*flags, dest=s["name"], default=None, metavar=s["type"].upper(),
+                       help=f"{s['help']}{rng} (default {s['default']!r})")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """--config FILE first, then every flag given on top of it; coerced and validated."""
+    base: dict = {}
+    if getattr(args, "config", None):
+        try:
+            text = Path(args.config).read_text()
+        except OSError as e:
+            raise ConfigError("--config", f"cannot read {args.config}: {e.strerror}") from None
+        base = RunConfig.from_json(text).to_dict()
+    for s in specs():
+        v = getattr(args, s["name"], None)
+        if v is not None:
+            base[s["name"]] = coerce(s["name"], v)
+    return RunConfig.from_dict(base)
+
+
+# --------------------------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------------------------
+class Progress:
+    """A one-line terminal progress bar (steps/s and losses), quiet when not wanted."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def update(self, step: int, losses: dict, force: bool = False):
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < 0.2):
+            return
+        self.last = now
+        frac = step / max(1, self.total)
+        bar = "#" * int(frac * 30)
+        rate = step / max(1e-9, now - self.t0)
+        print(f"\r[{bar:<30}] {step}/{self.total} {rate:6.0f} steps/s  "
+              f"D {losses.get('loss_d', float('nan')):.3f}  "
+              f"G {losses.get('loss_g', float('nan')):.3f}", end="", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
+          init: str | None = None, log_every: int | None = None, quiet: bool = False) -> dict:
+    """Train cfg to completion, writing config.json, metrics.csv, summary.json,
+    checkpoint.safetensors, samples.npy and samples.png into `out`. Returns the summary."""
+    import torch
+
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .trainer import LOSS_KEYS, History, MetricLog, Trainer, default_threads, snapshot_of
+
+    torch.set_num_threads(default_threads(cfg))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(cfg.to_json() + "\n")
+    tr = Trainer(cfg, points)
+    if init:
+        _, g_state, d_state, step = load_checkpoint(init, cfg)
+        tr.load_weights(g_state, d_state, 0)
+    log_every = log_every or max(1, cfg.steps // 2000)
+    metric_log = MetricLog(cap=10**9)
+    metric_log.add(0, tr.evaluate(sharp=cfg.sharpness_every > 0))
+    history = History(LOSS_KEYS, cap=1000)
+    rows_out: list[dict] = []
+    window = np.zeros(len(LOSS_KEYS))
+    wn = 0
+    recent: list[np.ndarray] = []
+    bar = Progress(cfg.steps, not quiet and sys.stderr.isatty())
+    diverged = None
+    t0 = time.perf_counter()
+    chunk = 10 if tr.guard else 50
+    while tr.step < cfg.steps:
+        step0 = tr.step
+        n = min(chunk, cfg.steps - step0)
+        rows = tr.run_steps(n)
+        ok = np.isfinite(rows).all(axis=1)
+        good = rows if ok.all() else rows[: int(np.argmin(ok))]
+        for i, r in enumerate(good):
+            s = step0 + i + 1
+            history.add(s, r)
+            window += r
+            wn += 1
+            recent.append(r)
+            if s % log_every == 0 or s == cfg.steps:
+                rows_out.append({"step": s, **dict(zip(LOSS_KEYS, window / wn))})
+                window[:] = 0
+                wn = 0
+        recent = recent[-100:]
+        if not ok.all():
+            bad = rows[int(np.argmin(ok))]
+            what = [k for k, v in zip(LOSS_KEYS, bad) if not np.isfinite(v)]
+            diverged = f"diverged at step {step0 + len(good) + 1}: {', '.join(what)} not finite"
+            break
+        s = tr.step
+        crossed = lambda k, s=s, step0=step0: k > 0 and s // k != step0 // k
+        if crossed(cfg.eval_every) or crossed(cfg.sharpness_every):
+            metric_log.add(s, tr.evaluate(sharp=crossed(cfg.sharpness_every)))
+        bar.update(s, dict(zip(LOSS_KEYS, good[-1])))
+    wall = time.perf_counter() - t0
+    bar.update(tr.step, dict(zip(LOSS_KEYS, recent[-1])) if recent else {}, force=True)
+    bar.close()
+    final_metrics = tr.evaluate(sharp=True)
+    metric_log.add(tr.step, final_metrics)
+
+    # metrics.csv: one row per logged step; metric columns filled where an evaluation ran.
+    by_step = {int(r["step"]): r for r in metric_log.rows}
+    mkeys = sorted({k for r in metric_log.rows for k in r if k != "step"})
+    with open(out / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", *LOSS_KEYS, *mkeys])
+        logged = {r["step"] for r in rows_out}
+        for r in rows_out:
+            m = by_step.get(r["step"], {})
+            w.writerow([r["step"], *(f"{r[k]:.6g}" for k in LOSS_KEYS),
+                        *(_fmt(m.get(k)) for k in mkeys)])
+        for s in sorted(set(by_step) - logged):   # evaluations between logged rows (e.g. step 0)
+            m = by_step[s]
+            w.writerow([s, *([""] * len(LOSS_KEYS)), *(_fmt(m.get(k)) for k in mkeys)])
+
+    save_checkpoint(out / "checkpoint.safetensors", tr.G, tr.D, tr.cfg, tr.step)
+    samples = tr.sample()
+    if tr.data.is_image:
+        imgs = np.clip(np.rint((samples[:, 0] + 1) * 127.5), 0, 255).astype(np.uint8)
+        np.save(out / "samples.npy", imgs)
+    else:
+        np.save(out / "samples.npy", samples.astype(np.float32))
+    try:
+        from . import plots
+        plots.save_samples_png(snapshot_of(tr, history, metric_log), out / "samples.png")
+    except ImportError as e:  # matplotlib missing: everything else is still written
+        print(f"warning: samples.png not written ({e})", file=sys.stderr)
+
+    tail = np.mean(recent, axis=0) if recent else np.full(len(LOSS_KEYS), np.nan)
+    final = dict(zip(LOSS_KEYS, (float(x) for x in tail)))
+    final.update({k: float(v) for k, v in final_metrics.items()})
+    summary = {
+        "config": cfg.to_dict(), "steps": tr.step, "wall_s": round(wall, 3),
+        "steps_per_s": round(tr.step / wall, 2) if wall > 0 else None,
+        "device": str(tr.device), "device_reason": tr.device_reason,
+        "final": final, "diverged": diverged,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    return summary
+
+
+def _fmt(v) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.6g}"
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    raise TypeError(type(o).__name__)
+
+
+def cmd_train(args) -> int:
+    from .checkpoint import CheckpointError
+    from .data import toy2d
+
+    try:
+        cfg = config_from_args(args)
+        points = None
+        if args.points:
+            try:
+                points = toy2d.load_points_csv(args.points)
+            except (OSError, ValueError) as e:
+                raise ConfigError("--points", str(e)) from None
+            if cfg.dataset != "custom":
+                cfg = cfg.replace(dataset="custom")
+        from .trainer import resolve_device
+        resolve_device(cfg)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        summary = train(cfg, Path(args.out), points, init=args.init, log_every=args.log_every,
+                        quiet=args.quiet)
+    except (CheckpointError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    f = summary["final"]
+    keys = [k for k in ("modes", "hq_frac", "rev_kl", "digits_covered", "cls_is", "fcd",
+                        "sparsity_d", "zeros_d", "sharpness_d") if k in f]
+    print(f"{summary['steps']} steps in {summary['wall_s']:.1f}s "
+          f"({summary['steps_per_s']} steps/s on {summary['device']}); "
+          + ", ".join(f"{k}={f[k]:.4g}" for k in keys) + f"; wrote {args.out}")
+    if summary["diverged"]:
+        print(f"warning: {summary['diverged']}; outputs hold the run up to that step",
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="python -m gan_lab", description="GAN Lab headless runs.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=OneLineParser)
+    t = sub.add_parser("train", help="train one GAN and write its outputs")
+    t.add_argument("--config", help="a RunConfig JSON file (e.g. exported from the app); "
+                                    "flags given as well override it")
+    t.add_argument("--out", required=True, help="output directory")
+    t.add_argument("--points", help="CSV of x,y rows to train on (sets dataset=custom)")
+    t.add_argument("--init", help="start from a checkpoint.safetensors (shapes must match)")
+    t.add_argument("--log_every", "--log-every", type=int, default=None,
+                   help="write a metrics.csv row every N steps (default: steps/2000, at least 1)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(t)
+    t.set_defaults(func=cmd_train)
+    for name, mod in (("bench", "bench"), ("eval", "evaluate")):
+        _add_optional_command(sub, name, mod)
+    return p
+
+
+def _add_optional_command(sub, name: str, module: str) -> None:
+    """bench/eval live in their own modules (they import more); each exposes add_parser(sub)."""
+    import importlib
+
+    try:
+        m = importlib.import_module(f"gan_lab.{module}")
+    except ImportError:
+        return
+    m.add_parser(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cmd == "train" and args.log_every is not None and args.log_every < 1:
+        print("error: --log_every must be a whole number >= 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return args.func(args)
