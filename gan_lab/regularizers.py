@@ -9,7 +9,8 @@ The Trainer owns one Regularizer per regularized network and, each step, does
 
 The penalty is always ADDED to the loss: a subtracted penalty would reward growing weights.
 `value` is for logging only; it is kept as a detached tensor and turned into a float when read,
-so a GPU run does not wait on the device every step just to log it.
+so a GPU run does not wait on the device every step just to log it (`value_tensor` hands over
+the tensor itself, for a logger that syncs once per batch of steps).
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ class Regularizer:
     @value.setter
     def value(self, v: Tensor | float) -> None:
         self._value = v.detach() if isinstance(v, Tensor) else float(v)
+
+    @property
+    def value_tensor(self) -> Tensor | float:
+        """The same value without a host sync: a detached 0-d tensor on the weights' device when
+        the last step computed one, else a float. For loggers that batch their syncs."""
+        return self._value
 
     def penalty(self, loss: Tensor, lam: float, step: int) -> Tensor | None:
         """The term to ADD to the network's loss, or None when nothing is added this step."""

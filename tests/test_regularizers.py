@@ -291,8 +291,10 @@ def test_hsn1r_value_is_a_lazy_float():
     reg = HSN1R(reg_params(net, False))
     pen = reg.penalty(_dloss(net), 0.5, 0)
     # Stored as a detached tensor until read, so training on a GPU does not sync to log it.
-    assert isinstance(reg._value, torch.Tensor) and not reg._value.requires_grad
+    t = reg.value_tensor
+    assert isinstance(t, torch.Tensor) and t.dim() == 0 and not t.requires_grad
     assert isinstance(reg.value, float) and reg.value == pytest.approx(pen.item())
+    assert reg.value == pytest.approx(t.item())
 
 
 def test_hsn1r_parameter_not_in_the_loss_is_harmless():
