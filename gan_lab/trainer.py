@@ -210,16 +210,16 @@ class Trainer:
         self.opt_g.step()
         self.reg_g.after_step(c.lam, c.lr_g * k)
         self.step += 1
-        return ld.detach(), lg.detach(), _as_tensor(self.reg_d.value, dev), \
-            _as_tensor(self.reg_g.value, dev)
+        return ld.detach(), lg.detach(), _as_tensor(self.reg_d.value_tensor, dev), \
+            _as_tensor(self.reg_g.value_tensor, dev)
 
     def _bad_row(self, ld, lg):
         # A non-finite loss: the update is skipped, so weights and optimizer state stay good.
         nan = torch.tensor(float("nan"), device=self.device)
         ld = ld.detach() if torch.isfinite(ld) or lg is None else nan
         lg = nan if lg is None else lg.detach()
-        return ld, lg, _as_tensor(self.reg_d.value, self.device), \
-            _as_tensor(self.reg_g.value, self.device)
+        return ld, lg, _as_tensor(self.reg_d.value_tensor, self.device), \
+            _as_tensor(self.reg_g.value_tensor, self.device)
 
     def run_steps(self, n: int) -> np.ndarray:
         """n training steps; returns [n, 4] float64 rows of LOSS_KEYS (one host sync).
