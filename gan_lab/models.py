@@ -59,7 +59,7 @@ class MLPDiscriminator(nn.Module):
 
 
 class ConvGenerator(nn.Module):
-    """z -> 7x7 -> 14x14 -> 28x28 (DCGAN-style, no batch norm so per-sample Hessians stay simple)."""
+    """z -> 7x7 -> 14x14 -> 28x28, DCGAN-style; no batch norm, so Hessians stay per-sample."""
 
     def __init__(self, latent: int, ch: int, act: str):
         super().__init__()
