@@ -1,0 +1,291 @@
+"""`python -m gan_lab bench`: speed measured side by side in one run, on the current device.
+
+For ring8 and MNIST it times, interleaved over several rounds (so load drift hits all variants
+alike) and reported as medians:
+- plain:   a minimal hand-written training loop with the same models (the speed of light);
+- trainer: Trainer.run_steps (what the CLI runs);
+- live:    a TrainingJob while a consumer thread renders every UI frame at the app's rate
+           (loss/metric frames, samples and weights figures, encoded as the page receives them);
+- regularizer cost: none, l1, l2, hsn1r every step and hsn1r at its default, as ratios to none;
+- ms per full UI frame, and time from pressing Train to the first rendered frame.
+Targets (issue 4): live/plain >= 0.90; hsn1r every step <= 3.0x none; hsn1r default <= 1.5x
+none; full frame <= 80 ms; first frame <= 1 s on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+from .data import make_dataset
+from .losses import d_loss, g_loss
+from .models import build_models
+from .trainer import Trainer, TrainingJob, default_threads
+
+FRAME_INTERVAL_S = 0.3   # the app's refresh period (gan_lab/ui uses the same constant)
+TARGETS = {"live_over_plain": (">=", 0.90), "hsn1r_every_step": ("<=", 3.0),
+           "hsn1r_default": ("<=", 1.5), "frame_ms": ("<=", 80.0), "first_frame_s": ("<=", 1.0)}
+
+
+def bench_configs(quick: bool) -> dict[str, RunConfig]:
+    return {"ring8": RunConfig(dataset="ring8", sharpness_every=0, eval_every=10**5),
+            "mnist": RunConfig(dataset="mnist", sharpness_every=0, eval_every=10**5)}
+
+
+# --------------------------------------------------------------------------------------------
+def plain_rate(cfg: RunConfig, seconds: float) -> float:
+    """Steps/s of the simplest correct loop: same models, data, loss and optimizer; nothing else."""
+    torch.manual_seed(cfg.seed)
+    G, D = build_models(cfg)
+    data = make_dataset(cfg)
+    dev = torch.device("cpu")
+    gen = torch.Generator().manual_seed(1)
+    og = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    od = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    bs, nz = cfg.batch_size, cfg.latent_dim
+
+    def step():
+        for _ in range(cfg.d_steps):
+            real = data.sample(bs, gen, dev)
+            with torch.no_grad():
+                fake = G(torch.randn(bs, nz, generator=gen))
+            ld = d_loss(cfg.loss, D(real), D(fake))
+            od.zero_grad(set_to_none=True)
+            ld.backward()
+            od.step()
+        lg = g_loss(cfg.loss, D(G(torch.randn(bs, nz, generator=gen))))
+        og.zero_grad(set_to_none=True)
+        lg.backward()
+        og.step()
+        return lg
+
+    return _timed(step, seconds)
+
+
+def trainer_rate(cfg: RunConfig, seconds: float) -> float:
+    tr = Trainer(cfg)
+    return _timed(lambda: tr.run_steps(10), seconds, per_call=10)
+
+
+def _timed(fn, seconds: float, per_call: int = 1) -> float:
+    for _ in range(3):   # warm-up: allocator, autograd graph caches
+        fn()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        n += per_call
+    return n / (time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------------------------
+class FrameConsumer:
+    """Renders every frame the page would get: what gan_lab/ui does per timer tick."""
+
+    def __init__(self):
+        from . import plots
+
+        self.plots = plots
+        self.renderer = plots.Renderer()
+        self.times: list[float] = []
+
+    def render(self, snap) -> float:
+        from io import BytesIO
+
+        p = self.plots
+        t0 = time.perf_counter()
+        p.loss_frame(snap)
+        for kind in ("quality", "sparsity", "sharpness"):
+            p.metric_frame(snap, kind)
+        for fig in (self.renderer.samples(snap), self.renderer.weights(snap)):
+            with BytesIO() as buf:   # gr.Plot sends matplotlib figures as webp
+                fig.savefig(buf, format="webp")
+        dt = time.perf_counter() - t0
+        self.times.append(dt)
+        return dt
+
+
+def live_rate(cfg: RunConfig, seconds: float, interval: float = FRAME_INTERVAL_S
+              ) -> tuple[float, float]:
+    """(steps/s of a TrainingJob while frames render every `interval`, median frame ms)."""
+    consumer = FrameConsumer()
+    job = TrainingJob(cfg.replace(steps=10**6))
+    stop = threading.Event()
+
+    def consume():
+        while not stop.is_set():
+            t = time.perf_counter()
+            consumer.render(job.snapshot())
+            stop.wait(max(0.0, interval - (time.perf_counter() - t)))
+
+    job.start()
+    time.sleep(0.3)   # warm-up
+    th = threading.Thread(target=consume, daemon=True)
+    th.start()
+    s0, t0 = job.snapshot().step, time.perf_counter()
+    time.sleep(seconds)
+    s1, t1 = job.snapshot().step, time.perf_counter()
+    stop.set()
+    th.join()
+    job.stop()
+    return (s1 - s0) / (t1 - t0), 1000 * statistics.median(consumer.times or [float("nan")])
+
+
+def first_frame_s(cfg: RunConfig) -> float:
+    """From pressing Train (job created and started) to the first frame showing trained steps."""
+    consumer = FrameConsumer()
+    t0 = time.perf_counter()
+    job = TrainingJob(cfg.replace(steps=10**6))
+    job.start()
+    while job.snapshot().step == 0:
+        time.sleep(0.005)
+    consumer.render(job.snapshot())
+    dt = time.perf_counter() - t0
+    job.stop()
+    return dt
+
+
+def frame_ms(cfg: RunConfig, n: int) -> float:
+    """Median ms for a full frame whose weights changed since the previous one."""
+    consumer = FrameConsumer()
+    job = TrainingJob(cfg.replace(steps=10**6))
+    try:
+        for _ in range(n + 1):
+            job.step(5)
+            job.wait(timeout=60)
+            consumer.render(job.snapshot())
+        return 1000 * statistics.median(consumer.times[1:])
+    finally:
+        job.stop()
+
+
+# --------------------------------------------------------------------------------------------
+def run(quick: bool = False, datasets=("ring8", "mnist"), rounds: int | None = None) -> dict:
+    torch.set_num_threads(default_threads(RunConfig()))
+    rounds = rounds or (2 if quick else 3)
+    secs = 1.0 if quick else 3.0
+    out: dict = {"device": "cpu", "threads": torch.get_num_threads(), "quick": quick,
+                 "rounds": rounds, "seconds_per_measure": secs, "datasets": {}}
+    for name, cfg in bench_configs(quick).items():
+        if name not in datasets:
+            continue
+        hsn_default = RunConfig().hsn_every
+        variants = {"none": cfg, "l1": cfg.replace(reg="l1", lam=1e-3),
+                    "l2": cfg.replace(reg="l2", lam=1e-3),
+                    "hsn1r_every_step": cfg.replace(reg="hsn1r", lam=1e-3, hsn_every=1),
+                    "hsn1r_default": cfg.replace(reg="hsn1r", lam=1e-3, hsn_every=hsn_default)}
+        r: dict[str, list[float]] = {k: [] for k in ("plain", "trainer", "live", "live_frame_ms",
+                                                      *variants)}
+        for _ in range(rounds):   # interleaved: each round measures every variant once
+            r["plain"].append(plain_rate(cfg, secs))
+            r["trainer"].append(trainer_rate(cfg, secs))
+            live, fms = live_rate(cfg, 2 * secs)
+            r["live"].append(live)
+            r["live_frame_ms"].append(fms)
+            for k, v in variants.items():
+                r[k].append(trainer_rate(v, secs))
+        med = {k: statistics.median(v) for k, v in r.items()}
+        res = {
+            "steps_per_s": {k: round(med[k], 1) for k in ("plain", "trainer", "live")},
+            "trainer_over_plain": round(med["trainer"] / med["plain"], 3),
+            "live_over_plain": round(med["live"] / med["plain"], 3),
+            "reg_cost_vs_none": {k: round(med["none"] / med[k], 3) for k in variants},
+            "hsn_every_default": hsn_default,
+            "frame_ms": round(frame_ms(cfg, 3 if quick else 8), 1),
+            "frame_ms_while_training": round(med["live_frame_ms"], 1),
+            "first_frame_s": round(first_frame_s(cfg), 3),
+            "raw": {k: [round(x, 2) for x in v] for k, v in r.items()},
+        }
+        out["datasets"][name] = res
+    if torch.cuda.is_available():
+        out["cuda"] = cuda_table(quick)
+    return out
+
+
+def cuda_table(quick: bool) -> dict:
+    """CPU vs CUDA trainer steps/s for a few sizes: the evidence behind device=auto's choice."""
+    res = {}
+    for name, cfg in {"ring8 default": RunConfig(),
+                      "ring8 512x4 b1024": RunConfig(g_hidden=512, d_hidden=512, g_depth=4,
+                                                     d_depth=4, batch_size=1024),
+                      "mnist mlp": RunConfig(dataset="mnist"),
+                      "mnist conv": RunConfig(dataset="mnist", arch="conv", g_hidden=64,
+                                              d_hidden=64)}.items():
+        cfg = cfg.replace(sharpness_every=0, eval_every=10**5)
+        row = {}
+        for dev in ("cpu", "cuda"):
+            row[dev] = round(trainer_rate(cfg.replace(device=dev), 1.0 if quick else 3.0), 1)
+        res[name] = row
+    return res
+
+
+def check_targets(res: dict) -> list[tuple[str, str, float, str, float, bool]]:
+    rows = []
+    for ds, r in res["datasets"].items():
+        vals = {"live_over_plain": r["live_over_plain"],
+                "hsn1r_every_step": r["reg_cost_vs_none"]["hsn1r_every_step"],
+                "hsn1r_default": r["reg_cost_vs_none"]["hsn1r_default"],
+                "frame_ms": r["frame_ms"], "first_frame_s": r["first_frame_s"]}
+        for k, (op, target) in TARGETS.items():
+            v = vals[k]
+            ok = v >= target if op == ">=" else v <= target
+            rows.append((ds, k, v, op, target, ok))
+    return rows
+
+
+def format_table(res: dict) -> str:
+    lines = [f"device {res['device']}, {res['threads']} torch thread(s), "
+             f"{res['rounds']} interleaved rounds x {res['seconds_per_measure']}s, medians", ""]
+    for ds, r in res["datasets"].items():
+        s = r["steps_per_s"]
+        lines += [f"## {ds}",
+                  f"steps/s  plain {s['plain']:.1f} | trainer {s['trainer']:.1f} "
+                  f"({r['trainer_over_plain']:.2f}x) | live app {s['live']:.1f} "
+                  f"({r['live_over_plain']:.2f}x of plain)",
+                  "regularizer cost (time per step / none): " + ", ".join(
+                      f"{k} {v:.2f}x" for k, v in r["reg_cost_vs_none"].items())
+                  + f"  [hsn1r default: every {r['hsn_every_default']} steps]",
+                  f"full UI frame {r['frame_ms']:.1f} ms (idle), "
+                  f"{r['frame_ms_while_training']:.1f} ms while training; "
+                  f"first frame {r['first_frame_s']:.3f} s", ""]
+    if "cuda" in res:
+        lines.append("## cpu vs cuda (trainer steps/s)")
+        lines += [f"{k}: cpu {v['cpu']}, cuda {v['cuda']}" for k, v in res["cuda"].items()]
+        lines.append("")
+    lines.append("targets:")
+    for ds, k, v, op, t, ok in check_targets(res):
+        lines.append(f"  {'MET ' if ok else 'MISS'} {ds:6s} {k:17s} {v:g} (target {op} {t:g})")
+    return "\n".join(lines)
+
+
+def cmd_bench(args) -> int:
+    res = run(quick=args.quick, datasets=tuple(args.datasets.split(",")))
+    text = format_table(res)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    res["targets"] = [dict(zip(("dataset", "metric", "value", "op", "target", "met"), row))
+                      for row in check_targets(res)]
+    out.write_text(json.dumps(res, indent=2, default=_np) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def _np(o):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    raise TypeError(type(o).__name__)
+
+
+def add_parser(sub) -> None:
+    b = sub.add_parser("bench", help="measure training and UI speed side by side")
+    b.add_argument("--quick", action="store_true", help="short measurements (under a minute)")
+    b.add_argument("--datasets", default="ring8,mnist", help="comma list: ring8,mnist")
+    b.add_argument("--out", default="bench.json", help="where to write the JSON results")
+    b.set_defaults(func=cmd_bench)
