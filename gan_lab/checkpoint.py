@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 from safetensors.torch import save_file
 
 from .config import ConfigError, RunConfig
@@ -28,15 +29,25 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message says why in plain words."""
 
 
-def save_checkpoint(path: str | os.PathLike, G: torch.nn.Module, D: torch.nn.Module,
-                    cfg: RunConfig, step: int = 0) -> Path:
+def _payload(G, D, cfg: RunConfig, step: int):
     tensors = {f"G.{k}": v.detach().to("cpu").contiguous() for k, v in G.state_dict().items()}
     tensors.update({f"D.{k}": v.detach().to("cpu").contiguous()
                     for k, v in D.state_dict().items()})
     meta = {"format": FORMAT, "config": cfg.to_json(), "step": str(int(step))}
+    return tensors, meta
+
+
+def save_checkpoint(path: str | os.PathLike, G: torch.nn.Module, D: torch.nn.Module,
+                    cfg: RunConfig, step: int = 0) -> Path:
     path = Path(path)
-    save_file(tensors, str(path), metadata=meta)
+    save_file(*_payload(G, D, cfg, step), str(path))
     return path
+
+
+def save_checkpoint_bytes(G: torch.nn.Module, D: torch.nn.Module, cfg: RunConfig,
+                          step: int = 0) -> bytes:
+    tensors, meta = _payload(G, D, cfg, step)
+    return st_save(tensors, metadata=meta)
 
 
 def _read_metadata(data: bytes) -> dict[str, str]:

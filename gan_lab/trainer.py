@@ -544,6 +544,18 @@ class TrainingJob:
             self._publish(force=True)
             return cfg
 
+    def load_weights(self, g_state: dict, d_state: dict, step: int = 0) -> None:
+        """Continue from checked checkpoint weights (see checkpoint.load_checkpoint); pauses."""
+        with self._cond:
+            if self._state == "running":
+                self._state = "paused"
+            self.trainer.load_weights(g_state, d_state, step)
+            self._refresh_weights()
+            if self._state not in ("stopped", "error"):
+                self._set_state("paused" if step else "idle",
+                                f"Loaded weights (step {step}). Press Train to continue.")
+            self._publish(force=True)
+
     def snapshot(self) -> Snapshot:
         self._last_poll = time.monotonic()
         return self._snap
