@@ -1,0 +1,571 @@
+"""Layout and event wiring of the GAN Lab web app.
+
+No training math and no plotting math here: the TrainingJob trains on its own thread and publishes
+Snapshots; gan_lab.plots turns a Snapshot into data frames and figures; this module decides what
+to show where and when.
+
+Streaming: a gr.Timer calls `poll` (api_name "poll", so gradio_client can poll it like the page
+does) every FAST_TICK_S while the job runs and every SLOW_TICK_S otherwise (the slow tick keeps a
+paused job's time-to-live fresh while its tab is open). A poll sends only what changed since the
+session's previous frame (gr.skip() for the rest), so an idle or paused page costs almost nothing.
+Every control handler also returns a frame, so the first picture after Train needs no tick.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import inspect
+import logging
+import math
+import time
+from typing import Any
+
+import gradio as gr
+from gradio.components.plot import PlotData
+
+from .. import plots
+from ..config import LIVE_FIELDS, ConfigError, RunConfig
+from . import teaching
+from .controls import PROMINENT, Controls, label_of, slider_to_value, value_to_slider
+from .presets import PRESETS, preset_config
+from .render_worker import IMAGE_FORMAT, Renderers
+from .sessions import Registry, ServerBusy, Session, configure_torch
+
+log = logging.getLogger("gan_lab.ui")
+
+FAST_TICK_S = 0.25
+SLOW_TICK_S = 5.0
+# The histogram changes slowly and costs as much to encode as the samples; refreshing it at most
+# this often leaves the CPU to training.
+WEIGHTS_MIN_INTERVAL_S = 1.0
+STEP_WAIT_S = 15.0
+
+STATE_BADGES = {
+    "idle": "Ready", "running": "Training", "paused": "Paused", "done": "Done",
+    "diverged": "Diverged (paused)", "stopped": "Stopped", "error": "Error",
+}
+# (metric key, label, formatter) for the status line; keys a run lacks are left out.
+STATUS_METRICS = (
+    ("modes", "modes", lambda v, snap: f"{v:.0f}/{len(snap.modes)}" if snap.modes is not None
+     else f"{v:.0f}"),
+    ("hq_frac", "high-quality", lambda v, snap: f"{100 * v:.0f}%"),
+    ("digits_covered", "digits", lambda v, snap: f"{v:.0f}/10"),
+    ("cls_is", "IS", lambda v, snap: f"{v:.2f}"),
+    ("grid_js", "grid JS", lambda v, snap: f"{v:.3f}"),
+    ("sparsity_d", "D sparse", lambda v, snap: f"{100 * v:.1f}%"),
+    ("zeros_d", "D zeros", lambda v, snap: f"{100 * v:.1f}%"),
+    ("sparsity_g", "G sparse", lambda v, snap: f"{100 * v:.1f}%"),
+    ("sharpness_d", "D sharpness", lambda v, snap: f"{v:.3g}"),
+)
+
+CSS = """
+#gl-status { font-size: 0.95rem; min-height: 3.2em; }
+#gl-status p { margin: 0.1em 0; }
+.gl-msg-box { min-height: 1.5em; }
+.gl-msg-box .gl-err, .gl-msg-box .gl-note, .gl-msg-box .gl-busy { padding: 0.45em 0.7em;
+  border-radius: 6px; }
+.gl-err { background: #fde8e8; color: #8a1111; border-left: 4px solid #c81e1e; }
+.gl-busy { background: #fff4e0; color: #7a4b00; border-left: 4px solid #d97706; }
+.gl-note { background: #eef5ff; color: #1e3a6e; border-left: 4px solid #3b82f6; }
+.gl-bad { outline: 2px solid #c81e1e !important; outline-offset: 2px; border-radius: 6px; }
+.gl-buttons button { min-width: 0 !important; }
+.gl-presets button { font-size: 0.85rem !important; }
+.gl-logslider { margin-top: -6px; }
+"""
+
+
+def launch_kwargs() -> dict[str, Any]:
+    """Theme and CSS go to launch() in gradio 6."""
+    return dict(css=CSS, theme=gr.themes.Soft())
+
+
+def _html_class(kind: str, text: str) -> str:
+    return f'<div class="gl-{kind}">{text}</div>' if text else ""
+
+
+def _plot_data(image: bytes) -> PlotData:
+    data = base64.b64encode(image).decode("ascii")
+    return PlotData(type="matplotlib", plot=f"data:image/{IMAGE_FORMAT};base64,{data}")
+
+
+def _fmt_rate(r: float) -> str:
+    return f"{r:,.0f}" if r >= 10 else f"{r:.1f}"
+
+
+def _field_error(e: ConfigError) -> tuple[str, str]:
+    """(field, message without the 'field: ' prefix) of a ConfigError."""
+    text = str(e)
+    prefix = f"{e.field}: "
+    return e.field, text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _expose(fn, names: list[str]):
+    """Give a (*values, request) handler a signature with one named parameter per input, so
+    gradio injects the request and gradio_client can pass inputs by field name."""
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=gr.Request))
+    fn.__signature__ = inspect.Signature(params)
+    fn.__annotations__ = {"request": gr.Request}
+    return fn
+
+
+class GanLabApp:
+    def __init__(self, registry: Registry | None = None, renderers: Renderers | None = None):
+        self.registry = registry or Registry()
+        self.renderers = renderers or Renderers()
+        self.ctl = Controls()
+
+    # ------------------------------------------------------------------------------------------
+    # Rendering
+    # ------------------------------------------------------------------------------------------
+    def status_text(self, snap) -> str:
+        badge = STATE_BADGES.get(snap.state, snap.state)
+        parts = [f"**{badge}**", f"step **{snap.step:,}** / {snap.steps_total:,}"]
+        if snap.state == "running":
+            parts.append(f"{_fmt_rate(snap.steps_per_s)} steps/s")
+        parts.append(f"device {snap.device}")
+        lat = snap.latest
+        for key, label, fmt in STATUS_METRICS:
+            v = lat.get(key)
+            if v is not None and math.isfinite(v):
+                parts.append(f"{label} {fmt(v, snap)}")
+        stats = self.registry.stats()
+        line1 = " · ".join(parts)
+        line2 = snap.message
+        server = (f"server: {stats['running']}/{self.registry.limits.max_running} "
+                  "training jobs running")
+        if snap.state in ("diverged", "error"):
+            line2 = f"⚠️ {line2}"
+        return f"{line1}  \n{line2} <span style='opacity:.6'>· {server}</span>"
+
+    def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str) -> dict:
+        """The parts of the page that changed since this session's last frame."""
+        job = s.job
+        if job is None:
+            return {self.status: gr.skip()}
+        out: dict = {}
+        snap = job.snapshot()
+        sh = s.shown
+        if sh.get("version") != snap.version:
+            sh["version"] = snap.version
+            out[self.status] = self.status_text(snap)
+            out[self.loss_plot] = plots.loss_frame(snap)
+            mcols = snap.metrics or {}
+            mkey = (len(mcols.get("step", ())), tuple(mcols),
+                    tuple(float(mcols[k][-1]) for k in mcols if len(mcols[k])))
+            if sh.get("metrics") != mkey:
+                sh["metrics"] = mkey
+                out[self.quality_plot] = plots.metric_frame(snap, "quality")
+                out[self.sparsity_plot] = plots.metric_frame(snap, "sparsity")
+                out[self.sharp_plot] = plots.metric_frame(snap, "sharpness")
+        names = plots.layer_names(snap)
+        if sh.get("layers") != names:
+            sh["layers"] = names
+            if layer not in names:
+                layer = "all"
+            out[self.layer] = gr.update(choices=names, value=layer)
+        elif layer not in names:
+            layer = "all"
+        skey = (snap.weights_version, bool(heat), bool(arrows), bool(mani))
+        if sh.get("samples") != skey:
+            out[self.samples_plot] = _plot_data(self.renderers.draw(
+                "samples", s.key, snap, heatmap=bool(heat), arrows=bool(arrows),
+                manifold=bool(mani)))
+            sh["samples"] = skey
+        wkey = (snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
+        now = time.monotonic()
+        if sh.get("weights") != wkey and (
+                snap.state != "running" or sh.get("weights_layer") != layer
+                or now - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S):
+            out[self.weights_plot] = _plot_data(self.renderers.draw("weights", s.key, snap,
+                                                                    layer=layer))
+            sh["weights"], sh["weights_t"], sh["weights_layer"] = wkey, now, layer
+        tick = FAST_TICK_S if snap.state == "running" or sh.get("weights") != wkey \
+            else SLOW_TICK_S
+        if sh.get("tick") != tick:
+            sh["tick"] = tick
+            out[self.timer] = gr.Timer(value=tick, active=True)
+        if not out:
+            # gradio reads an empty dict as one (missing) value, not as "nothing changed"
+            out[self.status] = gr.skip()
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    # Messages
+    # ------------------------------------------------------------------------------------------
+    def _clear_bad(self, s: Session, out: dict) -> None:
+        if s.bad_field is not None:
+            comp = self.ctl.fields.get(s.bad_field)
+            if comp is not None:
+                out[comp] = gr.update(elem_classes=[])
+            s.bad_field = None
+
+    def _config_error(self, s: Session | None, e: ConfigError) -> dict:
+        field, text = _field_error(e)
+        label = label_of(field)
+        name = f"**{label}** (`{field}`)" if label != field else f"**{field}**"
+        msg = f"⚠️ {name}: {text}"
+        out = {self.msg: _html_class("err", msg)}
+        if s is not None:
+            self._clear_bad(s, out)
+            comp = self.ctl.fields.get(field)
+            if comp is not None:
+                out[comp] = gr.update(elem_classes=["gl-bad"])
+                s.bad_field = field
+        gr.Warning(f"{label}: {text}")
+        return out
+
+    def guarded(self, fn, has_msg: bool = True):
+        """Every handler's safety net: bad input, a busy server or a bug becomes a message on the
+        page, never a traceback, a dead event or a stuck job. Handlers without the message area
+        among their outputs (the timer's poll) report in the status line instead."""
+
+        def report(kind: str, text: str) -> dict:
+            if has_msg:
+                return {self.msg: _html_class(kind, text)}
+            return {self.status: text}
+
+        @functools.wraps(fn)
+        def inner(*args):
+            request = args[-1]
+            s = None
+            try:
+                s = self.registry.get(request.session_hash)
+                with s.lock:
+                    return fn(s, *args[:-1])
+            except ConfigError as e:
+                if has_msg:
+                    return self._config_error(s, e)
+                return report("err", f"⚠️ {e}")
+            except ServerBusy as e:
+                return report("busy", f"⏳ {e}")
+            except Exception as e:
+                log.exception("handler %s failed", fn.__name__)
+                return report("err", f"⚠️ Unexpected error: {type(e).__name__}: {e}. Your "
+                                     "settings are kept; press Reset to start over.")
+
+        return inner
+
+    # ------------------------------------------------------------------------------------------
+    # Handlers: each takes (session, *inputs) and returns {component: update}
+    # ------------------------------------------------------------------------------------------
+    def _view(self, values) -> tuple[list, list]:
+        return values[:4], values[4:]
+
+    def _ok(self, s: Session, note: str = "", kind: str = "note") -> dict:
+        out = {self.msg: _html_class(kind, note)}
+        self._clear_bad(s, out)
+        return out
+
+    def on_load(self, s, heat, arrows, mani, layer, *controls):
+        """A new tab: build its (idle) job so the untrained generator is on screen at once."""
+        cfg = self.ctl.to_config(list(controls))
+        note = self.registry.ensure_job(s, cfg)
+        s.shown.clear()
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+
+    def on_train(self, s, heat, arrows, mani, layer, *controls):
+        cfg = self.ctl.to_config(list(controls))
+        note = self.registry.ensure_job(s, cfg)
+        self.registry.start(s)
+        snap = s.job.snapshot()
+        if snap.state == "done":
+            note = (note + " " if note else "") + snap.message
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+
+    def on_pause(self, s, heat, arrows, mani, layer):
+        if s.job is not None:
+            s.job.pause()
+        return {**self._ok(s), **self.render(s, heat, arrows, mani, layer)}
+
+    def on_step(self, s, heat, arrows, mani, layer, *controls):
+        cfg = self.ctl.to_config(list(controls))
+        note = self.registry.ensure_job(s, cfg)
+        job = s.job
+        if job.state == "done":
+            return {**self._ok(s, job.snapshot().message),
+                    **self.render(s, heat, arrows, mani, layer)}
+        job.step(1)
+        job.wait(timeout=STEP_WAIT_S)
+        note = note or f"One step: D updated {cfg.d_steps}x, then G once."
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+
+    def on_reset(self, s, heat, arrows, mani, layer, *controls):
+        cfg = self.ctl.to_config(list(controls))
+        rebuilt = self.registry.ensure_job(s, cfg)
+        if not rebuilt:
+            s.job.pause()
+            s.job.reset(cfg)
+        s.shown.clear()
+        note = rebuilt or f"Reset: fresh weights from seed {cfg.seed}, step 0. Press Train."
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+
+    def poll(self, s, heat, arrows, mani, layer):
+        return self.render(s, heat, arrows, mani, layer)
+
+    def on_edit(self, source: str):
+        """A control changed: live fields apply to the job at once; others wait for
+        Train/Reset, and the note says so."""
+
+        def handler(s, *controls):
+            values = list(controls)
+            cfg = self.ctl.to_config(values)
+            out = self._ok(s)
+            if source in self.ctl.log_sliders:
+                pos = value_to_slider(self.ctl.specs[source], getattr(cfg, source))
+                if pos is not None:
+                    out[self.ctl.log_sliders[source]] = gr.update(value=pos)
+            job = s.job
+            if job is None or job.state in ("stopped", "error"):
+                return out
+            old, new = job.cfg.to_dict(), cfg.to_dict()
+            live = {k: new[k] for k in new if new[k] != old[k] and k in LIVE_FIELDS}
+            pending = [k for k in new if new[k] != old[k] and k not in LIVE_FIELDS]
+            notes = []
+            if live:
+                self.registry.check(job.cfg.replace(**live))
+                job.update(**live)
+                shown = ", ".join(f"{label_of(k)} = {live[k]}" for k in live)
+                notes.append(f"Applied live at step {job.snapshot().step:,}: {shown} "
+                             "(weights kept).")
+            if pending:
+                what = ", ".join(label_of(k) for k in pending)
+                notes.append(f"**{what}**: takes effect when you press **Train** or **Reset** "
+                             "(the networks are rebuilt from step 0).")
+            out[self.msg] = _html_class("note", " ".join(notes))
+            return out
+
+        return handler
+
+    def on_log_slider(self, name: str):
+        """The log10 slider of a log-scale field moved: show its value in the number box and
+        treat it as an edit of that field."""
+        idx = self.ctl.names.index(name)
+
+        def handler(s, pos, *controls):
+            values = list(controls)
+            values[idx] = slider_to_value(self.ctl.specs[name], pos)
+            out = self.on_edit("")(s, *values)
+            out[self.ctl.fields[name]] = gr.update(value=values[idx])
+            return out
+
+        return handler
+
+    def on_preset(self, name: str):
+        def handler(s, heat, arrows, mani, layer):
+            cfg = preset_config(name)
+            self.registry.ensure_job(s, cfg)
+            if s.job.state != "idle":  # ensure_job only applied live fields; start clean
+                s.job.pause()
+                s.job.reset(cfg)
+            s.shown.clear()
+            out = self.ctl.set_updates(cfg)
+            out[self.reg_help] = teaching.REGULARIZERS[cfg.reg]
+            out.update(self._ok(s, f"**Preset “{name}”** loaded. {PRESETS[name]['watch']} "
+                                   "Press **Train**."))
+            out.update(self.render(s, heat, arrows, mani, layer))
+            return out
+
+        return handler
+
+    def on_export(self, s, *controls):
+        cfg = self.ctl.to_config(list(controls))
+        return {self.cfg_json: cfg.to_json(), **self._ok(s, "Current settings shown as JSON "
+                                                           "below the button.")}
+
+    def on_import(self, s, text, heat, arrows, mani, layer):
+        cfg = RunConfig.from_json(text or "{}")
+        self.registry.check(cfg)
+        out = self.ctl.set_updates(cfg)
+        out[self.reg_help] = teaching.REGULARIZERS[cfg.reg]
+        out.update(self._ok(s, "Settings loaded into the controls. Press **Train** or "
+                               "**Reset** to use them."))
+        return out
+
+    def on_unload(self, request: gr.Request):
+        self.registry.drop(request.session_hash)
+        self.renderers.drop(request.session_hash)
+
+    # ------------------------------------------------------------------------------------------
+    # Layout
+    # ------------------------------------------------------------------------------------------
+    def build(self) -> gr.Blocks:
+        ctl = self.ctl
+        with gr.Blocks(title="GAN Lab") as demo:
+            gr.Markdown("## GAN Lab: watch a GAN learn, and see what regularizers do to it")
+            gr.Markdown(teaching.INTRO)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=340):
+                    with gr.Row(elem_classes=["gl-buttons"]):
+                        self.train_btn = gr.Button("▶ Train", variant="primary",
+                                                   elem_id="btn-train", min_width=60)
+                        self.pause_btn = gr.Button("⏸ Pause", elem_id="btn-pause", min_width=60)
+                        self.step_btn = gr.Button("Step", elem_id="btn-step", min_width=60)
+                        self.reset_btn = gr.Button("↺ Reset", elem_id="btn-reset", min_width=60)
+                    self.msg = gr.Markdown(elem_id="gl-msg", elem_classes=["gl-msg-box"])
+                    gr.Markdown("**Presets** (one click sets every control):")
+                    with gr.Row(elem_classes=["gl-presets"]):
+                        self.preset_btns = {
+                            name: gr.Button(name, size="sm", min_width=120,
+                                            elem_id=f"preset-{i}")
+                            for i, name in enumerate(PRESETS)}
+                    ctl.render("dataset")
+                    for name in PROMINENT:
+                        ctl.render(name)
+                    with gr.Accordion("What does this regularizer do?", open=False):
+                        self.reg_help = gr.Markdown(
+                            teaching.REGULARIZERS[ctl.specs["reg"]["default"]])
+                    ctl.render_group("basic", skip=("dataset",))
+                    for group, title in (("regularization", "Regularizer options"),
+                                         ("architecture", "Architecture (rebuilds the networks)"),
+                                         ("optimization", "Optimization"),
+                                         ("metrics", "Measurement")):
+                        with gr.Accordion(title, open=False):
+                            ctl.render_group(group, skip=PROMINENT)
+                    with gr.Accordion("Share or load settings (JSON)", open=False):
+                        with gr.Row():
+                            self.export_btn = gr.Button("Show current settings", size="sm")
+                            self.import_btn = gr.Button("Load settings", size="sm")
+                        self.cfg_json = gr.Code(language="json", label="Settings",
+                                                interactive=True, lines=6)
+                with gr.Column(scale=3, min_width=480):
+                    self.status = gr.Markdown("**Ready** · press **Train**", elem_id="gl-status")
+                    with gr.Row(equal_height=False):
+                        with gr.Column(min_width=320):
+                            self.samples_plot = gr.Plot(label="Samples", elem_id="plot-samples",
+                                                        format="webp")
+                            with gr.Row():
+                                self.heat = gr.Checkbox(True, label="D(x) heatmap",
+                                                        min_width=100)
+                                self.arrows = gr.Checkbox(True, label="G gradient arrows",
+                                                          min_width=100)
+                                self.mani = gr.Checkbox(True, label="Noise grid (manifold)",
+                                                        min_width=100)
+                            with gr.Accordion("What am I looking at?", open=False):
+                                gr.Markdown(teaching.PLOTS["samples"])
+                        with gr.Column(min_width=320):
+                            self.loss_plot = self._line("Losses and penalties", "plot-loss",
+                                                        "loss")
+                            with gr.Accordion("What am I looking at?", open=False):
+                                gr.Markdown(teaching.PLOTS["losses"])
+                            self.quality_plot = self._line("Sample quality", "plot-quality",
+                                                           "value")
+                            with gr.Accordion("What am I looking at?", open=False):
+                                gr.Markdown(teaching.PLOTS["quality"])
+                    with gr.Row(equal_height=False):
+                        with gr.Column(min_width=320):
+                            self.weights_plot = gr.Plot(label="Weight magnitudes (log10 |w|)",
+                                                        elem_id="plot-weights", format="webp")
+                            self.layer = gr.Dropdown(["all"], value="all", label="Layer",
+                                                     info="All weight tensors, or one layer.",
+                                                     elem_id="ctl-layer")
+                            with gr.Accordion("What am I looking at?", open=False):
+                                gr.Markdown(teaching.PLOTS["weights"])
+                        with gr.Column(min_width=320):
+                            self.sparsity_plot = self._line("Sparsity over time (%)",
+                                                            "plot-sparsity", "%")
+                            with gr.Accordion("What am I looking at?", open=False):
+                                gr.Markdown(teaching.PLOTS["sparsity"])
+                            self.sharp_plot = self._line("Sharpness (top |Hessian eigenvalue|)",
+                                                         "plot-sharpness", "|λ| max")
+                            with gr.Accordion("What am I looking at?", open=False):
+                                gr.Markdown(teaching.PLOTS["sharpness"])
+            self.timer = gr.Timer(SLOW_TICK_S)
+            self._wire(demo)
+        return demo
+
+    def _line(self, label: str, elem_id: str, y_title: str) -> gr.LinePlot:
+        return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
+                           x_title="step", y_title=y_title, height=240, color_title="",
+                           tooltip="all")
+
+    # ------------------------------------------------------------------------------------------
+    # Wiring
+    # ------------------------------------------------------------------------------------------
+    def _wire(self, demo: gr.Blocks) -> None:
+        ctl = self.ctl
+        view_in = [self.heat, self.arrows, self.mani, self.layer]
+        view_names = ["heatmap", "arrows", "manifold", "layer"]
+        frame = [self.status, self.loss_plot, self.quality_plot, self.sparsity_plot,
+                 self.sharp_plot, self.samples_plot, self.weights_plot, self.layer, self.timer]
+        full = [self.msg, *frame, *ctl.components, *ctl.log_sliders.values(), self.reg_help]
+        opts = dict(show_progress="hidden", concurrency_limit=None)
+
+        def on(trigger, fn, inputs, names, outputs, api_name=None, **kw):
+            handler = _expose(self.guarded(fn, has_msg=self.msg in outputs), names)
+            vis = "public" if api_name else "private"
+            return trigger(handler, inputs, outputs, api_name=api_name, api_visibility=vis,
+                           **opts, **kw)
+
+        ctrl_names = ctl.names
+        on(self.train_btn.click, self.on_train, view_in + ctl.components,
+           view_names + ctrl_names, full, "train")
+        on(self.pause_btn.click, self.on_pause, view_in, view_names, full, "pause")
+        on(self.step_btn.click, self.on_step, view_in + ctl.components,
+           view_names + ctrl_names, full, "step")
+        on(self.reset_btn.click, self.on_reset, view_in + ctl.components,
+           view_names + ctrl_names, full, "reset")
+        # The timer's poll is public so gradio_client can stream exactly as the page does.
+        on(self.timer.tick, self.poll, view_in, view_names, frame, "poll")
+        for comp in (self.heat, self.arrows, self.mani, self.layer):
+            on(comp.input, self.poll, view_in, view_names, frame)
+        on(demo.load, self.on_load, view_in + ctl.components, view_names + ctrl_names, full,
+           "init")
+
+        for name, comp in ctl.fields.items():
+            handler = self.on_edit(name)
+            handler.__name__ = f"edit_{name}"
+            events = [comp.submit, comp.blur] if isinstance(comp, gr.Number) else \
+                [comp.release] if isinstance(comp, gr.Slider) else [comp.input]
+            for ev in events:
+                on(ev, handler, ctl.components, ctrl_names, full)
+        for name, slider in ctl.log_sliders.items():
+            handler = self.on_log_slider(name)
+            handler.__name__ = f"slide_{name}"
+            on(slider.release, handler, [slider, *ctl.components],
+               [f"{name}_log10", *ctrl_names], full)
+        self.ctl.fields["reg"].change(lambda r: teaching.REGULARIZERS.get(r, ""),
+                                      self.ctl.fields["reg"], self.reg_help,
+                                      show_progress="hidden", api_visibility="private",
+                                      queue=False)
+        for name, btn in self.preset_btns.items():
+            handler = self.on_preset(name)
+            handler.__name__ = f"preset_{name}"
+            on(btn.click, handler, view_in, view_names, full)
+        on(self.export_btn.click, self.on_export, ctl.components, ctrl_names, full, "export")
+        on(self.import_btn.click, self.on_import, [self.cfg_json, *view_in],
+           ["settings", *view_names], full, "load_settings")
+        demo.unload(self.on_unload)
+
+
+def warm_up(renderers: Renderers) -> None:
+    """Pay the one-off costs (torch kernels, matplotlib fonts, image codecs, the render child's
+    start) at startup, so the first student's Train answers as fast as everyone else's."""
+    from ..trainer import TrainingJob
+
+    renderers.start()
+    job = TrainingJob(RunConfig(), ttl_s=None)
+    try:
+        job.step(3)
+        job.wait(timeout=30)
+        snap = job.snapshot()
+        renderers.draw("samples", "warm-up", snap)
+        renderers.draw("weights", "warm-up", snap)
+        renderers.drop("warm-up")
+        plots.loss_frame(snap)
+    finally:
+        job.stop()
+
+
+def build_demo(registry: Registry | None = None, *, renderers: Renderers | None = None,
+               warm: bool = True) -> gr.Blocks:
+    app = GanLabApp(registry, renderers)
+    configure_torch(app.registry.limits)
+    if warm:
+        warm_up(app.renderers)
+    demo = app.build()
+    demo.queue(default_concurrency_limit=None)
+    demo.gan_lab = app  # tests and app.py reach the registry through this
+    return demo

@@ -1,0 +1,203 @@
+"""One training job per browser session, and the server-wide limits that keep a shared box usable.
+
+A session is keyed by gradio's `request.session_hash` (one per open tab, and one per
+gradio_client.Client). The registry owns the jobs: it builds them within the per-session caps,
+starts them only while fewer than `max_running` jobs of the whole server are running, and stops
+them when a tab closes (gradio's unload) or when nobody has looked at them for `ttl_s`
+(TrainingJob's own backstop, for tabs whose unload never arrives).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..config import LIVE_FIELDS, RunConfig
+from ..trainer import TrainingJob, check_limits
+from .controls import label_of
+
+
+class ServerBusy(Exception):
+    """Too many jobs running on this server; the message says so in a user's words."""
+
+
+def _env_num(env, name: str, default, cast=int):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        v = cast(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if v <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return v
+
+
+@dataclass
+class Limits:
+    """Server-wide caps, read from the environment so a deployment can tune them without code.
+
+    GAN_LAB_MAX_RUNNING  jobs training at once, server-wide (default 2: one per core of a
+                         2-vCPU box; more would only slow every job down)
+    GAN_LAB_MAX_STEPS    steps per run per session
+    GAN_LAB_MAX_PARAMS   G + D parameters per session
+    GAN_LAB_JOB_TTL_S    a job nobody polled for this long stops itself (closed or lost tab)
+    GAN_LAB_TORCH_THREADS  torch intra-op threads for the whole process
+    """
+
+    max_running: int = 2
+    max_steps: int = 100_000
+    max_params: int = 3_000_000
+    ttl_s: float = 120.0
+    torch_threads: int | None = None
+
+    @classmethod
+    def from_env(cls, env=None) -> "Limits":
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            max_running=_env_num(env, "GAN_LAB_MAX_RUNNING", d.max_running),
+            max_steps=_env_num(env, "GAN_LAB_MAX_STEPS", d.max_steps),
+            max_params=_env_num(env, "GAN_LAB_MAX_PARAMS", d.max_params),
+            ttl_s=_env_num(env, "GAN_LAB_JOB_TTL_S", d.ttl_s, float),
+            torch_threads=_env_num(env, "GAN_LAB_TORCH_THREADS", None),
+        )
+
+    def threads(self) -> int:
+        """Intra-op threads per torch op. The small nets of this app gain little from more than
+        one thread, and with `max_running` jobs plus the web server sharing the cores,
+        oversubscription would make every job slower."""
+        if self.torch_threads:
+            return self.torch_threads
+        cores = os.cpu_count() or 1
+        return max(1, cores // (self.max_running + 1))
+
+
+def configure_torch(limits: Limits) -> None:
+    torch.set_num_threads(limits.threads())
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # only settable before the first parallel op; harmless when already fixed
+
+
+@dataclass
+class Session:
+    key: str
+    job: TrainingJob | None = None
+    # What the page currently shows, so a poll sends only what changed.
+    shown: dict[str, Any] = field(default_factory=dict)
+    bad_field: str | None = None
+    last_seen: float = field(default_factory=time.monotonic)
+    # Serializes this session's handlers: a poll never renders while Reset swaps the job.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class Registry:
+    def __init__(self, limits: Limits | None = None, *, history_cap: int = 400):
+        self.limits = limits or Limits.from_env()
+        self.history_cap = history_cap
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    # --- sessions ------------------------------------------------------------------------------
+    def get(self, key: str) -> Session:
+        with self._lock:
+            s = self._sessions.get(key)
+            if s is None:
+                s = self._sessions[key] = Session(key)
+            s.last_seen = time.monotonic()
+        self.sweep()
+        return s
+
+    def drop(self, key: str) -> None:
+        """The tab closed: stop its job and forget it."""
+        with self._lock:
+            s = self._sessions.pop(key, None)
+        if s is not None and s.job is not None:
+            s.job.stop("Stopped: the page was closed.")
+
+    def sweep(self) -> None:
+        """Forget sessions whose job has stopped (ttl) and that nobody has touched for 2 x ttl."""
+        now = time.monotonic()
+        with self._lock:
+            stale = [k for k, s in self._sessions.items()
+                     if now - s.last_seen > 2 * self.limits.ttl_s
+                     and (s.job is None or s.job.state in ("stopped", "error"))]
+            for k in stale:
+                del self._sessions[k]
+
+    def close_all(self) -> None:
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for s in sessions:
+            if s.job is not None:
+                s.job.stop("Stopped: the server is shutting down.")
+
+    def running(self, exclude: Session | None = None) -> int:
+        with self._lock:
+            return sum(1 for s in self._sessions.values()
+                       if s is not exclude and s.job is not None and s.job.state == "running")
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            jobs = [s.job for s in self._sessions.values() if s.job is not None]
+        return {"sessions": len(self._sessions), "jobs": len(jobs),
+                "running": sum(j.state == "running" for j in jobs)}
+
+    # --- jobs ------------------------------------------------------------------------------------
+    def check(self, cfg: RunConfig) -> None:
+        check_limits(cfg, self.limits.max_steps, self.limits.max_params)
+
+    def ensure_job(self, s: Session, cfg: RunConfig) -> str:
+        """Make the session's job match `cfg`; returns a note for the user ('' when nothing
+        visible happened). Live fields are applied in place; any other change rebuilds the
+        networks from cfg.seed (a new run from step 0)."""
+        self.check(cfg)
+        job = s.job
+        if job is None or job.state in ("stopped", "error"):
+            note = ""
+            if job is not None:
+                note = f"The previous run had {job.state} ({job.snapshot().message}); " \
+                       "started a fresh one."
+            s.job = TrainingJob(cfg, ttl_s=self.limits.ttl_s, history_cap=self.history_cap)
+            s.shown.clear()
+            return note
+        old = job.cfg.to_dict()
+        new = cfg.to_dict()
+        changed = [k for k in new if new[k] != old[k]]
+        rebuild = [k for k in changed if k not in LIVE_FIELDS]
+        if rebuild:
+            was_running = job.state == "running"
+            job.pause()
+            job.reset(cfg)
+            s.shown.clear()
+            what = ", ".join(label_of(k) for k in rebuild)
+            return (f"Rebuilt the networks for the new {what} (fresh weights from seed "
+                    f"{cfg.seed}, step 0)." + (" The old run was discarded." if was_running
+                                               else ""))
+        if changed:
+            job.update(**{k: new[k] for k in changed})
+        return ""
+
+    def start(self, s: Session) -> None:
+        """Start or resume the session's job, unless the server is at its running cap."""
+        job = s.job
+        # Hold the registry lock over count-and-start so two sessions cannot both take the
+        # last free slot.
+        with self._lock:
+            if job.state != "running":
+                n = sum(1 for o in self._sessions.values()
+                        if o is not s and o.job is not None and o.job.state == "running")
+                if n >= self.limits.max_running:
+                    raise ServerBusy(
+                        f"Server busy: {n} jobs running (the limit is "
+                        f"{self.limits.max_running}). Try again shortly; your settings are kept. "
+                        "Step still works.")
+            job.start()
