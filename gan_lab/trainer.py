@@ -262,23 +262,25 @@ class Trainer:
         keep = {id(p) for p in reg_params(net, self.cfg.reg_bias)}
         return [(n, p) for n, p in net.named_parameters() if id(p) in keep]
 
-    def evaluate(self, sharp: bool = False) -> dict[str, float]:
+    def evaluate(self, sharp: bool = False, quality: bool = True) -> dict[str, float]:
+        """Sparsity always; sample quality (modes / grid KL, or MNIST classifier metrics) when
+        `quality`; sharpness when `sharp`."""
         c = self.cfg
         out: dict[str, float] = {}
         for tag, net in (("g", self.G), ("d", self.D)):
             s = metrics.sparsity(self.named_reg_params(net), c.sparsity_eps)
             out[f"sparsity_{tag}"] = s["frac_small"]
             out[f"zeros_{tag}"] = s["frac_zero"]
-        fake = self.sample()
-        if not np.all(np.isfinite(fake)):
-            return out
-        if self.data.is_image:
-            out.update(metrics.mnist_metrics(fake))
-        else:
-            if self.data.modes is not None:
-                out.update(metrics.mode_stats(fake, self.data.modes, self.data.std))
-            kl, js = metrics.grid_kl_js(self.eval_real.cpu().numpy(), fake, self.data.bounds)
-            out["grid_kl"], out["grid_js"] = kl, js
+        fake = self.sample() if quality else None
+        if fake is not None and np.all(np.isfinite(fake)):
+            if self.data.is_image:
+                out.update(metrics.mnist_metrics(fake))
+            else:
+                if self.data.modes is not None:
+                    out.update(metrics.mode_stats(fake, self.data.modes, self.data.std))
+                kl, js = metrics.grid_kl_js(self.eval_real.cpu().numpy(), fake,
+                                            self.data.bounds)
+                out["grid_kl"], out["grid_js"] = kl, js
         if sharp:
             out.update(self.sharpness())
         return out
@@ -469,8 +471,10 @@ class TrainingJob:
         self._g_state, self._d_state = self.trainer.state_dicts()
         self._samples = self._view_samples()
         self._weights_version += 1
+        # Step 0 gets the cheap metrics only, so pressing Train shows a frame at once; sharpness
+        # and the MNIST classifier (~0.5-5 s) first run at their intervals.
         tr = self.trainer
-        self.metric_log.add(0, tr.evaluate(sharp=tr.cfg.sharpness_every > 0))
+        self.metric_log.add(0, tr.evaluate(sharp=False, quality=not tr.data.is_image))
 
     def _view_samples(self) -> np.ndarray:
         n = N_VIEW_MNIST if self.trainer.data.is_image else N_VIEW_2D
