@@ -144,7 +144,7 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     wall = time.perf_counter() - t0
     bar.update(tr.step, dict(zip(LOSS_KEYS, recent[-1])) if recent else {}, force=True)
     bar.close()
-    final_metrics = tr.evaluate(sharp=True)
+    final_metrics = tr.evaluate(sharp=True, final=True)
     metric_log.add(tr.step, final_metrics)
 
     # metrics.csv: one row per logged step; metric columns filled where an evaluation ran.
