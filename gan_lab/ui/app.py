@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import html
 import inspect
 import logging
 import math
+import re
 import time
+from concurrent import futures
 from typing import Any
 
 import gradio as gr
@@ -40,6 +43,7 @@ SLOW_TICK_S = 5.0
 # this often leaves the CPU to training.
 WEIGHTS_MIN_INTERVAL_S = 1.0
 STEP_WAIT_S = 15.0
+DRAW_WAIT_S = 20.0
 
 STATE_BADGES = {
     "idle": "Ready", "running": "Training", "paused": "Paused", "done": "Done",
@@ -60,7 +64,9 @@ STATUS_METRICS = (
 )
 
 CSS = """
-#gl-status { font-size: 0.95rem; min-height: 3.2em; }
+#gl-status { font-size: 0.95rem; min-height: 3.2em; padding: 0.4em 0.8em;
+  border-radius: 8px; background: var(--block-background-fill);
+  border: 1px solid var(--block-border-color); }
 #gl-status p { margin: 0.1em 0; }
 .gl-msg-box { min-height: 1.5em; }
 .gl-msg-box .gl-err, .gl-msg-box .gl-note, .gl-msg-box .gl-busy { padding: 0.45em 0.7em;
@@ -81,12 +87,26 @@ def launch_kwargs() -> dict[str, Any]:
 
 
 def _html_class(kind: str, text: str) -> str:
-    return f'<div class="gl-{kind}">{text}</div>' if text else ""
+    """A styled message box. Markdown is not parsed inside an HTML block, so the little of it
+    that messages use (**bold**, `code`) becomes tags here; everything else is escaped, since
+    messages quote user input."""
+    if not text:
+        return ""
+    text = html.escape(text, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    return f'<div class="gl-{kind}">{text}</div>'
 
 
 def _plot_data(image: bytes) -> PlotData:
     data = base64.b64encode(image).decode("ascii")
     return PlotData(type="matplotlib", plot=f"data:image/{IMAGE_FORMAT};base64,{data}")
+
+
+def _frame_or_none(df):
+    """None clears a chart; an empty frame would make gradio's LinePlot lay itself out at zero
+    height and stay blank after data arrives (seen after page load, before the first step)."""
+    return df if len(df) else None
 
 
 def _fmt_rate(r: float) -> str:
@@ -115,6 +135,9 @@ class GanLabApp:
     def __init__(self, registry: Registry | None = None, renderers: Renderers | None = None):
         self.registry = registry or Registry()
         self.renderers = renderers or Renderers()
+        # One drawing thread: the child process draws one picture at a time anyway.
+        self._draw_pool = futures.ThreadPoolExecutor(max_workers=1,
+                                                     thread_name_prefix="gan-lab-draw")
         self.ctl = Controls()
 
     # ------------------------------------------------------------------------------------------
@@ -140,8 +163,13 @@ class GanLabApp:
             line2 = f"⚠️ {line2}"
         return f"{line1}  \n{line2} <span style='opacity:.6'>· {server}</span>"
 
-    def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str) -> dict:
-        """The parts of the page that changed since this session's last frame."""
+    def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str,
+               wait: bool = False) -> dict:
+        """The parts of the page that changed since this session's last frame.
+
+        wait=False (the timer): pictures are drawn in the background and delivered by a later
+        poll, so a frame never waits for matplotlib. wait=True (buttons): the answer carries
+        pictures of exactly the state the button produced."""
         job = s.job
         if job is None:
             return {self.status: gr.skip()}
@@ -151,15 +179,19 @@ class GanLabApp:
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out[self.status] = self.status_text(snap)
-            out[self.loss_plot] = plots.loss_frame(snap)
+            out[self.loss_plot] = _frame_or_none(plots.loss_frame(snap))
             mcols = snap.metrics or {}
             mkey = (len(mcols.get("step", ())), tuple(mcols),
                     tuple(float(mcols[k][-1]) for k in mcols if len(mcols[k])))
             if sh.get("metrics") != mkey:
                 sh["metrics"] = mkey
-                out[self.quality_plot] = plots.metric_frame(snap, "quality")
-                out[self.sparsity_plot] = plots.metric_frame(snap, "sparsity")
-                out[self.sharp_plot] = plots.metric_frame(snap, "sharpness")
+                for comp, kind in ((self.quality_plot, "quality"),
+                                   (self.sparsity_plot, "sparsity"),
+                                   (self.sharp_plot, "sharpness")):
+                    out[comp] = _frame_or_none(plots.metric_frame(snap, kind))
+        if sh.get("is_image") != snap.is_image:
+            sh["is_image"] = snap.is_image  # heatmap, arrows and noise grid are 2-D only
+            out[self.view_row] = gr.update(visible=not snap.is_image)
         names = plots.layer_names(snap)
         if sh.get("layers") != names:
             sh["layers"] = names
@@ -168,22 +200,8 @@ class GanLabApp:
             out[self.layer] = gr.update(choices=names, value=layer)
         elif layer not in names:
             layer = "all"
-        skey = (snap.weights_version, bool(heat), bool(arrows), bool(mani))
-        if sh.get("samples") != skey:
-            out[self.samples_plot] = _plot_data(self.renderers.draw(
-                "samples", s.key, snap, heatmap=bool(heat), arrows=bool(arrows),
-                manifold=bool(mani)))
-            sh["samples"] = skey
-        wkey = (snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
-        now = time.monotonic()
-        if sh.get("weights") != wkey and (
-                snap.state != "running" or sh.get("weights_layer") != layer
-                or now - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S):
-            out[self.weights_plot] = _plot_data(self.renderers.draw("weights", s.key, snap,
-                                                                    layer=layer))
-            sh["weights"], sh["weights_t"], sh["weights_layer"] = wkey, now, layer
-        tick = FAST_TICK_S if snap.state == "running" or sh.get("weights") != wkey \
-            else SLOW_TICK_S
+        busy = self._figures(s, snap, out, heat, arrows, mani, layer, wait)
+        tick = FAST_TICK_S if snap.state == "running" or busy else SLOW_TICK_S
         if sh.get("tick") != tick:
             sh["tick"] = tick
             out[self.timer] = gr.Timer(value=tick, active=True)
@@ -191,6 +209,45 @@ class GanLabApp:
             # gradio reads an empty dict as one (missing) value, not as "nothing changed"
             out[self.status] = gr.skip()
         return out
+
+    def _figures(self, s: Session, snap, out: dict, heat, arrows, mani, layer,
+                 wait: bool) -> bool:
+        """Start drawing pictures that are out of date; put finished ones in `out`. Returns
+        whether a picture is still pending (the timer then keeps ticking fast)."""
+        sh = s.shown
+        plot_of = {"samples": self.samples_plot, "weights": self.weights_plot}
+        for _ in range(3 if wait else 1):
+            # Collect first, then submit: a picture finished since the last poll is shown now
+            # and the next one starts drawing in the same poll.
+            for kind, (key, fut) in list(s.draws.items()):
+                if wait:
+                    futures.wait([fut], timeout=DRAW_WAIT_S)
+                if fut.done():
+                    del s.draws[kind]
+                    out[plot_of[kind]] = _plot_data(fut.result())
+                    sh[kind] = key
+            now = time.monotonic()
+            want = {}
+            # id(job): a rebuilt job counts weights_version from 1 again
+            jid = id(s.job)
+            skey = (jid, snap.weights_version, bool(heat), bool(arrows), bool(mani))
+            if sh.get("samples") != skey:
+                want["samples"] = (skey, dict(heatmap=bool(heat), arrows=bool(arrows),
+                                              manifold=bool(mani)))
+            wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
+            if sh.get("weights") != wkey and (
+                    wait or snap.state != "running" or sh.get("weights_layer") != layer
+                    or now - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S):
+                want["weights"] = (wkey, dict(layer=layer))
+            for kind, (key, opts) in want.items():
+                if kind not in s.draws:  # one drawing per picture in flight; newest wins next
+                    fut = self._draw_pool.submit(self.renderers.draw, kind, s.key, snap, **opts)
+                    s.draws[kind] = (key, fut)
+                    if kind == "weights":
+                        sh["weights_t"], sh["weights_layer"] = now, layer
+            if not wait or not (want or s.draws):
+                break
+        return bool(s.draws) or sh.get("weights") != wkey
 
     # ------------------------------------------------------------------------------------------
     # Messages
@@ -264,7 +321,7 @@ class GanLabApp:
         cfg = self.ctl.to_config(list(controls))
         note = self.registry.ensure_job(s, cfg)
         s.shown.clear()
-        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer, wait=True)}
 
     def on_train(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
@@ -278,7 +335,7 @@ class GanLabApp:
     def on_pause(self, s, heat, arrows, mani, layer):
         if s.job is not None:
             s.job.pause()
-        return {**self._ok(s), **self.render(s, heat, arrows, mani, layer)}
+        return {**self._ok(s), **self.render(s, heat, arrows, mani, layer, wait=True)}
 
     def on_step(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
@@ -286,11 +343,11 @@ class GanLabApp:
         job = s.job
         if job.state == "done":
             return {**self._ok(s, job.snapshot().message),
-                    **self.render(s, heat, arrows, mani, layer)}
+                    **self.render(s, heat, arrows, mani, layer, wait=True)}
         job.step(1)
         job.wait(timeout=STEP_WAIT_S)
         note = note or f"One step: D updated {cfg.d_steps}x, then G once."
-        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer, wait=True)}
 
     def on_reset(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
@@ -300,10 +357,14 @@ class GanLabApp:
             s.job.reset(cfg)
         s.shown.clear()
         note = rebuilt or f"Reset: fresh weights from seed {cfg.seed}, step 0. Press Train."
-        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer, wait=True)}
 
     def poll(self, s, heat, arrows, mani, layer):
         return self.render(s, heat, arrows, mani, layer)
+
+    def on_view(self, s, heat, arrows, mani, layer):
+        """A view toggle or the layer menu changed: redraw now, even while paused."""
+        return self.render(s, heat, arrows, mani, layer, wait=True)
 
     def on_edit(self, source: str):
         """A control changed: live fields apply to the job at once; others wait for
@@ -365,7 +426,7 @@ class GanLabApp:
             out[self.reg_help] = teaching.REGULARIZERS[cfg.reg]
             out.update(self._ok(s, f"**Preset “{name}”** loaded. {PRESETS[name]['watch']} "
                                    "Press **Train**."))
-            out.update(self.render(s, heat, arrows, mani, layer))
+            out.update(self.render(s, heat, arrows, mani, layer, wait=True))
             return out
 
         return handler
@@ -401,9 +462,9 @@ class GanLabApp:
                     with gr.Row(elem_classes=["gl-buttons"]):
                         self.train_btn = gr.Button("▶ Train", variant="primary",
                                                    elem_id="btn-train", min_width=60)
-                        self.pause_btn = gr.Button("⏸ Pause", elem_id="btn-pause", min_width=60)
+                        self.pause_btn = gr.Button("Pause", elem_id="btn-pause", min_width=60)
                         self.step_btn = gr.Button("Step", elem_id="btn-step", min_width=60)
-                        self.reset_btn = gr.Button("↺ Reset", elem_id="btn-reset", min_width=60)
+                        self.reset_btn = gr.Button("Reset", elem_id="btn-reset", min_width=60)
                     self.msg = gr.Markdown(elem_id="gl-msg", elem_classes=["gl-msg-box"])
                     gr.Markdown("**Presets** (one click sets every control):")
                     with gr.Row(elem_classes=["gl-presets"]):
@@ -435,50 +496,53 @@ class GanLabApp:
                     with gr.Row(equal_height=False):
                         with gr.Column(min_width=320):
                             self.samples_plot = gr.Plot(label="Samples", elem_id="plot-samples",
-                                                        format="webp")
-                            with gr.Row():
+                                                        format="webp", show_label=False)
+                            with gr.Row() as self.view_row:
                                 self.heat = gr.Checkbox(True, label="D(x) heatmap",
                                                         min_width=100)
                                 self.arrows = gr.Checkbox(True, label="G gradient arrows",
                                                           min_width=100)
                                 self.mani = gr.Checkbox(True, label="Noise grid (manifold)",
                                                         min_width=100)
-                            with gr.Accordion("What am I looking at?", open=False):
-                                gr.Markdown(teaching.PLOTS["samples"])
+                            self._explain("samples")
                         with gr.Column(min_width=320):
                             self.loss_plot = self._line("Losses and penalties", "plot-loss",
                                                         "loss")
-                            with gr.Accordion("What am I looking at?", open=False):
-                                gr.Markdown(teaching.PLOTS["losses"])
-                            self.quality_plot = self._line("Sample quality", "plot-quality",
-                                                           "value")
-                            with gr.Accordion("What am I looking at?", open=False):
-                                gr.Markdown(teaching.PLOTS["quality"])
+                            self._explain("losses")
                     with gr.Row(equal_height=False):
                         with gr.Column(min_width=320):
                             self.weights_plot = gr.Plot(label="Weight magnitudes (log10 |w|)",
-                                                        elem_id="plot-weights", format="webp")
+                                                        elem_id="plot-weights", format="webp",
+                                                        show_label=False)
                             self.layer = gr.Dropdown(["all"], value="all", label="Layer",
                                                      info="All weight tensors, or one layer.",
                                                      elem_id="ctl-layer")
-                            with gr.Accordion("What am I looking at?", open=False):
-                                gr.Markdown(teaching.PLOTS["weights"])
+                            self._explain("weights")
                         with gr.Column(min_width=320):
                             self.sparsity_plot = self._line("Sparsity over time (%)",
                                                             "plot-sparsity", "%")
-                            with gr.Accordion("What am I looking at?", open=False):
-                                gr.Markdown(teaching.PLOTS["sparsity"])
+                            self._explain("sparsity")
+                    with gr.Row(equal_height=False):
+                        with gr.Column(min_width=320):
+                            self.quality_plot = self._line("Sample quality", "plot-quality",
+                                                           "value")
+                            self._explain("quality")
+                        with gr.Column(min_width=320):
                             self.sharp_plot = self._line("Sharpness (top |Hessian eigenvalue|)",
                                                          "plot-sharpness", "|λ| max")
-                            with gr.Accordion("What am I looking at?", open=False):
-                                gr.Markdown(teaching.PLOTS["sharpness"])
+                            self._explain("sharpness")
             self.timer = gr.Timer(SLOW_TICK_S)
             self._wire(demo)
         return demo
 
+    @staticmethod
+    def _explain(plot: str) -> None:
+        with gr.Accordion("What am I looking at?", open=False):
+            gr.Markdown(teaching.PLOTS[plot])
+
     def _line(self, label: str, elem_id: str, y_title: str) -> gr.LinePlot:
         return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
-                           x_title="step", y_title=y_title, height=240, color_title="",
+                           x_title="step", y_title=y_title,
                            tooltip="all")
 
     # ------------------------------------------------------------------------------------------
@@ -489,7 +553,8 @@ class GanLabApp:
         view_in = [self.heat, self.arrows, self.mani, self.layer]
         view_names = ["heatmap", "arrows", "manifold", "layer"]
         frame = [self.status, self.loss_plot, self.quality_plot, self.sparsity_plot,
-                 self.sharp_plot, self.samples_plot, self.weights_plot, self.layer, self.timer]
+                 self.sharp_plot, self.samples_plot, self.weights_plot, self.layer, self.timer,
+                 self.view_row]
         full = [self.msg, *frame, *ctl.components, *ctl.log_sliders.values(), self.reg_help]
         opts = dict(show_progress="hidden", concurrency_limit=None)
 
@@ -510,7 +575,7 @@ class GanLabApp:
         # The timer's poll is public so gradio_client can stream exactly as the page does.
         on(self.timer.tick, self.poll, view_in, view_names, frame, "poll")
         for comp in (self.heat, self.arrows, self.mani, self.layer):
-            on(comp.input, self.poll, view_in, view_names, frame)
+            on(comp.input, self.on_view, view_in, view_names, frame)
         on(demo.load, self.on_load, view_in + ctl.components, view_names + ctrl_names, full,
            "init")
 

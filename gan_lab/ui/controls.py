@@ -60,9 +60,17 @@ def range_text(s: dict[str, Any]) -> str:
     return f"{s['lo']:g} to {s['hi']:g}"
 
 
+def md_escape(text: str) -> str:
+    """gradio renders `info` as markdown, where the help texts' * (multiplication) would turn
+    into emphasis; its renderer shows backslash escapes and HTML entities literally, so the
+    markdown-special characters become look-alikes instead."""
+    return text.replace("*", "\u2217").replace("_", "\uff3f").replace("`", "\u2018")
+
+
 def info_text(s: dict[str, Any]) -> str:
     r = range_text(s)
-    return f"{s['help']} ({r})" if r else s["help"]
+    h = md_escape(s["help"])
+    return f"{h} ({r})" if r else h
 
 
 def log_bounds(s: dict[str, Any]) -> tuple[float, float]:
@@ -122,8 +130,8 @@ class Controls:
                 pos = value_to_slider(s, default)
                 self.log_sliders[name] = gr.Slider(
                     minimum=lo, maximum=hi, step=0.1, value=lo if pos is None else pos,
-                    label=f"{label}: log10 scale (drag; type 0 above to turn it off)"
-                    if s["lo"] == 0 else f"{label}: log10 scale",
+                    label=f"log₁₀ {label}" + (" (type 0 above for off)"
+                                                      if s["lo"] == 0 else ""),
                     show_label=True, elem_id=f"ctl-{name}-log", elem_classes=["gl-logslider"],
                     buttons=[])
         elif s["type"] == "int" and s["hi"] - s["lo"] + 1 <= SLIDER_MAX_VALUES:

@@ -93,6 +93,8 @@ class Session:
     job: TrainingJob | None = None
     # What the page currently shows, so a poll sends only what changed.
     shown: dict[str, Any] = field(default_factory=dict)
+    # Pictures being drawn in the background: kind -> (what they show, Future).
+    draws: dict[str, Any] = field(default_factory=dict)
     bad_field: str | None = None
     last_seen: float = field(default_factory=time.monotonic)
     # Serializes this session's handlers: a poll never renders while Reset swaps the job.

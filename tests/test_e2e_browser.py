@@ -1,0 +1,115 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright for Python.
+
+Open the page, press Train, see the loss chart and the samples picture change, press Pause, and
+keep a full-page screenshot (tests/output/e2e_paused.png) that must not be blank.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+OUT = Path(__file__).resolve().parent / "output"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's chromium at /usr/bin/chromium "
+                              "(apt-get install chromium chromium-driver)"),
+]
+
+
+@pytest.fixture
+def page(live_app):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = live_app
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.goto(url)
+        yield pg
+        browser.close()
+
+
+def samples_src(pg) -> str:
+    return pg.eval_on_selector("#plot-samples img", "e => e.src") or ""
+
+
+def status(pg) -> str:
+    return pg.inner_text("#gl-status [data-testid=markdown]")
+
+
+def pixels(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float64)
+
+
+def test_train_pause_screenshot(page):
+    pg = page
+    pg.wait_for_selector("#btn-train")
+    # The untrained generator is drawn on page load, before anyone presses Train.
+    pg.wait_for_selector("#plot-samples img", timeout=30_000)
+    src0 = samples_src(pg)
+    assert src0.startswith("data:image/")
+
+    t0 = time.monotonic()
+    pg.click("#btn-train")
+    pg.wait_for_function("s => document.querySelector('#plot-samples img').src !== s", arg=src0,
+                         timeout=10_000)
+    first = time.monotonic() - t0
+    assert "Training" in status(pg) or "Done" in status(pg)
+    pg.wait_for_selector("#plot-loss canvas, #plot-loss svg", timeout=10_000)
+    loss_a = pixels(pg.locator("#plot-loss").screenshot())
+
+    # Count the new pictures the page receives, as a student would see them.
+    pg.evaluate("""() => {
+        window.__frames = 0; let last = document.querySelector('#plot-samples img').src;
+        window.__iv = setInterval(() => {
+            const s = document.querySelector('#plot-samples img').src;
+            if (s !== last) { window.__frames++; last = s; }
+        }, 20);
+    }""")
+    time.sleep(4.0)
+    rate = pg.evaluate("() => { clearInterval(window.__iv); return window.__frames; }") / 4.0
+    step_text = status(pg)
+    print(f"\nfirst new picture {first * 1000:.0f} ms after Train; {rate:.1f} pictures/s; "
+          f"load {os.getloadavg()[0]:.1f}; status: {step_text.splitlines()[0]}")
+    assert first < 3.0
+    # The target is >= 2 pictures/s on a 2-core box running this test alone. When other work
+    # oversubscribes the CPU (load above 1.5 per core) every process gets a fraction of a core,
+    # and only a lower floor is meaningful.
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    floor = 2.0 if load < 1.5 else 1.0
+    assert rate >= floor, f"only {rate:.1f} updates/s reached the page (load {load:.1f}/core)"
+
+    src1 = samples_src(pg)
+    assert src1 != src0, "the samples picture did not change while training"
+    loss_b = pixels(pg.locator("#plot-loss").screenshot())
+    assert loss_a.shape != loss_b.shape or np.abs(loss_a - loss_b).mean() > 0.1, \
+        "the loss chart did not change while training"
+    # The loss chart really drew curves: its legend names both networks' losses.
+    legend = pg.inner_text("#plot-loss")
+    assert "D loss" in legend and "G loss" in legend, legend
+
+    pg.click("#btn-pause")
+    pg.wait_for_function("() => document.querySelector('#gl-status [data-testid=markdown]')"
+                         ".innerText"
+                         ".includes('Paused')", timeout=10_000)
+    OUT.mkdir(exist_ok=True)
+    shot = pg.screenshot(path=str(OUT / "e2e_paused.png"), full_page=True)
+    px = pixels(shot)
+    assert px.shape[0] > 800 and px.shape[1] > 800
+    assert px.std() > 20, "the screenshot is (nearly) blank"
+    # Colour, not just text: the D(x) heatmap and the curves put many distinct colours on it.
+    assert len(np.unique(px.reshape(-1, 3)[::7], axis=0)) > 500
