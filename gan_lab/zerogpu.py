@@ -58,7 +58,16 @@ from .trainer import (
 # Seconds of GPU time requested per call. ZeroGPU queues shorter requests first and refuses
 # ones beyond a visitor's remaining quota, so ask for little; the default for an undecorated
 # duration is 60.
-DEFAULT_DURATION_S = int(os.environ.get("GAN_LAB_GPU_DURATION_S", "20"))
+def _env_seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name}={raw!r} must be a whole number of seconds >= 1")
+    return int(raw)
+
+
+DEFAULT_DURATION_S = _env_seconds("GAN_LAB_GPU_DURATION_S", 20)
 # Of that, the share planned for training; the rest covers what ZeroGPU counts before our code
 # runs (forking the worker, CUDA start-up, unpickling the state) and returning the state.
 SAFETY = 0.5
