@@ -55,6 +55,7 @@ from .trainer import (
     snapshot_of,
 )
 
+
 # Seconds of GPU time requested per call. ZeroGPU queues shorter requests first and refuses
 # ones beyond a visitor's remaining quota, so ask for little; the default for an undecorated
 # duration is 60.
