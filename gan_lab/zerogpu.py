@@ -278,8 +278,8 @@ def train_chunk(job: ChunkJob) -> Iterator[ChunkUpdate]:
     evals: list[tuple[int, dict[str, float]]] = []
     last_eval = job.last_eval
     if job.eval_start:
-        evals.append((tr.step, tr.evaluate(sharp=cfg.sharpness_every > 0)))
-        last_eval = (tr.step, cfg.sharpness_every > 0)
+        evals.append((tr.step, start_metrics(tr)))
+        last_eval = (tr.step, False)
     target = min(cfg.steps, tr.step + max(0, job.max_steps))
     k = 1                      # steps per host sync; grows to about SUB_S of work
     t_train = 0.0
@@ -319,15 +319,22 @@ def train_chunk(job: ChunkJob) -> Iterator[ChunkUpdate]:
         rows.append(r)
         k = max(1, min(256, int(k * 2 if dt < SUB_S / 2 else SUB_S / max(dt / n, 1e-9))))
         s = tr.step
-        if _crossed(cfg.eval_every, s, s0) or _crossed(cfg.sharpness_every, s, s0):
-            sharp = _crossed(cfg.sharpness_every, s, s0) or s >= cfg.steps
+        sharp = _crossed(cfg.sharpness_every, s, s0)
+        if _crossed(cfg.eval_every, s, s0) or sharp or s >= cfg.steps:
             evals.append((s, tr.evaluate(sharp=sharp)))
             last_eval = (s, sharp)
         if time.monotonic() - last_commit >= job.commit_s and tr.step < target:
             yield commit()
     if tr.step >= cfg.steps and last_eval != (tr.step, True):
-        evals.append((tr.step, tr.evaluate(sharp=True)))
+        # As TrainingJob._finish: the last step always gets the full-precision sharpness.
+        evals.append((tr.step, tr.evaluate(sharp=True, final=True)))
     yield commit(final=True)
+
+
+def start_metrics(tr: Trainer) -> dict[str, float]:
+    """The evaluation a run starts with, as TrainingJob makes it: cheap, so the first frame
+    shows at once (no sharpness; no MNIST classifier)."""
+    return tr.evaluate(sharp=False, quality=not tr.data.is_image)
 
 
 def _device_save(tr: Trainer):
@@ -432,7 +439,7 @@ class ChunkedRunner:
         run = _Run(host=host, cfg=cfg, device=device, state=state,
                    history=History(LOSS_KEYS, self.history_cap), metric_log=MetricLog(),
                    eval_start=device != "cpu")
-        run.metric_log.add(host.step, host.evaluate(sharp=cfg.sharpness_every > 0))
+        run.metric_log.add(host.step, start_metrics(host))
         return run
 
     def _chunk_s(self) -> float:

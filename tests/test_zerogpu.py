@@ -42,19 +42,21 @@ def _one_thread():
 
 
 def reference(cfg, points=None):
-    """An uninterrupted run with evaluations where TrainingJob makes them."""
+    """The unchunked paths: a plain Trainer loop for the weights, and TrainingJob (one step
+    per chunk on the CPU, the app's own loop) for the curves and its evaluation schedule."""
     tr = Trainer(cfg, points)
-    rows = []
-    metrics = {0: tr.evaluate(sharp=cfg.sharpness_every > 0)}
-    for s in range(1, cfg.steps + 1):
-        r = tr.run_steps(1)
-        rows.append(r[0])
-        if not np.isfinite(r).all():
-            break
-        if s % cfg.eval_every == 0 or s % cfg.sharpness_every == 0 or s == cfg.steps:
-            sharp = s % cfg.sharpness_every == 0 or s == cfg.steps
-            metrics[s] = tr.evaluate(sharp=sharp)
-    return tr, np.array(rows), metrics
+    tr.run_steps(cfg.steps)
+    job = TrainingJob(cfg, points, history_cap=10_000)
+    job.start()
+    job.wait(timeout=120)
+    snap = job.snapshot()
+    job.stop()
+    h = snap.history
+    rows = np.stack([h[k] for k in LOSS_KEYS], axis=1)
+    m = snap.metrics
+    metrics = {int(s): {k: m[k][i] for k in m if k != "step" and np.isfinite(m[k][i])}
+               for i, s in enumerate(m["step"])}
+    return tr, rows, metrics
 
 
 def assert_same_state(a, b):
@@ -81,8 +83,8 @@ def assert_same_curves(snap, rows, metrics):
     m = snap.metrics
     assert [int(s) for s in m["step"]] == sorted(metrics)
     for i, s in enumerate(m["step"]):
-        for k, v in metrics[int(s)].items():
-            assert m[k][i] == v, (int(s), k)
+        got = {k: m[k][i] for k in m if k != "step" and np.isfinite(m[k][i])}
+        assert got == metrics[int(s)], int(s)
 
 
 def all_on_cpu(state):
@@ -213,11 +215,12 @@ def test_chunk_crosses_a_process_boundary_like_zerogpu():
     there = pickle.loads(rx.recv_bytes())
     p.join(30)
     assert p.exitcode == 0
-    assert len(here) == len(there) and there[-1].final and there[-1].state.step == 17
-    for a, b in zip(here, there):
-        assert_same_state(a.state, b.state)
-        np.testing.assert_array_equal(a.rows, b.rows)
-        assert [s for s, _ in a.evals] == [s for s, _ in b.evals]
+    # (where commits fall depends on timing; what they add up to does not)
+    assert there[-1].final and there[-1].state.step == 17
+    assert_same_state(here[-1].state, there[-1].state)
+    np.testing.assert_array_equal(np.concatenate([u.rows for u in here]),
+                                  np.concatenate([u.rows for u in there]))
+    assert [e for u in here for e in u.evals] == [e for u in there for e in u.evals]
 
 
 def test_every_commit_is_a_resumable_state():
