@@ -40,7 +40,8 @@ def _payload(G, D, cfg: RunConfig, step: int):
 def save_checkpoint(path: str | os.PathLike, G: torch.nn.Module, D: torch.nn.Module,
                     cfg: RunConfig, step: int = 0) -> Path:
     path = Path(path)
-    save_file(*_payload(G, D, cfg, step), str(path))
+    tensors, meta = _payload(G, D, cfg, step)
+    save_file(tensors, str(path), metadata=meta)
     return path
 
 
