@@ -286,12 +286,13 @@ class ProcessJob:
     def _receive(self):
         conn = self._worker.snap_rx
         while not self._closed:
+            # Checked every pass: while training, snapshots arrive every 0.1 s, so a check that
+            # ran only on a quiet pipe would never fire for an abandoned running job.
+            if self.ttl_s is not None and time.monotonic() - self._last_poll > self.ttl_s:
+                self.stop("Stopped: the page was closed or idle too long.")
+                return
             try:
                 if not conn.poll(0.5):
-                    if self.ttl_s is not None and \
-                            time.monotonic() - self._last_poll > self.ttl_s:
-                        self.stop("Stopped: the page was closed or idle too long.")
-                        return
                     continue
                 data = conn.recv_bytes()
             except (EOFError, OSError):

@@ -107,6 +107,9 @@ def test_worker_death_becomes_a_visible_error(pool):
 def test_ttl_releases_an_abandoned_job(pool):
     job = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool, ttl_s=1.0)
     job.start()
-    time.sleep(3.0)
+    t0 = time.monotonic()
+    while not job.closed and time.monotonic() - t0 < 20:
+        time.sleep(0.1)   # not snapshot(): polling it is what keeps a job alive
     assert job.closed and job._snap.state == "stopped"
+    assert "closed or idle" in job._snap.message
     assert pool.stats()["busy"] == 0
