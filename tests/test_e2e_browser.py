@@ -65,6 +65,9 @@ def test_train_pause_screenshot(page):
 
     t0 = time.monotonic()
     pg.click("#btn-train")
+    pg.wait_for_function("() => document.querySelector('#gl-status [data-testid=markdown]')"
+                         ".innerText.includes('Training')", timeout=10_000)
+    first_status = time.monotonic() - t0
     pg.wait_for_function("s => document.querySelector('#plot-samples img').src !== s", arg=src0,
                          timeout=10_000)
     first = time.monotonic() - t0
@@ -83,7 +86,8 @@ def test_train_pause_screenshot(page):
     time.sleep(4.0)
     rate = pg.evaluate("() => { clearInterval(window.__iv); return window.__frames; }") / 4.0
     step_text = status(pg)
-    print(f"\nfirst new picture {first * 1000:.0f} ms after Train; {rate:.1f} pictures/s; "
+    print(f"\nstatus 'Training' {first_status * 1000:.0f} ms and first new picture "
+          f"{first * 1000:.0f} ms after the click; {rate:.1f} pictures/s; "
           f"load {os.getloadavg()[0]:.1f}; status: {step_text.splitlines()[0]}")
     assert first < 3.0
     # The target is >= 2 pictures/s on a 2-core box running this test alone. When other work
@@ -113,3 +117,44 @@ def test_train_pause_screenshot(page):
     assert px.std() > 20, "the screenshot is (nearly) blank"
     # Colour, not just text: the D(x) heatmap and the curves put many distinct colours on it.
     assert len(np.unique(px.reshape(-1, 3)[::7], axis=0)) > 500
+
+
+def message(pg) -> str:
+    return pg.inner_text("#gl-msg")
+
+
+def test_live_edit_and_bad_input_in_the_page(page):
+    pg = page
+    pg.wait_for_selector("#plot-samples img", timeout=30_000)
+    pg.click("#btn-train")
+    pg.wait_for_function("() => /step [1-9]/.test(document.querySelector("
+                         "'#gl-status [data-testid=markdown]').innerText)", timeout=15_000)
+
+    # Regularizer -> L1 while training: applied at once, the run goes on from where it was.
+    pg.click("#ctl-reg input")
+    pg.click("ul[role=listbox] li:has-text('L1')")
+    pg.wait_for_function("() => document.querySelector('#gl-msg').innerText"
+                         ".includes('Applied live')", timeout=10_000)
+    assert "Regularizer = L1" in message(pg) and "weights kept" in message(pg)
+    step_then = int(status(pg).split("step ", 1)[1].split(" ", 1)[0].replace(",", ""))
+    time.sleep(1.0)
+    step_now = int(status(pg).split("step ", 1)[1].split(" ", 1)[0].replace(",", ""))
+    assert "Training" in status(pg) and step_now > step_then > 0
+
+    # A bad number: the message names the field and its range, the field is outlined.
+    pg.click("button:has-text('Optimization')")  # batch size sits in that accordion
+    box = pg.locator("#ctl-batch_size input")
+    box.fill("0")
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('#gl-msg').innerText"
+                         ".includes('Batch size')", timeout=10_000)
+    assert "[1, 4096]" in message(pg)
+    pg.wait_for_selector("#ctl-batch_size.gl-bad", timeout=5_000)
+    # Fixing it clears the message and the outline; training never stopped.
+    box.fill("256")
+    box.press("Enter")
+    pg.wait_for_function("() => !document.querySelector('#ctl-batch_size')"
+                         ".classList.contains('gl-bad')", timeout=10_000)
+    assert "Batch size" not in message(pg)
+    assert "Training" in status(pg) or "Done" in status(pg)
+    pg.click("#btn-pause")

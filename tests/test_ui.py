@@ -25,8 +25,9 @@ from gan_lab.ui.presets import PRESETS
 from gan_lab.ui.sessions import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
+# The client gets no value for layout blocks, so the page's 2-D toggles row is not among these.
 FRAME = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
-         "timer", "view_row")
+         "timer", "penalty")
 
 
 def skipped(v) -> bool:
@@ -62,6 +63,7 @@ class Session:
         self.c = Client(url, verbose=False)
         self.status = ""
         self.loss: list = []
+        self.penalty: list = []
 
     def call(self, api: str, **kw) -> dict:
         f = frame_of(self.c.predict(api_name=f"/{api}", **kw), with_msg=api != "poll")
@@ -73,6 +75,9 @@ class Session:
             self.status = f["status"]
         if rows(f.get("loss")):
             self.loss = rows(f["loss"])
+        pen = f.get("penalty")
+        if isinstance(pen, dict) and rows(pen.get("value")):
+            self.penalty = rows(pen["value"])
 
     def poll_until(self, pred, timeout: float = 20.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -196,7 +201,7 @@ def test_live_change_keeps_weights_and_rebuild_says_so(sessions):
     f = s.call("train", steps=100_000, reg="l1", lam=0.05, lr_d=5e-4)
     assert "Rebuilt" not in f["msg"], f["msg"]
     assert s.step >= before, "changing lambda/regularizer/lr reset the run"
-    s.poll_until(lambda x: any(r[2] == "D penalty" for r in x.loss))
+    s.poll_until(lambda x: any(r[2] == "D penalty" for r in x.penalty))
 
     f = s.call("train", steps=100_000, reg="l1", lam=0.05, lr_d=5e-4, d_hidden=64)
     assert "Rebuilt the networks" in f["msg"] and "D width" in f["msg"], f["msg"]
@@ -274,8 +279,8 @@ def job_threads() -> int:
 def test_no_thread_leak_after_many_sessions(live_app):
     url, demo = live_app
     reg = demo.gan_lab.registry
-    base_jobs, base_all = job_threads(), threading.active_count()
-    for i in range(6):
+
+    def cycle(i: int) -> None:
         s = Session(url)
         s.call("train", steps=100_000, seed=i)
         s.poll_until(lambda x: x.step > 3)
@@ -285,14 +290,26 @@ def test_no_thread_leak_after_many_sessions(live_app):
         s.call("train", steps=100_000, seed=i)
         # No Pause here: closing the tab (heartbeat gone -> unload) must stop a running job.
         s.c.close()
-    deadline = time.monotonic() + 20
-    while (job_threads() > base_jobs or reg.running()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    print(f"\njob threads {base_jobs} -> {job_threads()}, "
-          f"all threads {base_all} -> {threading.active_count()}")
-    assert job_threads() <= base_jobs, "job threads outlived their closed sessions"
+
+    def settle() -> None:
+        deadline = time.monotonic() + 20
+        while (job_threads() or reg.running()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    # Two warm-up cycles first: the web server's worker pool grows to its working size on
+    # first use, and that is a pool, not a leak.
+    for i in range(2):
+        cycle(i)
+    settle()
+    base_all = threading.active_count()
+    for i in range(2, 10):
+        cycle(i)
+    settle()
+    print(f"\njob threads left: {job_threads()}, all threads {base_all} -> "
+          f"{threading.active_count()} after 8 more sessions")
+    assert job_threads() == 0, "job threads outlived their closed sessions"
     assert reg.running() == 0
-    assert threading.active_count() <= base_all + 4
+    assert threading.active_count() <= base_all + 3
 
 
 # ------------------------------------------------------------------------------------------------

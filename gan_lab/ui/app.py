@@ -30,7 +30,14 @@ from gradio.components.plot import PlotData
 from .. import plots
 from ..config import LIVE_FIELDS, ConfigError, RunConfig
 from . import teaching
-from .controls import PROMINENT, Controls, label_of, slider_to_value, value_to_slider
+from .controls import (
+    CHOICE_LABELS,
+    PROMINENT,
+    Controls,
+    label_of,
+    slider_to_value,
+    value_to_slider,
+)
 from .presets import PRESETS, preset_config
 from .render_worker import IMAGE_FORMAT, Renderers
 from .sessions import Registry, ServerBusy, Session, configure_torch
@@ -45,6 +52,7 @@ WEIGHTS_MIN_INTERVAL_S = 1.0
 STEP_WAIT_S = 15.0
 DRAW_WAIT_S = 20.0
 
+PENALTY_NAMES = tuple(name for _, name in plots.PENALTY_SERIES)
 STATE_BADGES = {
     "idle": "Ready", "running": "Training", "paused": "Paused", "done": "Done",
     "diverged": "Diverged (paused)", "stopped": "Stopped", "error": "Error",
@@ -107,6 +115,12 @@ def _frame_or_none(df):
     """None clears a chart; an empty frame would make gradio's LinePlot lay itself out at zero
     height and stay blank after data arrives (seen after page load, before the first step)."""
     return df if len(df) else None
+
+
+def _shown_value(name: str, v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(CHOICE_LABELS.get(name, {}).get(v, v))
 
 
 def _fmt_rate(r: float) -> str:
@@ -179,7 +193,18 @@ class GanLabApp:
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out[self.status] = self.status_text(snap)
-            out[self.loss_plot] = _frame_or_none(plots.loss_frame(snap))
+            df = plots.loss_frame(snap)
+            # Penalties get their own chart: lambda * sum|w| is often 10-100x the adversarial
+            # losses and would flatten them into a line at the bottom of a shared axis.
+            is_pen = df["series"].isin(PENALTY_NAMES)
+            out[self.loss_plot] = _frame_or_none(df[~is_pen])
+            pen = df[is_pen]
+            if len(pen):
+                out[self.pen_plot] = gr.update(value=pen, visible=True)
+                sh["pen"] = True
+            elif sh.get("pen", True):
+                out[self.pen_plot] = gr.update(value=None, visible=False)
+                sh["pen"] = False
             mcols = snap.metrics or {}
             mkey = (len(mcols.get("step", ())), tuple(mcols),
                     tuple(float(mcols[k][-1]) for k in mcols if len(mcols[k])))
@@ -330,7 +355,8 @@ class GanLabApp:
         snap = s.job.snapshot()
         if snap.state == "done":
             note = (note + " " if note else "") + snap.message
-        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer)}
+        # wait=True: the answer to Train already carries a picture of the run under way.
+        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer, wait=True)}
 
     def on_pause(self, s, heat, arrows, mani, layer):
         if s.job is not None:
@@ -367,12 +393,13 @@ class GanLabApp:
         return self.render(s, heat, arrows, mani, layer, wait=True)
 
     def on_edit(self, source: str):
-        """A control changed: live fields apply to the job at once; others wait for
-        Train/Reset, and the note says so."""
+        """A control changed. Live fields apply to the running job at once (weights kept).
+        Other fields rebuild the networks: at once while the job is still untouched at step 0
+        (so picking a dataset shows it immediately), otherwise at the next Train or Reset, and
+        the note says so."""
 
-        def handler(s, *controls):
-            values = list(controls)
-            cfg = self.ctl.to_config(values)
+        def handler(s, heat, arrows, mani, layer, *controls):
+            cfg = self.ctl.to_config(list(controls))
             out = self._ok(s)
             if source in self.ctl.log_sliders:
                 pos = value_to_slider(self.ctl.specs[source], getattr(cfg, source))
@@ -384,18 +411,23 @@ class GanLabApp:
             old, new = job.cfg.to_dict(), cfg.to_dict()
             live = {k: new[k] for k in new if new[k] != old[k] and k in LIVE_FIELDS}
             pending = [k for k in new if new[k] != old[k] and k not in LIVE_FIELDS]
+            untouched = job.state == "idle" and job.snapshot().step == 0
             notes = []
-            if live:
+            if pending and untouched:
+                notes.append(self.registry.ensure_job(s, cfg))
+                s.shown.clear()
+            elif live:
                 self.registry.check(job.cfg.replace(**live))
                 job.update(**live)
-                shown = ", ".join(f"{label_of(k)} = {live[k]}" for k in live)
+                shown = ", ".join(f"{label_of(k)} = {_shown_value(k, live[k])}" for k in live)
                 notes.append(f"Applied live at step {job.snapshot().step:,}: {shown} "
                              "(weights kept).")
-            if pending:
+            if pending and not untouched:
                 what = ", ".join(label_of(k) for k in pending)
                 notes.append(f"**{what}**: takes effect when you press **Train** or **Reset** "
                              "(the networks are rebuilt from step 0).")
-            out[self.msg] = _html_class("note", " ".join(notes))
+            out[self.msg] = _html_class("note", " ".join(n for n in notes if n))
+            out.update(self.render(s, heat, arrows, mani, layer, wait=bool(pending) and untouched))
             return out
 
         return handler
@@ -405,10 +437,10 @@ class GanLabApp:
         treat it as an edit of that field."""
         idx = self.ctl.names.index(name)
 
-        def handler(s, pos, *controls):
+        def handler(s, pos, heat, arrows, mani, layer, *controls):
             values = list(controls)
             values[idx] = slider_to_value(self.ctl.specs[name], pos)
-            out = self.on_edit("")(s, *values)
+            out = self.on_edit("")(s, heat, arrows, mani, layer, *values)
             out[self.ctl.fields[name]] = gr.update(value=values[idx])
             return out
 
@@ -506,8 +538,10 @@ class GanLabApp:
                                                         min_width=100)
                             self._explain("samples")
                         with gr.Column(min_width=320):
-                            self.loss_plot = self._line("Losses and penalties", "plot-loss",
-                                                        "loss")
+                            self.loss_plot = self._line("Losses", "plot-loss", "loss")
+                            self.pen_plot = self._line("Regularization penalty (lambda "
+                                                       "included)", "plot-penalty", "penalty",
+                                                       visible=False)
                             self._explain("losses")
                     with gr.Row(equal_height=False):
                         with gr.Column(min_width=320):
@@ -540,10 +574,9 @@ class GanLabApp:
         with gr.Accordion("What am I looking at?", open=False):
             gr.Markdown(teaching.PLOTS[plot])
 
-    def _line(self, label: str, elem_id: str, y_title: str) -> gr.LinePlot:
+    def _line(self, label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
         return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
-                           x_title="step", y_title=y_title,
-                           tooltip="all")
+                           x_title="step", y_title=y_title, tooltip="all", **kw)
 
     # ------------------------------------------------------------------------------------------
     # Wiring
@@ -554,7 +587,7 @@ class GanLabApp:
         view_names = ["heatmap", "arrows", "manifold", "layer"]
         frame = [self.status, self.loss_plot, self.quality_plot, self.sparsity_plot,
                  self.sharp_plot, self.samples_plot, self.weights_plot, self.layer, self.timer,
-                 self.view_row]
+                 self.view_row, self.pen_plot]
         full = [self.msg, *frame, *ctl.components, *ctl.log_sliders.values(), self.reg_help]
         opts = dict(show_progress="hidden", concurrency_limit=None)
 
@@ -585,12 +618,12 @@ class GanLabApp:
             events = [comp.submit, comp.blur] if isinstance(comp, gr.Number) else \
                 [comp.release] if isinstance(comp, gr.Slider) else [comp.input]
             for ev in events:
-                on(ev, handler, ctl.components, ctrl_names, full)
+                on(ev, handler, view_in + ctl.components, view_names + ctrl_names, full)
         for name, slider in ctl.log_sliders.items():
             handler = self.on_log_slider(name)
             handler.__name__ = f"slide_{name}"
-            on(slider.release, handler, [slider, *ctl.components],
-               [f"{name}_log10", *ctrl_names], full)
+            on(slider.release, handler, [slider, *view_in, *ctl.components],
+               [f"{name}_log10", *view_names, *ctrl_names], full)
         self.ctl.fields["reg"].change(lambda r: teaching.REGULARIZERS.get(r, ""),
                                       self.ctl.fields["reg"], self.reg_help,
                                       show_progress="hidden", api_visibility="private",

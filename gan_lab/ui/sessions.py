@@ -126,14 +126,18 @@ class Registry:
             s.job.stop("Stopped: the page was closed.")
 
     def sweep(self) -> None:
-        """Forget sessions whose job has stopped (ttl) and that nobody has touched for 2 x ttl."""
+        """Forget sessions nobody has touched for a while. An open tab polls at least every few
+        seconds (slower in a hidden tab, which browsers throttle to about once a minute), so
+        silence for `forget_after_s` means the tab is gone and its unload never arrived. A job
+        that never started has no thread, so its own ttl never fires: this is its backstop."""
         now = time.monotonic()
+        forget = max(4 * self.limits.ttl_s, 600.0)
         with self._lock:
-            stale = [k for k, s in self._sessions.items()
-                     if now - s.last_seen > 2 * self.limits.ttl_s
-                     and (s.job is None or s.job.state in ("stopped", "error"))]
-            for k in stale:
-                del self._sessions[k]
+            stale = [k for k, s in self._sessions.items() if now - s.last_seen > forget]
+            gone = [self._sessions.pop(k) for k in stale]
+        for s in gone:
+            if s.job is not None:
+                s.job.stop("Stopped: the page was closed.")
 
     def close_all(self) -> None:
         with self._lock:

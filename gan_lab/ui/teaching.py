@@ -30,8 +30,8 @@ PLOTS = {
         "**loss_d** is how badly D separates real from fake; **loss_g** is how badly G fools D. "
         "They do not fall to zero together: in a healthy GAN they settle and wobble around a "
         "balance (for the default loss, loss_d near 1.39 = 2 ln 2 means D is guessing). "
-        "**reg_d / reg_g** are the penalties added to D's / G's loss (lambda included); they are "
-        "zero when no regularizer targets that network."
+        "When a regularizer is on, a second chart shows the **penalty** added to D's or G's "
+        "loss (lambda included): with L1 or L2 it falls as the weights shrink."
     ),
     "quality": (
         "How good the samples are, measured every *Eval every* steps. For ring8 / grid25: "
