@@ -51,6 +51,7 @@ SLOW_TICK_S = 5.0
 WEIGHTS_MIN_INTERVAL_S = 1.0
 STEP_WAIT_S = 15.0
 DRAW_WAIT_S = 20.0
+FIRST_FRAME_WAIT_S = 0.3
 
 PENALTY_NAMES = tuple(name for _, name in plots.PENALTY_SERIES)
 STATE_BADGES = {
@@ -316,7 +317,9 @@ class GanLabApp:
             try:
                 s = self.registry.get(request.session_hash)
                 with s.lock:
-                    return fn(s, *args[:-1])
+                    out = fn(s, *args[:-1])
+                # gradio reads an empty dict as one missing value, not as "nothing changed"
+                return out or {self.status: gr.skip()}
             except ConfigError as e:
                 if has_msg:
                     return self._config_error(s, e)
@@ -351,7 +354,14 @@ class GanLabApp:
     def on_train(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
         note = self.registry.ensure_job(s, cfg)
+        before = s.job.snapshot().weights_version
         self.registry.start(s)
+        # The job publishes new weights within ~0.1 s; waiting that long lets this answer carry
+        # a picture of the moving run instead of leaving it to the second timer tick.
+        deadline = time.monotonic() + FIRST_FRAME_WAIT_S
+        while s.job.snapshot().weights_version == before and time.monotonic() < deadline \
+                and s.job.state == "running":
+            time.sleep(0.01)
         snap = s.job.snapshot()
         if snap.state == "done":
             note = (note + " " if note else "") + snap.message
@@ -400,7 +410,8 @@ class GanLabApp:
 
         def handler(s, heat, arrows, mani, layer, *controls):
             cfg = self.ctl.to_config(list(controls))
-            out = self._ok(s)
+            # A blur without a change must not wipe the last note; a fixed error is cleared.
+            out = self._ok(s) if s.bad_field is not None else {}
             if source in self.ctl.log_sliders:
                 pos = value_to_slider(self.ctl.specs[source], getattr(cfg, source))
                 if pos is not None:
@@ -426,7 +437,8 @@ class GanLabApp:
                 what = ", ".join(label_of(k) for k in pending)
                 notes.append(f"**{what}**: takes effect when you press **Train** or **Reset** "
                              "(the networks are rebuilt from step 0).")
-            out[self.msg] = _html_class("note", " ".join(n for n in notes if n))
+            if any(notes):
+                out[self.msg] = _html_class("note", " ".join(n for n in notes if n))
             out.update(self.render(s, heat, arrows, mani, layer, wait=bool(pending) and untouched))
             return out
 
