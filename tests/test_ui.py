@@ -272,6 +272,32 @@ def test_server_cap_and_session_caps(sessions, live_app):
     assert "parameters" in f["msg"], f["msg"]
 
 
+def test_mnist_run_streams_digit_grid(sessions):
+    s = sessions()
+    f = s.call("train", dataset="mnist", latent_dim=64, g_hidden=64, d_hidden=64, batch_size=32,
+               steps=40, eval_every=20, sharpness_every=0)
+    assert "gl-err" not in f["msg"], f["msg"]
+    s.poll_until(lambda x: "Done" in x.status, timeout=60)
+    assert "digits" in s.status, s.status
+    f = s.call("reset", dataset="mnist", latent_dim=64, g_hidden=64, d_hidden=64,
+               batch_size=32, steps=40, eval_every=20, sharpness_every=0)
+    assert image_len(f["samples"]) > 1000
+
+
+def test_drawing_survives_a_dead_render_process(sessions, live_app):
+    _, demo = live_app
+    r = demo.gan_lab.renderers
+    if not r.use_process:
+        pytest.skip("this server draws in-process (the render child could not start)")
+    s = sessions()
+    s.call("init")
+    r._proc.kill()
+    r._proc.wait(timeout=10)
+    f = s.call("reset")
+    assert "gl-err" not in f["msg"], f["msg"]
+    assert image_len(f["samples"]) > 1000
+
+
 def job_threads() -> int:
     return sum(t.name == "gan-lab-job" for t in threading.enumerate())
 

@@ -168,7 +168,13 @@ class Renderers:
         with self._lock:
             if not self.use_process:
                 return self._local.draw(op, key, snap, opts)
-            return self._request((op, key, _portable(snap), opts))
+            msg = (op, key, _portable(snap), opts)
+            try:
+                return self._request(msg)
+            except (OSError, EOFError):
+                # The child died (killed, out of memory): one fresh child, one more try.
+                log.warning("render process lost; starting a new one")
+                return self._request(msg)
 
     def drop(self, key: str) -> None:
         with self._lock:
