@@ -7,6 +7,7 @@ that did not change since the session's previous frame come back as gradio's ski
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -296,6 +297,21 @@ def test_drawing_survives_a_dead_render_process(sessions, live_app):
     f = s.call("reset")
     assert "gl-err" not in f["msg"], f["msg"]
     assert image_len(f["samples"]) > 1000
+
+
+def test_settings_export_and_load(sessions):
+    s = sessions()
+    out = s.c.predict(lam=0.02, reg="l2", api_name="/export")
+    text = out[-1]
+    assert json.loads(text)["lam"] == 0.02 and json.loads(text)["reg"] == "l2"
+    f = frame_of(s.c.predict(settings=text, api_name="/load_settings"), with_msg=True)
+    assert "loaded" in f["msg"]
+    for bad, needles in (('{"batch_size": "abc"}', ("Batch size", "whole number")),
+                         ('{"nope": 1}', ("nope", "unknown field")),
+                         ("{not json", ("config", "not valid JSON"))):
+        f = frame_of(s.c.predict(settings=bad, api_name="/load_settings"), with_msg=True)
+        for n in needles:
+            assert n in f["msg"], (bad, f["msg"])
 
 
 def job_threads() -> int:

@@ -480,7 +480,7 @@ class GanLabApp:
         return {self.cfg_json: cfg.to_json(), **self._ok(s, "Current settings shown as JSON "
                                                            "below the button.")}
 
-    def on_import(self, s, text, heat, arrows, mani, layer):
+    def on_import(self, s, text):
         cfg = RunConfig.from_json(text or "{}")
         self.registry.check(cfg)
         out = self.ctl.set_updates(cfg)
@@ -644,9 +644,10 @@ class GanLabApp:
             handler = self.on_preset(name)
             handler.__name__ = f"preset_{name}"
             on(btn.click, handler, view_in, view_names, full)
-        on(self.export_btn.click, self.on_export, ctl.components, ctrl_names, full, "export")
-        on(self.import_btn.click, self.on_import, [self.cfg_json, *view_in],
-           ["settings", *view_names], full, "load_settings")
+        on(self.export_btn.click, self.on_export, ctl.components, ctrl_names,
+           [*full, self.cfg_json], "export")
+        on(self.import_btn.click, self.on_import, [self.cfg_json], ["settings"], full,
+           "load_settings")
         demo.unload(self.on_unload)
 
 

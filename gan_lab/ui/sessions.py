@@ -180,10 +180,13 @@ class Registry:
         changed = [k for k in new if new[k] != old[k]]
         rebuild = [k for k in changed if k not in LIVE_FIELDS]
         if rebuild:
+            untouched = job.state == "idle" and job.snapshot().step == 0
             was_running = job.state == "running"
             job.pause()
             job.reset(cfg)
             s.shown.clear()
+            if untouched:  # nothing was lost, so nothing to explain
+                return ""
             what = ", ".join(label_of(k) for k in rebuild)
             return (f"Rebuilt the networks for the new {what} (fresh weights from seed "
                     f"{cfg.seed}, step 0)." + (" The old run was discarded." if was_running
