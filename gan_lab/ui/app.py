@@ -8,7 +8,9 @@ Streaming: a gr.Timer calls `poll` (api_name "poll", so gradio_client can poll i
 does) every FAST_TICK_S while the job runs and every SLOW_TICK_S otherwise (the slow tick keeps a
 paused job's time-to-live fresh while its tab is open). A poll sends only what changed since the
 session's previous frame (gr.skip() for the rest), so an idle or paused page costs almost nothing.
-Every control handler also returns a frame, so the first picture after Train needs no tick.
+Pictures are drawn by a child process (render_worker) one poll ahead: a poll hands over the
+picture finished since the last one and starts the next, so no tick waits for matplotlib. Button
+handlers instead wait for pictures of exactly the state they produced.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .controls import (
     CHOICE_LABELS,
     PROMINENT,
     Controls,
+    accordion_groups,
     label_of,
     slider_to_value,
     value_to_slider,
@@ -523,10 +526,7 @@ class GanLabApp:
                         self.reg_help = gr.Markdown(
                             teaching.REGULARIZERS[ctl.specs["reg"]["default"]])
                     ctl.render_group("basic", skip=("dataset",))
-                    for group, title in (("regularization", "Regularizer options"),
-                                         ("architecture", "Architecture (rebuilds the networks)"),
-                                         ("optimization", "Optimization"),
-                                         ("metrics", "Measurement")):
+                    for group, title in accordion_groups().items():
                         with gr.Accordion(title, open=False):
                             ctl.render_group(group, skip=PROMINENT)
                     with gr.Accordion("Share or load settings (JSON)", open=False):

@@ -31,18 +31,27 @@ HIDDEN_CHOICES = {"dataset": ("custom",)}
 CHOICE_LABELS = {
     "reg": {"none": "none", "l1": "L1", "l2": "L2", "hsn1r": "HSN1R"},
     "reg_target": {"g": "G (generator)", "d": "D (discriminator)", "both": "both"},
-    "device": {"auto": "auto"},
 }
 GROUP_TITLES = {
+    "regularization": "Regularizer options",
     "architecture": "Architecture (rebuilds the networks)",
     "optimization": "Optimization",
-    "regularization": "Regularizer options",
     "metrics": "Measurement",
 }
 
 
 def ui_specs() -> list[dict[str, Any]]:
     return [s for s in specs() if s["ui"]]
+
+
+def accordion_groups() -> dict[str, str]:
+    """group -> accordion title for every non-basic group, known ones first; a group added to
+    RunConfig later still gets an accordion instead of silently losing its controls."""
+    out = dict(GROUP_TITLES)
+    for s in ui_specs():
+        if s["group"] != "basic" and s["group"] not in out:
+            out[s["group"]] = s["group"].replace("_", " ").capitalize()
+    return out
 
 
 def label_of(name: str) -> str:
