@@ -50,4 +50,5 @@ def live_app():
             time.sleep(0.1)
     yield url, demo
     demo.gan_lab.registry.close_all()
+    demo.gan_lab.renderers.close()
     demo.close()

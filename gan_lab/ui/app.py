@@ -164,7 +164,7 @@ class GanLabApp:
     def status_text(self, snap) -> str:
         badge = STATE_BADGES.get(snap.state, snap.state)
         parts = [f"**{badge}**", f"step **{snap.step:,}** / {snap.steps_total:,}"]
-        if snap.state == "running":
+        if snap.state == "running" and snap.steps_per_s > 0:  # 0 until the first 0.5 s
             parts.append(f"{_fmt_rate(snap.steps_per_s)} steps/s")
         parts.append(f"device {snap.device}")
         lat = snap.latest
