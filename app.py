@@ -2,11 +2,22 @@
 
 Host and port follow GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (gradio reads them in launch());
 server limits follow the GAN_LAB_* variables described in gan_lab/ui/sessions.py.
+
+Nothing is built at import time: training runs in worker processes, and a spawned process
+re-imports the main script, so building the app here would build it again in every worker.
 """
 
-from gan_lab.ui import build_demo, launch_kwargs
+from gan_lab import zerogpu
 
-demo = build_demo()
+
+def main() -> None:
+    # On a ZeroGPU Space, `spaces` must patch torch before CUDA is touched, and functions
+    # decorated with spaces.GPU must exist before launch; on_zerogpu() imports it first thing.
+    zerogpu.on_zerogpu()
+    from gan_lab.ui import build_demo, launch_kwargs
+
+    build_demo().launch(**launch_kwargs())
+
 
 if __name__ == "__main__":
-    demo.launch(**launch_kwargs())
+    main()

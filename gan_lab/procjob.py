@@ -48,7 +48,9 @@ def _worker_main(cmd_conn, snap_conn, threads: int) -> None:
     from .trainer import TrainingJob
 
     torch.set_num_threads(threads)
-    state = {"job": None, "sent": -1}
+    # gen numbers the jobs this worker has hosted; each snapshot message carries it so a parent
+    # never mistakes a previous job's last snapshot (still in the pipe) for its own.
+    state = {"job": None, "sent": -1, "gen": 0}
     send_lock = threading.Lock()
 
     def send_snapshot(force: bool = False):
@@ -57,7 +59,7 @@ def _worker_main(cmd_conn, snap_conn, threads: int) -> None:
             return
         snap = job.snapshot()
         if force or snap.version != state["sent"]:
-            data = pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((state["gen"], snap), protocol=pickle.HIGHEST_PROTOCOL)
             with send_lock:
                 snap_conn.send_bytes(data)
             state["sent"] = snap.version
@@ -83,8 +85,11 @@ def _worker_main(cmd_conn, snap_conn, threads: int) -> None:
                 if job is not None:
                     job.stop()
                 cfg = RunConfig.from_dict(args[0])
+                state["job"] = None
+                state["gen"] += 1
                 state["job"] = job = TrainingJob(cfg, args[1], **kwargs)
                 state["sent"] = -1
+                result = state["gen"]
             elif op == "close":
                 if job is not None:
                     job.stop()
@@ -119,6 +124,32 @@ def _worker_main(cmd_conn, snap_conn, threads: int) -> None:
             cmd_conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}", None))
 
 
+_start_lock = threading.Lock()
+
+
+class _main_script_hidden:
+    """spawn re-runs the parent's main *script* (python app.py) in the child, which would
+    import gradio and the whole UI into every trainer process (~100 MB, seconds of start-up).
+    The child needs only gan_lab, so the script's path is hidden while the child is prepared.
+    (`python -m pkg` mains are looked up by module name and skipped for `__main__` already.)"""
+
+    def __enter__(self):
+        import sys
+
+        _start_lock.acquire()
+        self.main = sys.modules.get("__main__")
+        self.path = getattr(self.main, "__file__", None)
+        if self.path is not None and getattr(self.main, "__spec__", None) is None:
+            del self.main.__file__
+        else:
+            self.path = None
+
+    def __exit__(self, *exc):
+        if self.path is not None:
+            self.main.__file__ = self.path
+        _start_lock.release()
+
+
 class Worker:
     """One worker process and its two pipes."""
 
@@ -127,7 +158,8 @@ class Worker:
         self.snap_rx, child_snap = _CTX.Pipe(duplex=False)
         self.proc = _CTX.Process(target=_worker_main, args=(child_cmd, child_snap, threads),
                                  daemon=True, name="gan-lab-worker")
-        self.proc.start()
+        with _main_script_hidden():
+            self.proc.start()
         child_cmd.close()
         child_snap.close()
         self._lock = threading.Lock()
@@ -266,9 +298,9 @@ class ProcessJob:
         self._closed = False
         self._snap = None
         try:
-            _, snap = self._worker.call("create", cfg.to_dict(), points,
-                                        publish_every_s=publish_every_s,
-                                        history_cap=history_cap)
+            self._gen, snap = self._worker.call("create", cfg.to_dict(), points,
+                                                publish_every_s=publish_every_s,
+                                                history_cap=history_cap)
         except BaseException:
             self._give_back()
             raise
@@ -297,7 +329,9 @@ class ProcessJob:
                 data = conn.recv_bytes()
             except (EOFError, OSError):
                 break
-            self._set_snap(pickle.loads(data))
+            gen, snap = pickle.loads(data)
+            if gen == self._gen:
+                self._set_snap(snap)
         if not self._closed:
             self._died("the training process exited unexpectedly (out of memory?)")
 
@@ -390,6 +424,10 @@ class ProcessJob:
                 self._snap = dataclasses.replace(self._snap, state="stopped", message=message,
                                                  version=self._snap.version + 1)
             self._cond.notify_all()
+        # One reader per pipe: the receiver must be gone before the worker serves another job.
+        rx = getattr(self, "_rx", None)
+        if rx is not None and rx is not threading.current_thread():
+            rx.join(5)
         self._give_back()
 
     @property

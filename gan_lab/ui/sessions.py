@@ -18,8 +18,10 @@ from typing import Any
 import torch
 
 from ..config import LIVE_FIELDS, RunConfig
+from ..procjob import PoolBusy, WorkerPool
 from ..trainer import TrainingJob, check_limits
 from .controls import label_of
+from .jobs import make_job
 
 
 class ServerBusy(Exception):
@@ -49,6 +51,10 @@ class Limits:
     GAN_LAB_MAX_PARAMS   G + D parameters per session
     GAN_LAB_JOB_TTL_S    a job nobody polled for this long stops itself (closed or lost tab)
     GAN_LAB_TORCH_THREADS  torch intra-op threads for the whole process
+    GAN_LAB_MAX_JOBS     training processes alive at once, running or paused (default 8: each
+                         holds ~200 MB; a session's job keeps its process until the tab closes)
+    GAN_LAB_PROCESS_JOBS 0 trains in threads of the server process instead (slower while the
+                         page renders, since they share the GIL; for debugging)
     """
 
     max_running: int = 2
@@ -56,6 +62,8 @@ class Limits:
     max_params: int = 3_000_000
     ttl_s: float = 120.0
     torch_threads: int | None = None
+    max_jobs: int = 8
+    process_jobs: bool = True
 
     @classmethod
     def from_env(cls, env=None) -> "Limits":
@@ -67,6 +75,8 @@ class Limits:
             max_params=_env_num(env, "GAN_LAB_MAX_PARAMS", d.max_params),
             ttl_s=_env_num(env, "GAN_LAB_JOB_TTL_S", d.ttl_s, float),
             torch_threads=_env_num(env, "GAN_LAB_TORCH_THREADS", None),
+            max_jobs=_env_num(env, "GAN_LAB_MAX_JOBS", d.max_jobs),
+            process_jobs=env.get("GAN_LAB_PROCESS_JOBS", "1").strip() != "0",
         )
 
     def threads(self) -> int:
@@ -96,6 +106,11 @@ class Session:
     # Pictures being drawn in the background: kind -> (what they show, Future).
     draws: dict[str, Any] = field(default_factory=dict)
     bad_field: str | None = None
+    # The N x 2 points of the user's uploaded CSV (dataset 'custom'); every job built for this
+    # session must get them, since a job cannot take points after it is made.
+    points: Any = None
+    # export.FrameRecorder of the current run (frames for the GIF download); a new one per run.
+    recorder: Any = None
     last_seen: float = field(default_factory=time.monotonic)
     # Serializes this session's handlers: a poll never renders while Reset swaps the job.
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -107,6 +122,10 @@ class Registry:
         self.history_cap = history_cap
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        # Warm trainer processes (torch imported) so Train starts in milliseconds; the pool's
+        # size is the server-wide cap on live jobs.
+        self.pool = (WorkerPool(self.limits.max_jobs, warm=min(2, self.limits.max_running))
+                     if self.limits.process_jobs else None)
 
     # --- sessions ------------------------------------------------------------------------------
     def get(self, key: str) -> Session:
@@ -145,6 +164,8 @@ class Registry:
         for s in sessions:
             if s.job is not None:
                 s.job.stop("Stopped: the server is shutting down.")
+        if self.pool is not None:
+            self.pool.close()
 
     def running(self, exclude: Session | None = None) -> int:
         with self._lock:
@@ -172,7 +193,13 @@ class Registry:
             if job is not None:
                 note = f"The previous run had {job.state} ({job.snapshot().message}); " \
                        "started a fresh one."
-            s.job = TrainingJob(cfg, ttl_s=self.limits.ttl_s, history_cap=self.history_cap)
+            try:
+                s.job = make_job(cfg, ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
+                                 pool=self.pool)
+            except PoolBusy:
+                raise ServerBusy(
+                    f"Server busy: all {self.limits.max_jobs} training slots are held by open "
+                    "sessions. Try again shortly; your settings are kept.") from None
             s.shown.clear()
             return note
         old = job.cfg.to_dict()
