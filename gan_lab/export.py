@@ -373,9 +373,12 @@ class FrameRecorder:
         self.add(snap, fig)
         return True
 
-    def add(self, snap: Snapshot, fig: Figure | None = None) -> None:
-        """Record a frame now (a frame at the same step as the last one replaces it)."""
-        frame = self._render(snap, fig)
+    def add(self, snap: Snapshot, fig: Figure | None = None,
+            frame: np.ndarray | None = None) -> None:
+        """Record a frame now (a frame at the same step as the last one replaces it). `frame`,
+        an H x W x 3 uint8 picture of this snapshot drawn elsewhere (the app's render
+        process), is used as it is (shrunk to max_side) instead of drawing one."""
+        frame = self._render(snap, fig) if frame is None else downscale(frame, self.max_side)
         with self._lock:
             self._last_key = (snap.step, snap.weights_version)
             if self.steps and snap.step <= self.steps[-1]:

@@ -76,14 +76,26 @@ class _Store:
     def drop(self, key):
         self._r.pop(key, None)
 
-    def draw(self, op: str, key: str, snap, opts: dict) -> bytes:
+    def draw(self, op: str, key: str, snap, opts: dict):
+        """Image bytes; with opts["frame_side"] (an int) an (image bytes, RGB array) pair,
+        the array being the same figure shrunk to at most frame_side pixels a side (a frame
+        for the run's GIF, taken here so the server never draws a figure twice)."""
+        opts = dict(opts)
+        frame_side = opts.pop("frame_side", None)
         r = self.get(key)
         fig = r.samples(snap, **opts) if op == "samples" else r.weights(snap, **opts)
-        return encode(fig)
+        image = encode(fig)
+        if frame_side is None:
+            return image
+        from .. import plots
+        from ..export import downscale
+
+        return image, downscale(plots.figure_to_array(fig), int(frame_side))
 
 
 class Renderers:
-    """Thread-safe front: `draw(op, key, snap, **opts) -> image bytes`, `drop(key)`."""
+    """Thread-safe front: `draw(op, key, snap, **opts) -> image bytes` (with frame_side=N:
+    (image bytes, H x W x 3 uint8 array), see _Store.draw), `drop(key)`."""
 
     def __init__(self, use_process: bool | None = None, timeout_s: float = 30.0):
         if use_process is None:
@@ -164,7 +176,7 @@ class Renderers:
                 self.use_process = False
 
     # --- API -----------------------------------------------------------------------------------
-    def draw(self, op: str, key: str, snap, **opts) -> bytes:
+    def draw(self, op: str, key: str, snap, **opts):
         with self._lock:
             if not self.use_process:
                 return self._local.draw(op, key, snap, opts)
