@@ -21,16 +21,23 @@ import html
 import inspect
 import logging
 import math
+import os
 import re
+import shutil
+import tempfile
 import time
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
-from .. import plots
+from .. import export, plots, share
+from ..checkpoint import MAX_BYTES as CHECKPOINT_MAX_BYTES
+from ..checkpoint import CheckpointError
 from ..config import LIVE_FIELDS, ConfigError, RunConfig
+from ..procjob import PoolBusy
 from . import teaching
 from .controls import (
     CHOICE_LABELS,
@@ -41,6 +48,7 @@ from .controls import (
     slider_to_value,
     value_to_slider,
 )
+from .jobs import make_job
 from .presets import PRESETS, preset_config
 from .render_worker import IMAGE_FORMAT, Renderers
 from .sessions import Registry, ServerBusy, Session, configure_torch
@@ -55,6 +63,22 @@ WEIGHTS_MIN_INTERVAL_S = 1.0
 STEP_WAIT_S = 15.0
 DRAW_WAIT_S = 20.0
 FIRST_FRAME_WAIT_S = 0.3
+# GIF of the run: at most this many frames of at most this many pixels a side (60 x 256 x 256 x 3
+# bytes = 11.8 MB per session at most; the recorder thins frames as the run grows).
+GIF_MAX_FRAMES = 60
+GIF_MAX_SIDE = 256
+# Uploads gradio accepts at all; each kind has its own, smaller cap in gan_lab.export.
+UPLOAD_MAX_BYTES = CHECKPOINT_MAX_BYTES
+# (kind, button label): the downloads of the export section.
+DOWNLOADS = (("config", "Config JSON"), ("checkpoint", "Checkpoint"), ("metrics", "Metrics CSV"),
+             ("samples", "Samples PNG"), ("gif", "GIF of the run"))
+# Fills the hidden page-URL input with the address in the browser's bar (the only place that
+# knows it exactly, proxies and mount paths included).
+PAGE_URL_JS = "(u, ...rest) => [window.location.href, ...rest]"
+# Clipboard writes can be refused (plain http on another host, no focus); the link stays in
+# its text box to be copied by hand then.
+COPY_JS = "(link) => { if (link && navigator.clipboard) navigator.clipboard.writeText(link)" \
+          ".catch(() => {}); }"
 
 PENALTY_NAMES = tuple(name for _, name in plots.PENALTY_SERIES)
 STATE_BADGES = {
@@ -94,8 +118,9 @@ CSS = """
 
 
 def launch_kwargs() -> dict[str, Any]:
-    """Theme and CSS go to launch() in gradio 6."""
-    return dict(css=CSS, theme=gr.themes.Soft())
+    """Theme and CSS go to launch() in gradio 6; so does the upload cap, which makes gradio
+    refuse an oversized upload before it is written to disk."""
+    return dict(css=CSS, theme=gr.themes.Soft(), max_file_size=UPLOAD_MAX_BYTES)
 
 
 def _html_class(kind: str, text: str) -> str:
@@ -138,6 +163,22 @@ def _field_error(e: ConfigError) -> tuple[str, str]:
     return e.field, text[len(prefix):] if text.startswith(prefix) else text
 
 
+def _errors_html(head: str, errors: list[ConfigError]) -> str:
+    """An error box listing every bad field with its label, name and what is allowed."""
+    items = []
+    for e in errors:
+        field, text = _field_error(e)
+        label = label_of(field)
+        name = (f"<b>{html.escape(label)}</b> (<code>{html.escape(field)}</code>)"
+                if label != field else f"<b>{html.escape(field)}</b>")
+        items.append(f"<li>{name}: {html.escape(text)}</li>")
+    return f'<div class="gl-err">{html.escape(head)}<ul>{"".join(items)}</ul></div>'
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:64] or "session"
+
+
 def _expose(fn, names: list[str]):
     """Give a (*values, request) handler a signature with one named parameter per input, so
     gradio injects the request and gradio_client can pass inputs by field name."""
@@ -157,6 +198,9 @@ class GanLabApp:
         self._draw_pool = futures.ThreadPoolExecutor(max_workers=1,
                                                      thread_name_prefix="gan-lab-draw")
         self.ctl = Controls()
+        # Downloads are written here (one folder per session, removed when its tab closes);
+        # gradio copies them into its own cache to serve them. Nothing is written elsewhere.
+        self._export_root = Path(tempfile.mkdtemp(prefix="gan-lab-export-"))
 
     # ------------------------------------------------------------------------------------------
     # Rendering
@@ -194,6 +238,10 @@ class GanLabApp:
         out: dict = {}
         snap = job.snapshot()
         sh = s.shown
+        if "version" not in sh or s.recorder is None:
+            # shown is cleared exactly when a run starts over (new tab, Reset, rebuild, a
+            # loaded checkpoint or points), so the GIF starts over with it.
+            s.recorder = export.FrameRecorder(GIF_MAX_FRAMES, max_side=GIF_MAX_SIDE)
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out[self.status] = self.status_text(snap)
@@ -270,13 +318,38 @@ class GanLabApp:
                 want["weights"] = (wkey, dict(layer=layer))
             for kind, (key, opts) in want.items():
                 if kind not in s.draws:  # one drawing per picture in flight; newest wins next
-                    fut = self._draw_pool.submit(self.renderers.draw, kind, s.key, snap, **opts)
+                    rec = s.recorder if kind == "samples" and self._frame_due(s, snap) \
+                        else None
+                    fut = self._draw_pool.submit(self._draw, kind, s.key, snap, opts, rec)
                     s.draws[kind] = (key, fut)
                     if kind == "weights":
                         sh["weights_t"], sh["weights_layer"] = now, layer
             if not wait or not (want or s.draws):
                 break
         return bool(s.draws) or sh.get("weights") != wkey
+
+    @staticmethod
+    def _frame_due(s: Session, snap) -> bool:
+        """Whether this samples picture should also become a GIF frame: at the recorder's
+        interval, and always for the picture a run stops on (paused, done, diverged), so the
+        GIF ends where the page does."""
+        rec = s.recorder
+        if rec is None:
+            return False
+        if rec.due(snap):
+            return True
+        return snap.state != "running" and bool(rec.steps) and snap.step > rec.steps[-1]
+
+    def _draw(self, kind: str, key: str, snap, opts: dict, rec) -> bytes:
+        """Draw in the render process. With a recorder, the render process also returns the
+        same picture as a small RGB array, which becomes a GIF frame: the frames are exactly
+        what the page showed, drawn once. A recorder replaced meanwhile (Reset) just gets a
+        frame nobody reads."""
+        if rec is None:
+            return self.renderers.draw(kind, key, snap, **opts)
+        image, frame = self.renderers.draw(kind, key, snap, frame_side=rec.max_side, **opts)
+        rec.add(snap, frame=frame)
+        return image
 
     # ------------------------------------------------------------------------------------------
     # Messages
@@ -288,13 +361,14 @@ class GanLabApp:
                 out[comp] = gr.update(elem_classes=[])
             s.bad_field = None
 
-    def _config_error(self, s: Session | None, e: ConfigError) -> dict:
+    def _config_error(self, s: Session | None, e: ConfigError, outline: bool = True) -> dict:
         field, text = _field_error(e)
         label = label_of(field)
         name = f"**{label}** (`{field}`)" if label != field else f"**{field}**"
         msg = f"⚠️ {name}: {text}"
         out = {self.msg: _html_class("err", msg)}
-        if s is not None:
+        # Only handlers with the controls among their outputs can outline one.
+        if s is not None and outline:
             self._clear_bad(s, out)
             comp = self.ctl.fields.get(field)
             if comp is not None:
@@ -303,7 +377,8 @@ class GanLabApp:
         gr.Warning(f"{label}: {text}")
         return out
 
-    def guarded(self, fn, has_msg: bool = True):
+    def guarded(self, fn, has_msg: bool = True, with_request: bool = False,
+                outline: bool = True):
         """Every handler's safety net: bad input, a busy server or a bug becomes a message on the
         page, never a traceback, a dead event or a stuck job. Handlers without the message area
         among their outputs (the timer's poll) report in the status line instead."""
@@ -320,15 +395,18 @@ class GanLabApp:
             try:
                 s = self.registry.get(request.session_hash)
                 with s.lock:
-                    out = fn(s, *args[:-1])
+                    out = fn(s, *args[:-1], request=request) if with_request \
+                        else fn(s, *args[:-1])
                 # gradio reads an empty dict as one missing value, not as "nothing changed"
                 return out or {self.status: gr.skip()}
             except ConfigError as e:
                 if has_msg:
-                    return self._config_error(s, e)
+                    return self._config_error(s, e, outline)
                 return report("err", f"⚠️ {e}")
             except ServerBusy as e:
                 return report("busy", f"⏳ {e}")
+            except CheckpointError as e:
+                return report("err", f"⚠️ Checkpoint refused: {e}. Nothing was changed.")
             except Exception as e:
                 log.exception("handler %s failed", fn.__name__)
                 return report("err", f"⚠️ Unexpected error: {type(e).__name__}: {e}. Your "
@@ -342,17 +420,72 @@ class GanLabApp:
     def _view(self, values) -> tuple[list, list]:
         return values[:4], values[4:]
 
+    def _note(self, text: str) -> dict:
+        """A message for handlers whose outputs are the message area and a file or text box,
+        not the controls (so a field's error outline is left for a control handler to clear)."""
+        return {self.msg: _html_class("note", text)}
+
     def _ok(self, s: Session, note: str = "", kind: str = "note") -> dict:
         out = {self.msg: _html_class(kind, note)}
         self._clear_bad(s, out)
         return out
 
-    def on_load(self, s, heat, arrows, mani, layer, *controls):
-        """A new tab: build its (idle) job so the untrained generator is on screen at once."""
-        cfg = self.ctl.to_config(list(controls))
-        note = self.registry.ensure_job(s, cfg)
+    def on_load(self, s, heat, arrows, mani, layer, *controls, request=None):
+        """A new tab: build its (idle) job so the untrained generator is on screen at once.
+
+        A share link's settings (the page URL's query) are applied to every control and the
+        job when all of them are valid; otherwise nothing of the link is applied and the
+        message lists every bad field with what it allows."""
+        query = getattr(request, "query_params", None)
+        link, errors = share.parse_query(query) if query else (None, [])
+        if link is not None and not link.non_default():
+            link = None   # only platform or tracking keys (__theme, __sign, utm_...)
+        if link is not None:
+            errors = self._usable(s, link)
+        if errors:
+            cfg = self.ctl.to_config(list(controls))
+            note = self.registry.ensure_job(s, cfg)
+            s.shown.clear()
+            n = len(errors)
+            out = {self.msg: _errors_html(
+                f"⚠️ The settings in this link were not applied ({n} problem"
+                f"{'s' if n > 1 else ''}); the page shows the defaults.", errors)}
+            self._clear_bad(s, out)
+            return {**out, **self.render(s, heat, arrows, mani, layer, wait=True)}
+        if link is None:
+            cfg = self.ctl.to_config(list(controls))
+            note = self.registry.ensure_job(s, cfg)
+            s.shown.clear()
+            return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer, wait=True)}
+        shown = ", ".join(f"{label_of(k)} = {_shown_value(k, v)}"
+                          for k, v in link.non_default().items())
+        return self._apply(s, link, f"Settings from the link: {shown}. Press **Train**.",
+                           heat, arrows, mani, layer)
+
+    def _usable(self, s: Session, cfg: RunConfig) -> list[ConfigError]:
+        """What stops a valid config from being used on this server by this session."""
+        if cfg.dataset == "custom" and s.points is None:
+            return [ConfigError("dataset", "'custom' needs your points, which a link or "
+                                           "config file cannot carry; upload your points CSV "
+                                           "first, or choose another dataset")]
+        try:
+            self.registry.check(cfg)
+        except ConfigError as e:
+            return [e]
+        return []
+
+    def _apply(self, s, cfg: RunConfig, note: str, heat, arrows, mani, layer) -> dict:
+        """Make the controls and the session's job show `cfg`, as a fresh run from step 0."""
+        self.registry.ensure_job(s, cfg)
+        if s.job.state != "idle" or s.job.snapshot().step != 0:
+            s.job.pause()   # ensure_job keeps a run going when only live fields differ
+            s.job.reset(cfg)
         s.shown.clear()
-        return {**self._ok(s, note), **self.render(s, heat, arrows, mani, layer, wait=True)}
+        out = self.ctl.set_updates(cfg)
+        out[self.reg_help] = teaching.REGULARIZERS[cfg.reg]
+        out.update(self._ok(s, note))
+        out.update(self.render(s, heat, arrows, mani, layer, wait=True))
+        return out
 
     def on_train(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
@@ -492,9 +625,182 @@ class GanLabApp:
                                "**Reset** to use them."))
         return out
 
+    # --- share link --------------------------------------------------------------------------
+    def on_share(self, s, page_url, *controls, request=None):
+        """The page's address with the current controls' settings as its query."""
+        cfg = self.ctl.to_config(list(controls))
+        if cfg.dataset == "custom":
+            raise ConfigError("dataset", "a link cannot carry your uploaded points; share the "
+                                         "config JSON and your CSV instead, or pick another "
+                                         "dataset")
+        link = share.share_url(self._page_base(page_url, request), cfg)
+        return {self.share_box: link,
+                **self._note("Share link below (also copied to your clipboard where the "
+                              "browser allows it). Opening it sets every control to these "
+                              "settings.")}
+
+    @staticmethod
+    def _page_base(page_url: str | None, request) -> str:
+        """Where a share link should point. On a Hugging Face Space, the Space's page: its
+        query is handed to the app inside it on load (Hub docs, 'How to handle URL parameters
+        in Spaces'), and it is the address people know. Elsewhere the address the browser
+        shows (sent by the button's js), else what the request says (API clients)."""
+        space = os.environ.get("SPACE_ID", "").strip()
+        if re.fullmatch(r"[\w.-]+/[\w.-]+", space):
+            return f"https://huggingface.co/spaces/{space}"
+        if page_url and page_url.startswith(("http://", "https://")):
+            return page_url
+        headers = getattr(request, "headers", None) or {}
+        if headers.get("referer", "").startswith(("http://", "https://")):
+            return headers["referer"]
+        host = headers.get("x-forwarded-host") or headers.get("host") or "127.0.0.1:7860"
+        proto = headers.get("x-forwarded-proto") or "http"
+        return f"{proto}://{host}/"
+
+    # --- downloads ---------------------------------------------------------------------------
+    def on_download(self, kind: str):
+        def handler(s, *controls):
+            if kind == "config":
+                cfg = self.ctl.to_config(list(controls))
+                return self._file(s, f"gan-lab-{cfg.dataset}-config.json",
+                                  export.config_json(cfg).encode(),
+                                  "Config JSON of the current controls. `python -m gan_lab "
+                                  "train --config FILE` runs it; **Upload config** loads it.")
+            job = s.job
+            if job is None:
+                return self._note("Nothing to download yet: press **Train** first.")
+            snap = job.snapshot()
+            stem = f"gan-lab-{snap.cfg.dataset}-step{snap.step}"
+            if kind == "checkpoint":
+                return self._file(s, f"{stem}.safetensors", export.checkpoint_bytes(job),
+                                  f"Checkpoint at step {snap.step:,} (G and D weights, the "
+                                  "config in its metadata). **Upload checkpoint** continues "
+                                  "from it.")
+            if kind == "metrics":
+                return self._file(s, f"{stem}-metrics.csv", export.metrics_csv(snap).encode(),
+                                  "Metrics CSV: step, losses, penalties, then every metric "
+                                  "(empty cell = not measured at that step).")
+            if kind == "samples":
+                return self._file(s, f"{stem}-samples.png", export.samples_png(snap),
+                                  f"Samples at step {snap.step:,}.")
+            rec = s.recorder
+            if rec is None or len(rec) < 2:
+                return self._note("The GIF needs at least two recorded pictures: press "
+                                   "**Train** and let it run a little first.")
+            data = rec.to_gif()
+            return self._file(s, f"{stem}.gif", data,
+                              f"GIF of this run: {len(rec)} frames from step {rec.steps[0]:,} "
+                              f"to {rec.steps[-1]:,}.")
+
+        return handler
+
+    def _session_dir(self, key: str) -> Path:
+        return self._export_root / _safe_name(key)
+
+    def _file(self, s: Session, name: str, data: bytes, note: str) -> dict:
+        d = self._session_dir(s.key)
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / name
+        path.write_bytes(data)
+        return {self.download: str(path), **self._note(note)}
+
+    # --- uploads -----------------------------------------------------------------------------
+    def on_upload_config(self, s, file, heat, arrows, mani, layer, *controls):
+        if not file:
+            return {}
+        # Path(): export reads a plain str as the JSON text itself.
+        cfg, errors = export.parse_config(Path(file))
+        if cfg is not None:
+            errors = self._usable(s, cfg)
+        if errors:
+            n = len(errors)
+            return {self.msg: _errors_html(
+                f"⚠️ {Path(file).name} was not loaded ({n} problem{'s' if n > 1 else ''}); "
+                "nothing was changed.", errors)}
+        return self._apply(s, cfg, f"Settings loaded from **{Path(file).name}**: a fresh run "
+                                   f"from seed {cfg.seed}. Press **Train**.",
+                           heat, arrows, mani, layer)
+
+    def on_upload_checkpoint(self, s, file, heat, arrows, mani, layer, *controls):
+        """Continue training from an uploaded safetensors checkpoint. Every check (format,
+        size, names and shapes for its config, server caps) runs before the job is touched."""
+        if not file:
+            return {}
+        path = Path(file)
+        if path.suffix.lower() != ".safetensors":
+            raise CheckpointError(f"{path.name} is not a .safetensors file; only safetensors "
+                                  "checkpoints are accepted (.pt, .pth, .ckpt and .bin files "
+                                  "are pickles, which can run code when loaded)")
+        cfg = export.import_checkpoint(path)[0]
+        if cfg.dataset == "custom" and s.points is None:
+            raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
+                                         "the points CSV first, then the checkpoint")
+        self.registry.check(cfg)
+        if s.job is None or s.job.state in ("stopped", "error"):
+            self.registry.ensure_job(s, cfg)
+        elif s.job.state == "running":
+            s.job.pause()
+        cfg = export.continue_from_checkpoint(
+            s.job, path, max_steps=self.registry.limits.max_steps,
+            max_params=self.registry.limits.max_params)
+        s.shown.clear()
+        step = s.job.snapshot().step
+        more = (f"Press **Train** to continue from step {step:,} to {cfg.steps:,}"
+                if step < cfg.steps else f"Raise **Steps** above {step:,} and press **Train** "
+                                         "to continue")
+        out = self.ctl.set_updates(cfg)
+        out[self.reg_help] = teaching.REGULARIZERS[cfg.reg]
+        out.update(self._ok(s, f"Checkpoint **{path.name}** loaded: step {step:,}, its settings "
+                               f"are in the controls. {more} (optimizer state starts fresh)."))
+        out.update(self.render(s, heat, arrows, mani, layer, wait=True))
+        return out
+
+    def on_upload_points(self, s, file, heat, arrows, mani, layer, *controls):
+        """Your own 2-D points: a new job on them, with the 'custom' dataset selected."""
+        if not file:
+            return {}
+        path = Path(file)
+        pts = export.import_points_csv(path)   # ConfigError naming the bad line
+        cfg = self.ctl.to_config(list(controls)).replace(dataset="custom")
+        self.registry.check(cfg)
+        limits = self.registry.limits
+
+        def build():
+            return make_job(cfg, pts, ttl_s=limits.ttl_s, history_cap=self.registry.history_cap,
+                            pool=getattr(self.registry, "pool", None))
+
+        old = s.job
+        try:
+            new = build()
+        except PoolBusy:
+            # Every training slot is taken, this session's own included: give its slot to the
+            # new run (the old one is being replaced anyway).
+            if old is None:
+                raise ServerBusy("Server busy: every training slot is held by open sessions. "
+                                 "Try again shortly.") from None
+            old.stop("Replaced by a run on your points.")
+            old = None
+            try:
+                new = build()
+            except PoolBusy:
+                raise ServerBusy("Server busy: every training slot is held by open sessions. "
+                                 "Try again shortly.") from None
+        if old is not None:
+            old.stop("Replaced by a run on your points.")
+        s.job, s.points = new, pts
+        s.shown.clear()
+        out = {self.ctl.fields["dataset"]: gr.update(choices=self.ctl.choices("dataset",
+                                                                              hidden=()),
+                                                      value="custom")}
+        out.update(self._ok(s, f"Loaded {len(pts):,} points from **{path.name}**; dataset set "
+                               "to **custom**. Press **Train**."))
+        out.update(self.render(s, heat, arrows, mani, layer, wait=True))
+        return out
+
     def on_unload(self, request: gr.Request):
         self.registry.drop(request.session_hash)
         self.renderers.drop(request.session_hash)
+        shutil.rmtree(self._session_dir(request.session_hash), ignore_errors=True)
 
     # ------------------------------------------------------------------------------------------
     # Layout
@@ -535,6 +841,7 @@ class GanLabApp:
                             self.import_btn = gr.Button("Load settings", size="sm")
                         self.cfg_json = gr.Code(language="json", label="Settings",
                                                 interactive=True, lines=6)
+                    self._share_section()
                 with gr.Column(scale=3, min_width=480):
                     self.status = gr.Markdown("**Ready** · press **Train**", elem_id="gl-status")
                     with gr.Row(equal_height=False):
@@ -581,6 +888,36 @@ class GanLabApp:
             self._wire(demo)
         return demo
 
+    def _share_section(self) -> None:
+        with gr.Accordion("Share link, downloads, uploads", open=False, elem_id="acc-share"):
+            self.share_btn = gr.Button("🔗 Copy share link", size="sm", elem_id="btn-share")
+            self.share_box = gr.Textbox(label="Share link", interactive=False, max_lines=3,
+                                        buttons=["copy"], elem_id="share-link",
+                                        placeholder="Press “Copy share link”")
+            # Filled by PAGE_URL_JS with the browser's address when the button is pressed.
+            self.page_url = gr.Textbox(visible=False, elem_id="page-url")
+            gr.Markdown("**Download** (of the run on screen; the config of the controls)")
+            with gr.Row(elem_classes=["gl-buttons"]):
+                self.dl_btns = {kind: gr.Button(label, size="sm", min_width=90,
+                                                elem_id=f"btn-dl-{kind}")
+                                for kind, label in DOWNLOADS}
+            self.download = gr.File(label="Your download", interactive=False,
+                                    elem_id="dl-file")
+            gr.Markdown(f"**Upload** (limits: config {export.CONFIG_MAX_BYTES // 1024} KiB, "
+                        f"points CSV {export.POINTS_MAX_BYTES // (1024 * 1024)} MiB, "
+                        f"checkpoint {CHECKPOINT_MAX_BYTES // (1024 * 1024)} MiB, "
+                        "safetensors only). See docs/SHARING.md for the formats.")
+            with gr.Row():
+                self.up_config = gr.File(label="Config JSON", file_types=[".json"],
+                                         elem_id="up-config", height=110)
+                # No file_types on these two: gradio would refuse other names with its own
+                # generic toast; on_upload_checkpoint explains why only safetensors is taken,
+                # and points are judged by their content, whatever the file is called.
+                self.up_ckpt = gr.File(label="Checkpoint (.safetensors)", elem_id="up-ckpt",
+                                       height=110)
+                self.up_points = gr.File(label="Your 2-D points (CSV: x,y per row)",
+                                         elem_id="up-points", height=110)
+
     @staticmethod
     def _explain(plot: str) -> None:
         with gr.Accordion("What am I looking at?", open=False):
@@ -603,8 +940,10 @@ class GanLabApp:
         full = [self.msg, *frame, *ctl.components, *ctl.log_sliders.values(), self.reg_help]
         opts = dict(show_progress="hidden", concurrency_limit=None)
 
-        def on(trigger, fn, inputs, names, outputs, api_name=None, **kw):
-            handler = _expose(self.guarded(fn, has_msg=self.msg in outputs), names)
+        def on(trigger, fn, inputs, names, outputs, api_name=None, with_request=False, **kw):
+            handler = _expose(self.guarded(fn, has_msg=self.msg in outputs,
+                                           outline=ctl.components[0] in outputs,
+                                           with_request=with_request), names)
             vis = "public" if api_name else "private"
             return trigger(handler, inputs, outputs, api_name=api_name, api_visibility=vis,
                            **opts, **kw)
@@ -621,8 +960,10 @@ class GanLabApp:
         on(self.timer.tick, self.poll, view_in, view_names, frame, "poll")
         for comp in (self.heat, self.arrows, self.mani, self.layer):
             on(comp.input, self.on_view, view_in, view_names, frame)
+        # The page's own query (a share link) reaches on_load as request.query_params: gradio's
+        # page sends window.location.search along with every event.
         on(demo.load, self.on_load, view_in + ctl.components, view_names + ctrl_names, full,
-           "init")
+           "init", with_request=True)
 
         for name, comp in ctl.fields.items():
             handler = self.on_edit(name)
@@ -648,6 +989,21 @@ class GanLabApp:
            [*full, self.cfg_json], "export")
         on(self.import_btn.click, self.on_import, [self.cfg_json], ["settings"], full,
            "load_settings")
+        on(self.share_btn.click, self.on_share, [self.page_url, *ctl.components],
+           ["page_url", *ctrl_names], [self.msg, self.share_box], "share_link",
+           with_request=True, js=PAGE_URL_JS).then(
+            None, [self.share_box], None, js=COPY_JS, show_progress="hidden",
+            api_visibility="private", queue=False)
+        for kind, btn in self.dl_btns.items():
+            handler = self.on_download(kind)
+            handler.__name__ = f"download_{kind}"
+            on(btn.click, handler, ctl.components, ctrl_names, [self.msg, self.download],
+               f"download_{kind}")
+        for comp, fn, api in ((self.up_config, self.on_upload_config, "upload_config"),
+                              (self.up_ckpt, self.on_upload_checkpoint, "upload_checkpoint"),
+                              (self.up_points, self.on_upload_points, "upload_points")):
+            on(comp.upload, fn, [comp, *view_in, *ctl.components],
+               ["file", *view_names, *ctrl_names], full, api)
         demo.unload(self.on_unload)
 
 

@@ -25,12 +25,14 @@ LOG_DECADES = 6
 SLIDER_MAX_VALUES = 60
 # Regularization fields shown in the always-visible column; its other options go in an accordion.
 PROMINENT = ("reg", "lam", "reg_target")
-# Choices the UI cannot serve yet: 'custom' needs a point editor or CSV upload.
+# Choices offered only once the session can serve them: 'custom' appears in the dataset menu
+# when the user uploads a points CSV (GanLabApp.on_upload_points).
 HIDDEN_CHOICES = {"dataset": ("custom",)}
 # Friendlier names for some choice values (the values themselves stay RunConfig's).
 CHOICE_LABELS = {
     "reg": {"none": "none", "l1": "L1", "l2": "L2", "hsn1r": "HSN1R"},
     "reg_target": {"g": "G (generator)", "d": "D (discriminator)", "both": "both"},
+    "dataset": {"custom": "custom (your points)"},
 }
 GROUP_TITLES = {
     "regularization": "Regularizer options",
@@ -128,10 +130,8 @@ class Controls:
         if s["type"] == "bool":
             comp = gr.Checkbox(value=default, **common)
         elif s["choices"] is not None:
-            hidden = HIDDEN_CHOICES.get(name, ())
-            names = CHOICE_LABELS.get(name, {})
-            choices = [(names.get(c, c), c) for c in s["choices"] if c not in hidden]
-            comp = gr.Dropdown(choices=choices, value=default, interactive=True, **common)
+            comp = gr.Dropdown(choices=self.choices(name), value=default, interactive=True,
+                               **common)
         elif s["log"]:
             with gr.Group(elem_classes=["gl-log"]):
                 comp = gr.Number(value=default, **common)
@@ -150,6 +150,13 @@ class Controls:
             comp = gr.Number(value=default, **common)
         self.fields[name] = comp
         return comp
+
+    def choices(self, name: str, hidden: tuple[str, ...] | None = None) -> list[tuple[str, Any]]:
+        """(label, value) menu entries of a choice field, without `hidden` (default: the
+        field's HIDDEN_CHOICES)."""
+        hidden = HIDDEN_CHOICES.get(name, ()) if hidden is None else hidden
+        names = CHOICE_LABELS.get(name, {})
+        return [(names.get(c, c), c) for c in self.specs[name]["choices"] if c not in hidden]
 
     def render_group(self, group: str, skip: tuple[str, ...] = ()) -> list[str]:
         names = [n for n, s in self.specs.items() if s["group"] == group and n not in skip]
