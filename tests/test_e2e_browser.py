@@ -158,3 +158,41 @@ def test_live_edit_and_bad_input_in_the_page(page):
     assert "Batch size" not in message(pg)
     assert "Training" in status(pg) or "Done" in status(pg)
     pg.click("#btn-pause")
+
+
+def test_share_link_opens_with_its_settings(live_app):
+    """A share link typed into the browser: the page's own query reaches the app on load, the
+    controls show the link's values, and Copy share link gives a link with the same query."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    from gan_lab.config import RunConfig
+
+    url, _ = live_app
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.goto(f"{url}?lam=0.02&reg=l1&seed=7")
+            pg.wait_for_function("() => document.querySelector('#gl-msg')?.innerText"
+                                 "?.includes('Settings from the link')", timeout=30_000)
+            assert pg.input_value("#ctl-lam input[type=number]") == "0.02"
+            assert pg.input_value("#ctl-reg input") == "L1"
+            pg.click("#acc-share button:has-text('Share link, downloads')")
+            pg.click("#btn-share")
+            pg.wait_for_function("() => document.querySelector('#share-link textarea')"
+                                 ".value.startsWith('http')", timeout=10_000)
+            link = pg.input_value("#share-link textarea")
+            assert urlsplit(link).netloc == urlsplit(url).netloc, link
+            assert dict(parse_qsl(urlsplit(link).query)) == {"reg": "l1", "lam": "0.02",
+                                                             "seed": "7"}, link
+
+            pg.goto(f"{url}?lam=7")
+            pg.wait_for_function("() => document.querySelector('#gl-msg')?.innerText"
+                                 "?.includes('not applied')", timeout=30_000)
+            assert "Lambda" in message(pg) and "[0, 1]" in message(pg)
+            assert float(pg.input_value("#ctl-lam input[type=number]")) == RunConfig().lam
+        finally:
+            browser.close()
