@@ -93,8 +93,18 @@ def same(a, b) -> bool:
             and all(torch.equal(a[3][k], b[3][k]) for k in a[3]))
 
 
+def settle(registry, timeout=15.0) -> None:
+    """Wait until no job of any session trains: the server runs at most max_running at once,
+    and an earlier test's closed tabs stop their jobs only when their unload arrives."""
+    deadline = time.monotonic() + timeout
+    while registry.running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def tabs(live_app):
+    registry = live_app[1].gan_lab.registry
+    settle(registry)
     made: list[Tab] = []
 
     def make(query: str | None = None) -> Tab:
@@ -105,6 +115,8 @@ def tabs(live_app):
     yield make
     for t in made:
         t.close()
+    settle(registry)
+    assert registry.running() == 0, "a test left a job running"
 
 
 # Several fields from every group, so a link has to carry more than one kind of value.
