@@ -194,7 +194,8 @@ class Registry:
                 note = f"The previous run had {job.state} ({job.snapshot().message}); " \
                        "started a fresh one."
             try:
-                s.job = make_job(cfg, ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
+                s.job = make_job(cfg, s.points if cfg.dataset == "custom" else None,
+                                 ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
                                  pool=self.pool)
             except PoolBusy:
                 raise ServerBusy(
