@@ -53,6 +53,7 @@ from .trainer import (
     Trainer,
     resolve_device,
     snapshot_of,
+    start_metrics,
 )
 
 
@@ -329,12 +330,6 @@ def train_chunk(job: ChunkJob) -> Iterator[ChunkUpdate]:
         # As TrainingJob._finish: the last step always gets the full-precision sharpness.
         evals.append((tr.step, tr.evaluate(sharp=True, final=True)))
     yield commit(final=True)
-
-
-def start_metrics(tr: Trainer) -> dict[str, float]:
-    """The evaluation a run starts with, as TrainingJob makes it: cheap, so the first frame
-    shows at once (no sharpness; no MNIST classifier)."""
-    return tr.evaluate(sharp=False, quality=not tr.data.is_image)
 
 
 def _device_save(tr: Trainer):
