@@ -437,7 +437,29 @@ class Snapshot:
 STATES = ("idle", "running", "paused", "done", "diverged", "stopped", "error")
 
 
-class TrainingJob:
+class JobView:
+    """snapshot() and wait() for jobs that keep `_snap`, `_state`, `_cond` and `_last_poll`
+    (TrainingJob, zerogpu.ChunkedRunner)."""
+
+    def snapshot(self) -> Snapshot:
+        self._last_poll = time.monotonic()   # polling is what keeps a job alive (ttl_s)
+        return self._snap
+
+    def wait(self, states=("paused", "done", "diverged", "stopped", "error", "idle"),
+             timeout: float = 60.0) -> str:
+        """Block until the job is in one of `states` (tests and the CLI use this)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._state not in states:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{type(self).__name__} still {self._state} after "
+                                       f"{timeout}s")
+                self._cond.wait(left)
+            return self._state
+
+
+class TrainingJob(JobView):
     """A Trainer on a background thread.
 
     idle -> start() -> running -> pause() -> paused -> start() -> running -> ... -> done
@@ -572,22 +594,6 @@ class TrainingJob:
                 self._set_state("paused" if step else "idle",
                                 f"Loaded weights (step {step}). Press Train to continue.")
             self._publish(force=True)
-
-    def snapshot(self) -> Snapshot:
-        self._last_poll = time.monotonic()
-        return self._snap
-
-    def wait(self, states=("paused", "done", "diverged", "stopped", "error", "idle"),
-             timeout: float = 60.0) -> str:
-        """Block until the job is in one of `states` (tests and the CLI use this)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._state not in states:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"job still {self._state} after {timeout}s")
-                self._cond.wait(left)
-            return self._state
 
     # --- worker --------------------------------------------------------------------------------
     def _ensure_thread(self):

@@ -48,8 +48,8 @@ from .trainer import (
     N_VIEW_2D,
     N_VIEW_MNIST,
     History,
+    JobView,
     MetricLog,
-    Snapshot,
     Trainer,
     resolve_device,
     snapshot_of,
@@ -375,7 +375,7 @@ class _Run:
     latest: dict = field(default_factory=dict)
 
 
-class ChunkedRunner:
+class ChunkedRunner(JobView):
     """Train a config in bounded chunks (ZeroGPU-ready), with TrainingJob's API.
 
     Between chunks the whole training state lives on the CPU in `self.state` (TrainState);
@@ -541,21 +541,6 @@ class ChunkedRunner:
                 self._set_state("paused", f"Steps raised to {new.steps}. Press Train.")
             self._publish()
             return new
-
-    def snapshot(self) -> Snapshot:
-        self._last_poll = time.monotonic()
-        return self._snap
-
-    def wait(self, states=("paused", "done", "diverged", "stopped", "error", "idle"),
-             timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._state not in states:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"runner still {self._state} after {timeout}s")
-                self._cond.wait(left)
-            return self._state
 
     def checkpoint_bytes(self) -> bytes:
         with self._cond:
