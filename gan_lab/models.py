@@ -94,16 +94,17 @@ class ConvDiscriminator(nn.Module):
 
 def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     """(G, D) for cfg, on the CPU, initialized from the current torch RNG state."""
+    d_act = cfg.activation if cfg.d_activation == "same" else cfg.d_activation
     if cfg.dataset == "mnist":
         if cfg.arch == "conv":
             return (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation),
-                    ConvDiscriminator(cfg.d_hidden, cfg.activation))
+                    ConvDiscriminator(cfg.d_hidden, d_act))
         return (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (1, 28, 28),
                              cfg.activation, bounded=True),
-                MLPDiscriminator(784, cfg.d_hidden, cfg.d_depth, cfg.activation))
+                MLPDiscriminator(784, cfg.d_hidden, cfg.d_depth, d_act))
     return (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (2,), cfg.activation,
                          bounded=False),
-            MLPDiscriminator(2, cfg.d_hidden, cfg.d_depth, cfg.activation))
+            MLPDiscriminator(2, cfg.d_hidden, cfg.d_depth, d_act))
 
 
 def n_params(m: nn.Module) -> int:
