@@ -1,0 +1,355 @@
+"""`python -m gan_lab eval --suite toy|mnist`: the quality tables (issue 4).
+
+Every run is an ordinary `gan_lab.cli.train` run (its files land under OUT/runs/...), built from
+a preset in gan_lab.presets plus one regularizer's settings (presets.REGULARIZERS) and a seed.
+The suite then aggregates the runs' summary.json "final" values over seeds as mean +- standard
+error, in the layout of PacGAN's Table 1 (modes, high-quality %, reverse KL), with sparsity,
+sharpness and time columns, and writes table_<suite>.md and table_<suite>.json.
+
+Wall time on a shared machine says more about the neighbours than about the run, so each run
+also records the CPU seconds its process used (one intra-op thread: CPU time ~ quiet wall time).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, RunConfig
+from .presets import PRESETS, REGULARIZERS
+
+SUITES = {
+    # suite: (base preset, datasets)
+    "toy": ("Default 2-D", ("ring8", "grid25")),
+    "mnist": ("MNIST digits", ("mnist",)),
+}
+DEFAULT_SEEDS = (0, 1, 2)
+
+# (summary "final" key, column title, scale for display, decimals)
+TOY_COLUMNS = [
+    ("modes", "Modes", 1, 2),
+    ("hq_frac", "HQ %", 100, 1),
+    ("rev_kl", "Reverse KL", 1, 3),
+]
+MNIST_COLUMNS = [
+    ("digits_covered", "Digits covered", 1, 2),
+    ("class_kl", "Class KL", 1, 3),
+    ("cls_is", "Classifier IS", 1, 2),
+    ("fcd", "FCD", 1, 2),
+]
+COMMON_COLUMNS = [
+    ("sparsity_d", "D \\|w\\|<=eps %", 100, 1),
+    ("zeros_d", "D zeros %", 100, 1),
+    ("sparsity_g", "G \\|w\\|<=eps %", 100, 1),
+    ("zeros_g", "G zeros %", 100, 1),
+    ("sharpness_d", "Sharpness D", 1, 3),
+    ("sharpness_g", "Sharpness G", 1, 3),
+    ("wall_s", "Wall s", 1, 1),
+    ("cpu_s", "CPU s", 1, 1),
+]
+
+
+def columns(suite: str) -> list[tuple[str, str, float, int]]:
+    return (TOY_COLUMNS if suite == "toy" else MNIST_COLUMNS) + COMMON_COLUMNS
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation
+# --------------------------------------------------------------------------------------------
+def mean_se(values) -> tuple[float, float]:
+    """(mean, standard error of the mean) of the finite values: se = sample std (ddof=1) / sqrt(n).
+
+    Non-finite values (a diverged run's missing metric) are left out rather than poisoning the
+    mean; the table's n column says how many runs a cell stands on. With one value the standard
+    error is undefined (nan); with none, both are nan.
+    """
+    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    if len(x) == 0:
+        return math.nan, math.nan
+    if len(x) == 1:
+        return float(x[0]), math.nan
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def fmt_mean_se(mean: float, se: float, scale: float = 1.0, decimals: int = 2) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    m = f"{mean * scale:.{decimals}f}"
+    return m if not math.isfinite(se) else f"{m} ± {se * scale:.{decimals}f}"
+
+
+def aggregate(runs: list[dict], keys: list[str]) -> list[dict]:
+    """One row per (dataset, reg), in first-seen order: n, diverged count, and for each key a
+    {"mean", "se"} pair over the runs' values."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["dataset"], r["reg"]), []).append(r)
+    rows = []
+    for (ds, reg), rs in groups.items():
+        row = {"dataset": ds, "reg": reg, "n": len(rs),
+               "seeds": [r["seed"] for r in rs],
+               "diverged": sum(1 for r in rs if r.get("diverged"))}
+        for k in keys:
+            m, s = mean_se([r["metrics"].get(k, math.nan) for r in rs])
+            row[k] = {"mean": _num(m), "se": _num(s)}
+        rows.append(row)
+    return rows
+
+
+def _num(v: float):
+    return None if not math.isfinite(v) else v
+
+
+# --------------------------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------------------------
+def run_config(suite: str, dataset: str, reg: str, seed: int, steps: int | None) -> RunConfig:
+    base, _ = SUITES[suite]
+    d = {**PRESETS[base]["fields"], **REGULARIZERS[reg]["fields"], "dataset": dataset,
+         "seed": seed}
+    if steps is not None:
+        d["steps"] = steps
+    return RunConfig.from_dict(d)
+
+
+def _one_run(job: tuple[dict, str]) -> dict:
+    """Train one config with the CLI's train() (a worker process's entry point)."""
+    from .cli import train
+
+    cfg_dict, out = job
+    cfg = RunConfig.from_dict(cfg_dict)
+    c0, w0 = time.process_time(), time.perf_counter()
+    summary = train(cfg, Path(out), quiet=True)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    return {"dataset": cfg.dataset, "reg": cfg.reg, "seed": cfg.seed, "out": out,
+            "steps": summary["steps"], "device": summary["device"],
+            "diverged": summary["diverged"],
+            "metrics": {**summary["final"],
+                        "loop_s": summary["wall_s"], "wall_s": round(wall, 3),
+                        "cpu_s": round(cpu, 3)}}
+
+
+def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int | None = None,
+              jobs: int = 1, log=None) -> dict:
+    """Run the suite, write table_<suite>.md/.json into `out`, return the JSON document."""
+    if suite not in SUITES:
+        raise ConfigError("--suite", f"must be one of {', '.join(SUITES)}; got {suite!r}")
+    regs = list(regs or REGULARIZERS)
+    for r in regs:
+        if r not in REGULARIZERS:
+            raise ConfigError("--regs", f"unknown regularizer {r!r}; use {', '.join(REGULARIZERS)}")
+    _, datasets = SUITES[suite]
+    todo = []
+    for ds in datasets:
+        for reg in regs:
+            for seed in seeds:
+                cfg = run_config(suite, ds, reg, seed, steps)   # validates before any run starts
+                todo.append((cfg.to_dict(), str(out / "runs" / suite / ds / reg / f"seed{seed}")))
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    runs = []
+    if jobs <= 1:
+        for i, job in enumerate(todo):
+            runs.append(_one_run(job))
+            _log_run(log, i + 1, len(todo), runs[-1])
+    else:
+        # spawn, not fork: a forked child would inherit torch's thread pools mid-state.
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            for i, r in enumerate(pool.imap(_one_run, todo)):
+                runs.append(r)
+                _log_run(log, i + 1, len(todo), r)
+    keys = [k for k, *_ in columns(suite)]
+    doc = {
+        "suite": suite,
+        "command": canonical_command(suite, out, seeds, regs, steps, jobs),
+        "device": device_info(runs, jobs),
+        "base_preset": SUITES[suite][0],
+        "base_config": {k: v for k, v in todo[0][0].items()
+                        if k not in ("dataset", "seed", "reg", "lam", "reg_target", "l1_mode",
+                                     "hsn_iters", "hsn_every")},
+        "regularizers": {r: REGULARIZERS[r] for r in regs},
+        "seeds": list(seeds),
+        "total_wall_s": round(time.perf_counter() - t0, 1),
+        "rows": aggregate(runs, keys),
+        "runs": runs,
+    }
+    if suite == "mnist":
+        from . import metrics
+        from .trainer import N_EVAL_MNIST
+
+        doc["reference"] = {"what": "real held-out MNIST digits (metrics.real_reference_metrics)",
+                            **metrics.real_reference_metrics(n=N_EVAL_MNIST)}
+    (out / f"table_{suite}.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+    (out / f"table_{suite}.md").write_text(markdown(doc))
+    return doc
+
+
+def _log_run(log, i: int, n: int, r: dict) -> None:
+    if log is None:
+        return
+    m = r["metrics"]
+    keys = [k for k in ("modes", "hq_frac", "rev_kl", "digits_covered", "cls_is", "fcd",
+                        "zeros_d") if k in m]
+    log(f"[{i}/{n}] {r['dataset']} {r['reg']} seed {r['seed']}: "
+        + ", ".join(f"{k}={m[k]:.4g}" for k in keys)
+        + f"; {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU"
+        + (f"; {r['diverged']}" if r["diverged"] else ""))
+
+
+def _jsonable(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    raise TypeError(type(o).__name__)
+
+
+def canonical_command(suite, out, seeds, regs, steps, jobs) -> str:
+    """The command that reproduces this table (every option spelled out)."""
+    parts = ["python -m gan_lab eval", f"--suite {suite}",
+             f"--seeds {','.join(map(str, seeds))}", f"--regs {','.join(regs)}"]
+    if steps is not None:
+        parts.append(f"--steps {steps}")
+    parts += [f"--jobs {jobs}", f"--out {out}"]
+    return " ".join(parts)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_info(runs: list[dict], jobs: int) -> dict:
+    import torch
+
+    return {"train_device": sorted({r["device"] for r in runs}),
+            "cpu_model": cpu_model(), "cpu_cores": os.cpu_count(),
+            "intra_op_threads_per_run": 1 if all(r["device"] == "cpu" for r in runs) else None,
+            "parallel_runs": jobs, "torch": torch.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------------
+def markdown(doc: dict) -> str:
+    suite = doc["suite"]
+    cols = columns(suite)
+    dev = doc["device"]
+    lines = [f"## GAN Lab quality table: {suite} suite", "",
+             f"Command: `{doc['command']}`", "",
+             f"Device: {', '.join(dev['train_device'])} ({dev['cpu_model']}, "
+             f"{dev['cpu_cores']} cores; {dev['parallel_runs']} run(s) at a time, "
+             f"torch {dev['torch']})", "",
+             f"Base preset: {doc['base_preset']!r}; seeds {', '.join(map(str, doc['seeds']))}; "
+             f"mean ± standard error over seeds (n runs per row).", ""]
+    head = ["Dataset", "Regularizer", "n", "Diverged"] + [c[1] for c in cols]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join("---" for _ in head) + "|")
+    for row in doc["rows"]:
+        cells = [row["dataset"], row["reg"], str(row["n"]), str(row["diverged"])]
+        for key, _title, scale, dec in cols:
+            v = row[key]
+            cells.append(fmt_mean_se(_nan(v["mean"]), _nan(v["se"]), scale, dec))
+        lines.append("| " + " | ".join(cells) + " |")
+    ref = doc.get("reference")
+    if ref:
+        cells = ["real held-out digits", "-", "-", "-"]
+        for key, _title, scale, dec in cols:
+            cells.append(fmt_mean_se(float(ref[key]), math.nan, scale, dec) if key in ref
+                         else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Regularizer settings: " + "; ".join(
+        f"{name}: {_fields_str(r['fields'])}" for name, r in doc["regularizers"].items()), "",
+        "Base config: " + _fields_str(doc["base_config"]), ""]
+    lines += _notes(suite)
+    return "\n".join(lines) + "\n"
+
+
+def _fields_str(d: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items()) or "(defaults)"
+
+
+def _nan(v):
+    return math.nan if v is None else float(v)
+
+
+def _notes(suite: str) -> list[str]:
+    notes = ["Sparsity columns: share of regularized weights (weight matrices, biases excluded) "
+             "with |w| <= sparsity_eps and exactly 0. Sharpness: largest |Hessian eigenvalue| of "
+             "each network's own loss at the end (20 power iterations, fixed 256-sample batch). "
+             "Wall s: the whole run (building the nets, training, periodic and final "
+             "evaluation, writing its files); CPU s: the CPU time of that, one intra-op thread, "
+             "the better speed figure on a shared machine. table JSON also has loop_s, the "
+             "training loop alone."]
+    if suite == "toy":
+        notes.insert(0, "Modes, HQ % and reverse KL follow PacGAN (Lin et al. 2018) Table 1: "
+                        "2,500 samples; HQ = within 3 standard deviations of the nearest mode; "
+                        "a mode is captured with at least one HQ sample; reverse KL = "
+                        "KL(HQ mode histogram || uniform) in nats.")
+    else:
+        notes.insert(0, "Digits covered: classes holding >= 1% of 1,000 samples; class KL to "
+                        "uniform in nats; classifier IS and FCD (Frechet classifier distance to "
+                        "the 2,000 held-out digits) from the bundled classifier. The reference "
+                        "row's FCD is 1,000 real train-split digits against the held-out set.")
+    return ["Notes:", ""] + [f"- {n}" for n in notes]
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+def _csv(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def cmd_eval(args) -> int:
+    try:
+        try:
+            seeds = [int(s) for s in _csv(args.seeds)]
+        except ValueError:
+            raise ConfigError("--seeds", f"must be whole numbers separated by commas; "
+                                         f"got {args.seeds!r}") from None
+        if not seeds:
+            raise ConfigError("--seeds", "give at least one seed")
+        regs = _csv(args.regs) if args.regs else None
+        if args.jobs < 1:
+            raise ConfigError("--jobs", "must be a whole number >= 1")
+        out = Path(args.out)
+        doc = run_suite(args.suite, out, seeds, regs, args.steps, args.jobs,
+                        log=None if args.quiet else lambda s: print(s, file=sys.stderr,
+                                                                    flush=True))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(markdown(doc), end="")
+    print(f"wrote {out / f'table_{args.suite}.md'} and {out / f'table_{args.suite}.json'}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    e = sub.add_parser("eval", help="quality tables: run a suite of seeds x regularizers")
+    e.add_argument("--suite", required=True, choices=tuple(SUITES),
+                   help="toy: ring8 and grid25 with the default 2-D preset; mnist: the MNIST "
+                        "digits preset")
+    e.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
+                   help="comma-separated seeds (default 0,1,2)")
+    e.add_argument("--regs", default=None,
+                   help=f"comma-separated subset of {','.join(REGULARIZERS)} (default all)")
+    e.add_argument("--steps", type=int, default=None,
+                   help="override every run's steps (default: the preset's)")
+    e.add_argument("--jobs", type=int, default=1,
+                   help="runs in parallel processes, one thread each (default 1)")
+    e.add_argument("--out", default="eval_out", help="output directory (default eval_out)")
+    e.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+    e.set_defaults(func=cmd_eval)
