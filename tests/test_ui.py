@@ -379,7 +379,7 @@ def test_presets_are_valid_configs(name):
     cfg = RunConfig.from_dict(PRESETS[name]["fields"])
     lim = Limits()
     check_limits(cfg, lim.max_steps, lim.max_params)
-    assert PRESETS[name]["watch"]
+    assert PRESETS[name]["description"]
 
 
 def test_app_py_honours_gradio_env(free_port):

@@ -604,7 +604,7 @@ class GanLabApp:
             s.shown.clear()
             out = self.ctl.set_updates(cfg)
             out[self.reg_help] = teaching.REGULARIZERS[cfg.reg]
-            out.update(self._ok(s, f"**Preset “{name}”** loaded. {PRESETS[name]['watch']} "
+            out.update(self._ok(s, f"**Preset “{name}”** loaded. {PRESETS[name]['description']} "
                                    "Press **Train**."))
             out.update(self.render(s, heat, arrows, mani, layer, wait=True))
             return out
