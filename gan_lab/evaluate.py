@@ -33,7 +33,8 @@ SUITES = {
 }
 DEFAULT_SEEDS = (0, 1, 2)
 
-# (summary "final" key, column title, scale for display, decimals)
+# (summary "final" key, column title, scale for display, decimals; None = 3 significant digits,
+# for sharpness, which spans 0.1 to 1000 across regularizers)
 TOY_COLUMNS = [
     ("modes", "Modes", 1, 2),
     ("hq_frac", "HQ %", 100, 1),
@@ -50,8 +51,8 @@ COMMON_COLUMNS = [
     ("zeros_d", "D zeros %", 100, 1),
     ("sparsity_g", "G \\|w\\|<=eps %", 100, 1),
     ("zeros_g", "G zeros %", 100, 1),
-    ("sharpness_d", "Sharpness D", 1, 3),
-    ("sharpness_g", "Sharpness G", 1, 3),
+    ("sharpness_d", "Sharpness D", 1, None),
+    ("sharpness_g", "Sharpness G", 1, None),
     ("wall_s", "Wall s", 1, 1),
     ("cpu_s", "CPU s", 1, 1),
 ]
@@ -79,9 +80,12 @@ def mean_se(values) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
 
 
-def fmt_mean_se(mean: float, se: float, scale: float = 1.0, decimals: int = 2) -> str:
+def fmt_mean_se(mean: float, se: float, scale: float = 1.0, decimals: int | None = 2) -> str:
     if not math.isfinite(mean):
         return "n/a"
+    if decimals is None:
+        big = abs(mean * scale)
+        decimals = 3 if big == 0 else min(3, max(0, 2 - math.floor(math.log10(big))))
     m = f"{mean * scale:.{decimals}f}"
     return m if not math.isfinite(se) else f"{m} ± {se * scale:.{decimals}f}"
 
@@ -221,13 +225,20 @@ def canonical_command(suite, out, seeds, regs, steps, jobs) -> str:
 
 
 def cpu_model() -> str:
+    """The CPU's model name, with family/model/clock from /proc/cpuinfo: some VMs report only
+    a bare brand ("AMD EPYC"), and the numbers still tell the generation."""
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+    name = info.get("model name") or platform.processor() or platform.machine()
+    extra = [f"{k} {info[k]}" for k in ("cpu family", "model") if k in info]
+    if "cpu MHz" in info:
+        extra.append(f"{float(info['cpu MHz']):.0f} MHz")
+    return f"{name} ({', '.join(extra)})" if extra else name
 
 
 def device_info(runs: list[dict], jobs: int) -> dict:

@@ -35,6 +35,11 @@ def test_format_mean_se():
     assert evaluate.fmt_mean_se(0.9512, 0.0123, 100, 1) == "95.1 ± 1.2"
     assert evaluate.fmt_mean_se(7.0, math.nan) == "7.00"
     assert evaluate.fmt_mean_se(math.nan, math.nan) == "n/a"
+    # decimals=None: three significant digits of the mean, the se to the same place
+    assert evaluate.fmt_mean_se(157.347, 35.53, 1, None) == "157 ± 36"
+    assert evaluate.fmt_mean_se(9.341, 7.612, 1, None) == "9.34 ± 7.61"
+    assert evaluate.fmt_mean_se(0.0372, 0.0108, 1, None) == "0.037 ± 0.011"
+    assert evaluate.fmt_mean_se(0.0, 0.0, 1, None) == "0.000 ± 0.000"
 
 
 def test_aggregate_groups_by_dataset_and_regularizer():
