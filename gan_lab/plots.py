@@ -78,7 +78,7 @@ METRIC_SERIES = {
 GRID_SERIES = (("grid_kl", "grid KL", 1.0), ("grid_js", "grid JS", 1.0))
 
 ARCH_FIELDS = ("dataset", "arch", "latent_dim", "g_hidden", "g_depth", "d_hidden", "d_depth",
-               "activation")
+               "activation", "d_activation")
 
 # PRGn trimmed at both ends: the full map is too dark for points drawn on top of it.
 _HEAT_CMAP = ListedColormap(matplotlib.colormaps["PRGn"](np.linspace(0.12, 0.88, 256)),
