@@ -445,6 +445,18 @@ class JobView:
         self._last_poll = time.monotonic()   # polling is what keeps a job alive (ttl_s)
         return self._snap
 
+    def _await_work(self) -> bool:
+        """Worker side, under self._cond: wait until running. True when the worker should end
+        (stopped, or nobody polled for ttl_s: a closed tab)."""
+        while self._state != "running" and not self._stop:
+            self._cond.wait(0.5)
+            if self._ttl_expired():
+                break
+        if self._ttl_expired() and not self._stop:
+            self._stop = True
+            self._set_state("stopped", "Stopped: the page was closed or idle too long.")
+        return self._stop
+
     def wait(self, states=("paused", "done", "diverged", "stopped", "error", "idle"),
              timeout: float = 60.0) -> str:
         """Block until the job is in one of `states` (tests and the CLI use this)."""
@@ -613,15 +625,7 @@ class TrainingJob(JobView):
         try:
             while True:
                 with self._cond:
-                    while self._state != "running" and not self._stop:
-                        self._cond.wait(0.5)
-                        if self._ttl_expired():
-                            break
-                    if self._ttl_expired() and not self._stop:
-                        self._stop = True
-                        self._set_state("stopped", "Stopped: the page was closed or idle "
-                                                   "too long.")
-                    if self._stop:
+                    if self._await_work():
                         return
                     self._work(self._budget)
                 time.sleep(0)  # let a waiting control (pause, update) take the lock

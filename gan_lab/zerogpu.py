@@ -652,15 +652,7 @@ class ChunkedRunner(JobView):
     def _loop(self):
         while True:
             with self._cond:
-                while self._state != "running" and not self._stop:
-                    self._cond.wait(0.5)
-                    if self._ttl_expired():
-                        break
-                if self._ttl_expired() and not self._stop:
-                    self._stop = True
-                    self._set_state("stopped", "Stopped: the page was closed or idle too "
-                                               "long.")
-                if self._stop:
+                if self._await_work():
                     return
                 run = self._run
                 if run.state.step >= run.cfg.steps and self._last_eval(run) == \
