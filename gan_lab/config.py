@@ -21,12 +21,23 @@ DATASETS = DATASETS_2D + ("mnist",)
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu", "silu")
 
 
+# Bad values are quoted back to the user; a client can send anything, so quotes are cut short.
+BRIEF_CHARS = 60
+
+
+def brief(value: Any, limit: int = BRIEF_CHARS) -> str:
+    """repr(value) cut to at most `limit` characters, for error messages that quote input."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
 class ConfigError(ValueError):
     """A bad hyperparameter value. `field` names the offending field."""
 
     def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(f"{field}: {message}")
+        field = str(field)   # an unknown key from a client may be long: keep messages short
+        self.field = field if len(field) <= BRIEF_CHARS else field[: BRIEF_CHARS - 1] + "…"
+        super().__init__(f"{self.field}: {message}")
 
 
 def _p(default, help: str, *, lo=None, hi=None, choices=None, log=False, group="basic", ui=True,
@@ -140,23 +151,23 @@ class RunConfig:
             m = f.metadata
             if f.type in ("bool", bool):
                 if not isinstance(v, bool):
-                    raise ConfigError(f.name, f"must be true or false, got {v!r}")
+                    raise ConfigError(f.name, f"must be true or false, got {brief(v)}")
                 continue
             if m["choices"] is not None:
                 if v not in m["choices"]:
                     raise ConfigError(f.name, f"must be one of {', '.join(m['choices'])}; "
-                                              f"got {v!r}")
+                                              f"got {brief(v)}")
                 continue
             if f.type in ("int", int):
                 if isinstance(v, bool) or not isinstance(v, int):
                     raise ConfigError(f.name, f"must be a whole number in "
-                                              f"[{m['lo']}, {m['hi']}], got {v!r}")
+                                              f"[{m['lo']}, {m['hi']}], got {brief(v)}")
             elif f.type in ("float", float):
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise ConfigError(f.name, f"must be a finite number in "
-                                              f"[{m['lo']:g}, {m['hi']:g}], got {v!r}")
+                                              f"[{m['lo']:g}, {m['hi']:g}], got {brief(v)}")
             if m["lo"] is not None and v < m["lo"] or m["hi"] is not None and v > m["hi"]:
-                raise ConfigError(f.name, f"must be in [{m['lo']:g}, {m['hi']:g}], got {v!r}")
+                raise ConfigError(f.name, f"must be in [{m['lo']:g}, {m['hi']:g}], got {brief(v)}")
         # Rules that span fields.
         if self.arch == "conv" and self.dataset != "mnist":
             raise ConfigError("arch", "'conv' works only with the mnist dataset; use 'mlp'")
@@ -274,4 +285,4 @@ def coerce(name: str, value: Any) -> Any:
         rng = f" (one of {', '.join(map(str, s['choices']))})"
     elif s["lo"] is not None:
         rng = f" in [{s['lo']:g}, {s['hi']:g}]"
-    raise ConfigError(name, f"must be {kind}{rng}, got {value!r}")
+    raise ConfigError(name, f"must be {kind}{rng}, got {brief(value)}")

@@ -28,7 +28,7 @@ import numpy as np
 
 from .checkpoint import MAX_BYTES as CHECKPOINT_MAX_BYTES
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint_bytes
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, brief
 from .share import ConfigErrors, validate_all
 from .trainer import LOSS_KEYS, Snapshot, Trainer, TrainingJob, check_limits
 
@@ -108,7 +108,7 @@ def parse_config(data: bytes | str | os.PathLike, max_bytes: int = CONFIG_MAX_BY
         for k, v in pairs:
             if k in d and d[k] != v:
                 dupes.append(ConfigError(k, f"appears twice with different values "
-                                            f"({d[k]!r} and {v!r})"))
+                                            f"({brief(d[k])} and {brief(v)})"))
             d[k] = v
         return d
 
@@ -231,16 +231,17 @@ def export_checkpoint(source, path: str | os.PathLike) -> Path:
     return path
 
 
-def import_checkpoint(data: bytes | str | os.PathLike, max_bytes: int = CHECKPOINT_MAX_BYTES):
+def import_checkpoint(data: bytes | str | os.PathLike, max_bytes: int = CHECKPOINT_MAX_BYTES,
+                      max_steps: int | None = None):
     """Read and check an uploaded checkpoint: (cfg, g_state, d_state, step).
 
     safetensors only (a pickle or torch.save file is refused: it could run code), at most
-    max_bytes, the stored config valid, every tensor name and shape what that config builds,
-    every value finite. Raises CheckpointError with the reason; nothing is changed."""
+    max_bytes, the stored config valid, its step in [0, max_steps], every tensor name and shape
+    what that config builds, every value a finite float. Raises CheckpointError with the
+    reason; nothing is changed."""
+    src = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else Path(data)
     try:
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            return load_checkpoint(bytes(data), max_bytes=max_bytes)
-        return load_checkpoint(Path(data), max_bytes=max_bytes)
+        return load_checkpoint(src, max_bytes=max_bytes, max_steps=max_steps)
     except CheckpointError:
         raise
     except OSError as e:
@@ -259,7 +260,7 @@ def continue_from_checkpoint(job, data: bytes | str | os.PathLike, *,
     Everything that can refuse the file runs before the job is touched: the checkpoint checks,
     the server's caps (max_steps, max_params, as check_limits reports them) and building the
     networks for that config (reset builds before it replaces). Returns the new config."""
-    cfg, g_state, d_state, step = import_checkpoint(data, max_bytes)
+    cfg, g_state, d_state, step = import_checkpoint(data, max_bytes, max_steps)
     check_limits(cfg, max_steps, max_params)
     if cfg.dataset == "custom" and getattr(job, "points", True) is None:
         raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
@@ -282,6 +283,8 @@ def import_points_csv(data: bytes | str | os.PathLike, max_bytes: int = POINTS_M
 
     if isinstance(data, os.PathLike):
         name = Path(data).name
+    if len(name) > 60:   # a client's file name is quoted in messages: keep it short
+        name = name[:59] + "…"
     text = _text(_read(data, max_bytes, "points", "points file"), "points", "points file")
     try:
         return toy2d.parse_points_csv(text, source=name)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-from .config import ConfigError, RunConfig, coerce, field_map, specs
+from .config import ConfigError, RunConfig, brief, coerce, field_map, specs
 
 # Appended by sites a link passes through; a student clicking such a link must still get the
 # run, and ignoring them applies nothing.
@@ -185,7 +185,7 @@ def parse_query(query: Any) -> tuple[RunConfig | None, list[ConfigError]]:
             continue
         if key in values and values[key].strip() != val.strip():
             errors.append(ConfigError(key, f"is given more than once with different values "
-                                           f"({values[key]!r} and {val!r})"))
+                                           f"({brief(values[key])} and {brief(val)})"))
             bad_keys.add(key)
             continue
         values[key] = val
