@@ -18,10 +18,17 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from safetensors.torch import save_file
 
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, brief, spec
 from .models import build_models
 
 MAX_BYTES = 64 * 1024 * 1024   # far above any model the caps allow; stops a huge upload early
+# Header room beyond the float32 weights: tensor names, offsets and the config JSON (~2 KiB).
+HEADER_BYTES = 256 * 1024
+
+
+def max_bytes_for(max_params: int) -> int:
+    """The largest checkpoint a model of at most `max_params` float32 parameters makes."""
+    return 4 * int(max_params) + HEADER_BYTES
 FORMAT = "gan-lab-checkpoint-v1"
 
 
@@ -71,11 +78,28 @@ def _read_metadata(data: bytes) -> dict[str, str]:
     return meta if isinstance(meta, dict) else {}
 
 
+def _check_step(meta: dict[str, str], max_steps: int) -> int:
+    """The stored step: a plain whole number in [0, max_steps] (a crafted file could claim any
+    number, and a run cannot continue from a step beyond what the server allows)."""
+    raw = meta.get("step", "0")
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise CheckpointError(f"its step {brief(raw)} is not a whole number in [0, "
+                              f"{max_steps:,}]")
+    step = int(raw)
+    if step > max_steps:
+        raise CheckpointError(f"it is at step {step:,}; at most {max_steps:,} steps per run "
+                              "are allowed here")
+    return step
+
+
 def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = None,
-                    max_bytes: int = MAX_BYTES):
+                    max_bytes: int = MAX_BYTES, max_steps: int | None = None):
     """Read and check a checkpoint. Returns (cfg, g_state, d_state, step).
 
     cfg: the config to check shapes against; by default the one stored in the file.
+    max_steps: the largest step the file may claim (default: the largest RunConfig.steps).
+    Every metadata field is checked (format, step, config) and every tensor (name, shape,
+    floating dtype, finite values) before anything is returned.
     Raises CheckpointError (or ConfigError for a bad stored config) and changes nothing."""
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
@@ -90,6 +114,9 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
         raise CheckpointError(f"the file is {len(data) / 1e6:.1f} MB; the limit is "
                               f"{max_bytes / 1e6:.0f} MB")
     meta = _read_metadata(data)
+    if meta.get("format", FORMAT) != FORMAT:
+        raise CheckpointError(f"its format {brief(meta.get('format'))} is not {FORMAT!r}")
+    step = _check_step(meta, spec("steps")["hi"] if max_steps is None else max_steps)
     try:
         tensors = st_load(data)
     except (SafetensorError, Exception) as e:  # truncated or corrupt payloads land here
@@ -116,11 +143,12 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
             if tuple(got[k].shape) != shape:
                 raise CheckpointError(f"{tag}.{k} has shape {tuple(got[k].shape)}, the config "
                                       f"needs {shape}")
+            if not got[k].is_floating_point():
+                raise CheckpointError(f"{tag}.{k} holds {got[k].dtype} values, not floats")
             if not torch.isfinite(got[k]).all():
                 raise CheckpointError(f"{tag}.{k} contains NaN or inf values")
         states[tag] = {k: got[k].float() for k in want}
     unknown = [k for k in tensors if not k.startswith(("G.", "D."))]
     if unknown:
         raise CheckpointError(f"unexpected tensors {unknown[:3]}")
-    step = int(meta.get("step", "0")) if str(meta.get("step", "0")).isdigit() else 0
     return cfg, states["G"], states["D"], step
