@@ -10,14 +10,23 @@ re-imports the main script, so building the app here would build it again in eve
 from gan_lab import zerogpu
 
 
-def main() -> None:
+def main() -> int:
     # On a ZeroGPU Space, `spaces` must patch torch before CUDA is touched, and functions
     # decorated with spaces.GPU must exist before launch; on_zerogpu() imports it first thing.
     zerogpu.on_zerogpu()
-    from gan_lab.ui import build_demo, launch_kwargs
+    from gan_lab.ui import build_demo, launch_kwargs, serve
 
-    build_demo().launch(**launch_kwargs())
+    # Serves until SIGTERM or Ctrl-C, then stops every job and removes the app's temp files.
+    return serve(build_demo(), **launch_kwargs())
 
 
 if __name__ == "__main__":
-    main()
+    import os
+    import sys
+
+    code = main()
+    # os._exit: the shutdown has already joined what it owns; interpreter teardown would only
+    # race torch's and gradio's own threads (and print C++ "terminate called" noise).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

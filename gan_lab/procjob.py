@@ -185,8 +185,10 @@ class Worker:
         return self.proc.is_alive()
 
     def kill(self) -> None:
+        """End the process and reap it (a dead one is only joined)."""
         try:
-            self.call("exit", timeout=5)
+            if self.proc.is_alive():
+                self.call("exit", timeout=2)
         except Exception:
             pass
         self.proc.join(2)
@@ -228,6 +230,7 @@ class WorkerPool:
         threading.Thread(target=spawn, daemon=True).start()
 
     def acquire(self) -> Worker:
+        dead = []
         with self._lock:
             if self._closed:
                 raise PoolBusy("the server is shutting down")
@@ -236,10 +239,13 @@ class WorkerPool:
                 if w.alive():
                     self._busy.add(w)
                     break
+                dead.append(w)
             else:
                 if len(self._busy) >= self.max_workers:
                     raise PoolBusy(f"all {self.max_workers} training slots are in use")
                 w = None
+        for d in dead:   # an idle worker that died (killed): reap it, never leave a zombie
+            d.kill()
         if w is None:
             w = Worker(self.threads)   # slower path: spawn now (imports torch, ~1-2 s)
             with self._lock:
@@ -267,13 +273,23 @@ class WorkerPool:
         with self._lock:
             return {"idle": len(self._idle), "busy": len(self._busy), "max": self.max_workers}
 
-    def close(self) -> None:
+    def close(self, timeout: float = 3.0) -> None:
+        """End every worker within about `timeout` seconds: all are asked to exit at once, then
+        joined; stragglers are killed."""
         with self._lock:
             self._closed = True
             ws = self._idle + list(self._busy)
             self._idle, self._busy = [], set()
+        threads = [threading.Thread(target=w.kill, daemon=True) for w in ws]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
         for w in ws:
-            w.kill()
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,6 +312,7 @@ class ProcessJob:
         self._last_poll = time.monotonic()
         self._cond = threading.Condition()
         self._closed = False
+        self._dead = False
         self._snap = None
         try:
             self._gen, snap = self._worker.call("create", cfg.to_dict(), points,
@@ -305,6 +322,9 @@ class ProcessJob:
             self._give_back()
             raise
         self._set_snap(snap)
+        # The time-to-live starts when the job is ready: a worker that took seconds to start
+        # must not have used up a short ttl before the user could look at the job.
+        self._last_poll = time.monotonic()
         self._rx = threading.Thread(target=self._receive, daemon=True, name="gan-lab-rx")
         self._rx.start()
 
@@ -336,20 +356,27 @@ class ProcessJob:
             self._died("the training process exited unexpectedly (out of memory?)")
 
     def _died(self, why: str):
+        """The worker is gone: the job turns into state 'error' (its last snapshot stays
+        readable) and its slot is released at once, reaping the dead process."""
         import dataclasses
 
         with self._cond:
+            if self._dead:
+                return
+            self._dead = True
             if self._snap is not None:
                 self._snap = dataclasses.replace(self._snap, state="error",
                                                  message=f"Error: {why}. Press Reset.",
                                                  version=self._snap.version + 1)
             self._cond.notify_all()
+        self._give_back()
 
     def _call(self, op, *args, **kwargs):
-        if self._closed:
-            raise RuntimeError("job is stopped; create a new one")
+        w = self._worker
+        if self._closed or self._dead or w is None:
+            raise RuntimeError(f"job is {self.state}; create a new one")
         try:
-            result, snap = self._worker.call(op, *args, **kwargs)
+            result, snap = w.call(op, *args, **kwargs)
         except WorkerDied as e:
             self._died(str(e))
             raise RuntimeError(str(e)) from None
@@ -357,7 +384,8 @@ class ProcessJob:
         return result
 
     def _give_back(self):
-        w, self._worker = self._worker, None
+        with self._cond:
+            w, self._worker = self._worker, None
         if w is None:
             return
         if self._pool is not None:
@@ -378,6 +406,8 @@ class ProcessJob:
         self._call("start")
 
     def pause(self) -> None:
+        if self._closed or self._dead:   # as TrainingJob: pausing an ended job does nothing
+            return
         self._call("pause")
 
     def step(self, n: int = 1) -> None:

@@ -498,7 +498,6 @@ class TrainingJob(JobView):
         self._message = "Ready. Press Train."
         self._version = 0
         self._weights_version = 0
-        self._last_poll = time.monotonic()
         # OpenMP's thread count is per OS thread and a new thread starts from the default (all
         # cores), so the training thread re-applies the creator's setting; otherwise these tiny
         # nets oversubscribe the cores (measured 116 vs 5 steps/s under load).
@@ -508,6 +507,7 @@ class TrainingJob(JobView):
         # pause/step/update latency low.
         self.chunk = chunk or (1 if self.trainer.device.type == "cpu" else 10)
         self._publish(force=True)
+        self._last_poll = time.monotonic()   # the time-to-live starts when the job is ready
 
     # --- construction ------------------------------------------------------------------------
     def _build(self, cfg: RunConfig):

@@ -415,9 +415,9 @@ class ChunkedRunner(JobView):
         self._gen_id = 0
         self._rate = 0.0           # steps/s as the page sees it (GPU scheduling included)
         self._train_rate = 0.0     # steps/s of training inside chunks (sizes the step budget)
-        self._last_poll = time.monotonic()
         self._run = self._new_run(cfg)
         self._publish()
+        self._last_poll = time.monotonic()   # the time-to-live starts when the job is ready
 
     # --- construction ----------------------------------------------------------------------
     def _new_run(self, cfg: RunConfig, weights: tuple | None = None) -> _Run:

@@ -196,3 +196,24 @@ def test_share_link_opens_with_its_settings(live_app):
             assert float(pg.input_value("#ctl-lam input[type=number]")) == RunConfig().lam
         finally:
             browser.close()
+
+
+def test_html_in_user_text_stays_text_in_toasts(page):
+    """A pasted setting with a link in it: the error toast and the message show the text, and
+    no clickable link reaches the page (gradio renders toasts as sanitized HTML, which keeps
+    links, so the app escapes user text)."""
+    pg = page
+    pg.wait_for_selector("#plot-samples img", timeout=30_000)
+    pg.click("button:has-text('Share or load settings (JSON)')")
+    editor = pg.locator(".cm-content").first
+    editor.click()
+    pg.keyboard.press("Control+a")
+    pg.keyboard.insert_text('{"dataset": "<a href=\\"https://ex.co/phish\\">log in</a>"}')
+    pg.click("button:text-is('Load settings')")
+    pg.wait_for_function("() => document.querySelector('#gl-msg').innerText"
+                         ".includes('Dataset')", timeout=10_000)
+    toast = pg.wait_for_selector("[data-testid=toast-body]", timeout=10_000)
+    text = toast.inner_text()
+    assert "<a href" in text and "log in" in text, text
+    assert pg.locator("a[href='https://ex.co/phish']").count() == 0
+    assert "<a href" in message(pg)

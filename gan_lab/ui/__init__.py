@@ -4,7 +4,7 @@ Imports are lazy so that `python -m gan_lab.ui.render_worker` (the drawing child
 not pull in gradio.
 """
 
-__all__ = ["build_demo", "launch_kwargs"]
+__all__ = ["build_demo", "launch_kwargs", "serve"]
 
 
 def __getattr__(name):

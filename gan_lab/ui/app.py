@@ -23,19 +23,19 @@ import logging
 import math
 import os
 import re
-import shutil
-import tempfile
+import signal
+import threading
 import time
 from concurrent import futures
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
 from .. import export, plots, share
-from ..checkpoint import MAX_BYTES as CHECKPOINT_MAX_BYTES
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, max_bytes_for
 from ..config import LIVE_FIELDS, ConfigError, RunConfig
 from ..procjob import PoolBusy
 from . import teaching
@@ -51,7 +51,8 @@ from .controls import (
 from .jobs import make_job
 from .presets import PRESETS, preset_config
 from .render_worker import IMAGE_FORMAT, Renderers
-from .sessions import Registry, ServerBusy, Session, configure_torch
+from .sessions import Limits, Registry, ServerBusy, Session, configure_torch
+from .storage import AppFiles, BodyLimit, CacheJanitor, discard_upload
 
 log = logging.getLogger("gan_lab.ui")
 
@@ -61,14 +62,15 @@ SLOW_TICK_S = 5.0
 # this often leaves the CPU to training.
 WEIGHTS_MIN_INTERVAL_S = 1.0
 STEP_WAIT_S = 15.0
-DRAW_WAIT_S = 20.0
+DRAW_WAIT_S = 5.0
 FIRST_FRAME_WAIT_S = 0.3
 # GIF of the run: at most this many frames of at most this many pixels a side (60 x 256 x 256 x 3
 # bytes = 11.8 MB per session at most; the recorder thins frames as the run grows).
 GIF_MAX_FRAMES = 60
 GIF_MAX_SIDE = 256
-# Uploads gradio accepts at all; each kind has its own, smaller cap in gan_lab.export.
-UPLOAD_MAX_BYTES = CHECKPOINT_MAX_BYTES
+# A shutdown (SIGTERM, Ctrl-C) must finish within this: jobs stopped, workers and the render
+# process joined, the app's temp folder removed.
+SHUTDOWN_S = 4.0
 # (kind, button label): the downloads of the export section.
 DOWNLOADS = (("config", "Config JSON"), ("checkpoint", "Checkpoint"), ("metrics", "Metrics CSV"),
              ("samples", "Samples PNG"), ("gif", "GIF of the run"))
@@ -117,10 +119,23 @@ CSS = """
 """
 
 
-def launch_kwargs() -> dict[str, Any]:
-    """Theme and CSS go to launch() in gradio 6; so does the upload cap, which makes gradio
-    refuse an oversized upload before it is written to disk."""
-    return dict(css=CSS, theme=gr.themes.Soft(), max_file_size=UPLOAD_MAX_BYTES)
+def upload_max_bytes(limits: Limits) -> int:
+    """The largest file the app can use: a checkpoint of the largest model the server allows,
+    or a points CSV or config, whichever is larger."""
+    return max(max_bytes_for(limits.max_params), export.POINTS_MAX_BYTES,
+               export.CONFIG_MAX_BYTES)
+
+
+def launch_kwargs(limits: Limits | None = None) -> dict[str, Any]:
+    """Theme and CSS go to launch() in gradio 6; so do the request caps: gradio refuses an
+    oversized upload before writing it to disk, and BodyLimit refuses any request larger than
+    the app can use before gradio reads it."""
+    from starlette.middleware import Middleware
+
+    limits = limits or Limits.from_env()
+    cap = upload_max_bytes(limits)
+    return dict(css=CSS, theme=gr.themes.Soft(), max_file_size=cap,
+                app_kwargs={"middleware": [Middleware(BodyLimit, max_upload_bytes=cap)]})
 
 
 def _html_class(kind: str, text: str) -> str:
@@ -175,8 +190,33 @@ def _errors_html(head: str, errors: list[ConfigError]) -> str:
     return f'<div class="gl-err">{html.escape(head)}<ul>{"".join(items)}</ul></div>'
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:64] or "session"
+HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])"
+                  r"(?::[0-9]{1,5})?")
+
+
+def _web_url(url: Any) -> bool:
+    """An http(s) address with a plain host name: the only kind a share link may be built on."""
+    if not isinstance(url, str) or len(url) > 2048 or not url.startswith(("http://", "https://")):
+        return False
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return False
+    return bool(HOST.fullmatch(netloc))
+
+
+def _upload_path(file) -> str | None:
+    """The server-side path of an uploaded file as an un-preprocessed handler receives it: a
+    FileData dict whose path gradio has checked and moved into its cache."""
+    if isinstance(file, dict):
+        file = file.get("path")
+    return file if isinstance(file, str) and file else None
+
+
+def _toast(text: str) -> str:
+    """Toast text: gradio renders it as HTML (after its sanitizer, which keeps links), and it
+    quotes user input, so it is escaped."""
+    return html.escape(text, quote=False)
 
 
 def _expose(fn, names: list[str]):
@@ -198,9 +238,12 @@ class GanLabApp:
         self._draw_pool = futures.ThreadPoolExecutor(max_workers=1,
                                                      thread_name_prefix="gan-lab-draw")
         self.ctl = Controls()
-        # Downloads are written here (one folder per session, removed when its tab closes);
-        # gradio copies them into its own cache to serve them. Nothing is written elsewhere.
-        self._export_root = Path(tempfile.mkdtemp(prefix="gan-lab-export-"))
+        # Downloads are written here (one folder per session token, removed when its tab
+        # closes; the whole folder at shutdown); gradio copies them into its own cache to serve
+        # them. Nothing is written elsewhere.
+        self.files = AppFiles()
+        self.janitor: CacheJanitor | None = None
+        self._closed = False
 
     # ------------------------------------------------------------------------------------------
     # Rendering
@@ -223,6 +266,7 @@ class GanLabApp:
                   "training jobs running")
         if snap.state in ("diverged", "error"):
             line2 = f"⚠️ {line2}"
+        line2 = html.escape(line2, quote=False)   # messages can quote errors and file names
         return f"{line1}  \n{line2} <span style='opacity:.6'>· {server}</span>"
 
     def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str,
@@ -235,6 +279,9 @@ class GanLabApp:
         job = s.job
         if job is None:
             return {self.status: gr.skip()}
+        # View inputs come from the client: anything unexpected means the default view.
+        layer = layer if isinstance(layer, str) else "all"
+        heat, arrows, mani = (v is not False for v in (heat, arrows, mani))
         out: dict = {}
         snap = job.snapshot()
         sh = s.shown
@@ -293,12 +340,15 @@ class GanLabApp:
         whether a picture is still pending (the timer then keeps ticking fast)."""
         sh = s.shown
         plot_of = {"samples": self.samples_plot, "weights": self.weights_plot}
+        # A button's answer waits for its pictures, but not beyond DRAW_WAIT_S in all: on a
+        # busy server a later poll delivers them instead.
+        deadline = time.monotonic() + DRAW_WAIT_S
         for _ in range(3 if wait else 1):
             # Collect first, then submit: a picture finished since the last poll is shown now
             # and the next one starts drawing in the same poll.
             for kind, (key, fut) in list(s.draws.items()):
                 if wait:
-                    futures.wait([fut], timeout=DRAW_WAIT_S)
+                    futures.wait([fut], timeout=max(0.0, deadline - time.monotonic()))
                 if fut.done():
                     del s.draws[kind]
                     out[plot_of[kind]] = _plot_data(fut.result())
@@ -374,7 +424,7 @@ class GanLabApp:
             if comp is not None:
                 out[comp] = gr.update(elem_classes=["gl-bad"])
                 s.bad_field = field
-        gr.Warning(f"{label}: {text}")
+        gr.Warning(_toast(f"{label}: {text}"))
         return out
 
     def guarded(self, fn, has_msg: bool = True, with_request: bool = False,
@@ -489,9 +539,8 @@ class GanLabApp:
 
     def on_train(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
-        note = self.registry.ensure_job(s, cfg)
-        before = s.job.snapshot().weights_version
-        self.registry.start(s)
+        before = s.job.snapshot().weights_version if s.job is not None else -1
+        note = self.registry.start(s, cfg)
         # The job publishes new weights within ~0.1 s; waiting that long lets this answer carry
         # a picture of the moving run instead of leaving it to the second timer tick.
         deadline = time.monotonic() + FIRST_FRAME_WAIT_S
@@ -648,13 +697,16 @@ class GanLabApp:
         space = os.environ.get("SPACE_ID", "").strip()
         if re.fullmatch(r"[\w.-]+/[\w.-]+", space):
             return f"https://huggingface.co/spaces/{space}"
-        if page_url and page_url.startswith(("http://", "https://")):
+        if _web_url(page_url):
             return page_url
         headers = getattr(request, "headers", None) or {}
-        if headers.get("referer", "").startswith(("http://", "https://")):
+        if _web_url(headers.get("referer")):
             return headers["referer"]
-        host = headers.get("x-forwarded-host") or headers.get("host") or "127.0.0.1:7860"
+        # Client-sent headers: used only when they look like a host name and a scheme.
+        host = headers.get("x-forwarded-host") or headers.get("host") or ""
+        host = host if HOST.fullmatch(host) else "127.0.0.1:7860"
         proto = headers.get("x-forwarded-proto") or "http"
+        proto = proto if proto in ("http", "https") else "http"
         return f"{proto}://{host}/"
 
     # --- downloads ---------------------------------------------------------------------------
@@ -694,17 +746,27 @@ class GanLabApp:
 
         return handler
 
-    def _session_dir(self, key: str) -> Path:
-        return self._export_root / _safe_name(key)
-
     def _file(self, s: Session, name: str, data: bytes, note: str) -> dict:
-        d = self._session_dir(s.key)
-        d.mkdir(parents=True, exist_ok=True)
-        path = d / name
-        path.write_bytes(data)
+        path = self.files.write(s.key, name, data)
         return {self.download: str(path), **self._note(note)}
 
     # --- uploads -----------------------------------------------------------------------------
+    @staticmethod
+    def _consuming(fn):
+        """An upload handler that deletes the uploaded file from gradio's cache once it has
+        been read, whatever the outcome (the app keeps what it needs in memory)."""
+        cache = gr.utils.get_upload_folder()
+
+        @functools.wraps(fn)
+        def handler(s, file, *rest):
+            path = _upload_path(file)
+            try:
+                return fn(s, path, *rest)
+            finally:
+                discard_upload(path, cache)
+
+        return handler
+
     def on_upload_config(self, s, file, heat, arrows, mani, layer, *controls):
         if not file:
             return {}
@@ -731,7 +793,9 @@ class GanLabApp:
             raise CheckpointError(f"{path.name} is not a .safetensors file; only safetensors "
                                   "checkpoints are accepted (.pt, .pth, .ckpt and .bin files "
                                   "are pickles, which can run code when loaded)")
-        cfg = export.import_checkpoint(path)[0]
+        limits = self.registry.limits
+        cap = max_bytes_for(limits.max_params)
+        cfg = export.import_checkpoint(path, max_bytes=cap, max_steps=limits.max_steps)[0]
         if cfg.dataset == "custom" and s.points is None:
             raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
                                          "the points CSV first, then the checkpoint")
@@ -741,8 +805,8 @@ class GanLabApp:
         elif s.job.state == "running":
             s.job.pause()
         cfg = export.continue_from_checkpoint(
-            s.job, path, max_steps=self.registry.limits.max_steps,
-            max_params=self.registry.limits.max_params)
+            s.job, path, max_bytes=cap, max_steps=limits.max_steps,
+            max_params=limits.max_params)
         s.shown.clear()
         step = s.job.snapshot().step
         more = (f"Press **Train** to continue from step {step:,} to {cfg.steps:,}"
@@ -798,16 +862,35 @@ class GanLabApp:
         return out
 
     def on_unload(self, request: gr.Request):
-        self.registry.drop(request.session_hash)
-        self.renderers.drop(request.session_hash)
-        shutil.rmtree(self._session_dir(request.session_hash), ignore_errors=True)
+        s = self.registry.drop(request.session_hash)
+        if s is not None:
+            self.renderers.drop(s.key)
+            self.files.drop(s.key)
+
+    def close(self) -> None:
+        """Stop every job, join the workers and the render process, remove the app's files.
+        Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.janitor is not None:
+            self.janitor.stop()
+        try:
+            self.registry.close_all()
+        finally:
+            self.renderers.close()
+            self._draw_pool.shutdown(wait=False, cancel_futures=True)
+            self.files.close()
 
     # ------------------------------------------------------------------------------------------
     # Layout
     # ------------------------------------------------------------------------------------------
     def build(self) -> gr.Blocks:
         ctl = self.ctl
-        with gr.Blocks(title="GAN Lab") as demo:
+        # delete_cache: uploads nobody used and downloads already served leave gradio's cache
+        # after cache_age_s (checked every minute); CacheJanitor caps its size in between.
+        age = self.registry.limits.cache_age_s
+        with gr.Blocks(title="GAN Lab", delete_cache=(min(60, age), age)) as demo:
             gr.Markdown("## GAN Lab: watch a GAN learn, and see what regularizers do to it")
             gr.Markdown(teaching.INTRO)
             with gr.Row(equal_height=False):
@@ -905,7 +988,8 @@ class GanLabApp:
                                     elem_id="dl-file")
             gr.Markdown(f"**Upload** (limits: config {export.CONFIG_MAX_BYTES // 1024} KiB, "
                         f"points CSV {export.POINTS_MAX_BYTES // (1024 * 1024)} MiB, "
-                        f"checkpoint {CHECKPOINT_MAX_BYTES // (1024 * 1024)} MiB, "
+                        f"checkpoint {max_bytes_for(self.registry.limits.max_params) / 2**20:.0f}"
+                        " MiB, "
                         "safetensors only). See docs/SHARING.md for the formats.")
             with gr.Row():
                 self.up_config = gr.File(label="Config JSON", file_types=[".json"],
@@ -938,7 +1022,12 @@ class GanLabApp:
                  self.sharp_plot, self.samples_plot, self.weights_plot, self.layer, self.timer,
                  self.view_row, self.pen_plot]
         full = [self.msg, *frame, *ctl.components, *ctl.log_sliders.values(), self.reg_help]
-        opts = dict(show_progress="hidden", concurrency_limit=None)
+        # preprocess=False: values reach the handlers as the client sent them. Gradio's own
+        # checks (a dropdown value not among the choices, a slider value out of range) would
+        # refuse an API client's value with a generic error before any handler runs;
+        # RunConfig's validation names the field and what it allows. Files are still checked
+        # and moved into gradio's cache; they arrive as FileData dicts (see _upload_path).
+        opts = dict(show_progress="hidden", concurrency_limit=None, preprocess=False)
 
         def on(trigger, fn, inputs, names, outputs, api_name=None, with_request=False, **kw):
             handler = _expose(self.guarded(fn, has_msg=self.msg in outputs,
@@ -1002,7 +1091,7 @@ class GanLabApp:
         for comp, fn, api in ((self.up_config, self.on_upload_config, "upload_config"),
                               (self.up_ckpt, self.on_upload_checkpoint, "upload_checkpoint"),
                               (self.up_points, self.on_upload_points, "upload_points")):
-            on(comp.upload, fn, [comp, *view_in, *ctl.components],
+            on(comp.upload, self._consuming(fn), [comp, *view_in, *ctl.components],
                ["file", *view_names, *ctrl_names], full, api)
         demo.unload(self.on_unload)
 
@@ -1034,5 +1123,34 @@ def build_demo(registry: Registry | None = None, *, renderers: Renderers | None 
         warm_up(app.renderers)
     demo = app.build()
     demo.queue(default_concurrency_limit=None)
+    app.janitor = CacheJanitor(gr.utils.get_upload_folder(),
+                               app.registry.limits.cache_mb * 1024 * 1024).start()
     demo.gan_lab = app  # tests and app.py reach the registry through this
     return demo
+
+
+def serve(demo: gr.Blocks, **launch_kw) -> int:
+    """Launch and serve until SIGTERM or SIGINT (Ctrl-C), then shut down in order: jobs
+    stopped, workers and the render process joined, the app's temp folder and gradio's cache
+    removed. Returns the exit status (0 for an orderly stop within SHUTDOWN_S)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    demo.launch(prevent_thread_lock=True, **launch_kw)
+    while not stop.wait(0.5):
+        pass
+    log.warning("GAN Lab: shutting down")
+    done = threading.Event()
+
+    def shut():
+        try:
+            demo.gan_lab.close()
+            demo.close()
+        finally:
+            done.set()
+
+    threading.Thread(target=shut, name="gan-lab-shutdown", daemon=True).start()
+    if not done.wait(SHUTDOWN_S):
+        log.error("GAN Lab: shutdown took longer than %.0f s; exiting anyway", SHUTDOWN_S)
+        return 1
+    return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..config import RunConfig, specs
+from ..config import ConfigError, RunConfig, brief, specs
 
 # A log-scale field whose lower bound is 0 (lambda) gets a slider reaching hi / 10**LOG_DECADES;
 # 0 itself is typed in the number box above the slider.
@@ -98,8 +98,18 @@ def round_sig(x: float, digits: int = 3) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def slider_to_value(s: dict[str, Any], pos: float) -> float:
-    return round_sig(10.0 ** float(pos))
+def slider_to_value(s: dict[str, Any], pos: Any) -> float:
+    """The field value at a log slider position; ConfigError naming the field for a position
+    off the slider (an API client can send anything)."""
+    lo, hi = log_bounds(s)
+    try:
+        p = float(pos)
+    except (TypeError, ValueError):
+        p = math.nan
+    if not lo <= p <= hi:   # also false for NaN
+        raise ConfigError(s["name"], f"log10 slider position must be in [{lo:g}, {hi:g}], "
+                                     f"got {brief(pos)}")
+    return round_sig(10.0 ** p)
 
 
 def value_to_slider(s: dict[str, Any], value: Any) -> float | None:

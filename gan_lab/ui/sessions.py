@@ -1,10 +1,13 @@
 """One training job per browser session, and the server-wide limits that keep a shared box usable.
 
-A session is keyed by gradio's `request.session_hash` (one per open tab, and one per
-gradio_client.Client). The registry owns the jobs: it builds them within the per-session caps,
-starts them only while fewer than `max_running` jobs of the whole server are running, and stops
-them when a tab closes (gradio's unload) or when nobody has looked at them for `ttl_s`
-(TrainingJob's own backstop, for tabs whose unload never arrives).
+A session is keyed by `storage.session_token(request.session_hash)`: gradio's session id (one
+per open tab, and one per gradio_client.Client) is client text, so only its keyed hash is kept
+and used (Session.key). The registry owns the jobs: it builds them within the per-session caps,
+starts them only while fewer than `max_running` jobs of the whole server are running (a session
+that cannot run is told so before any worker is taken for it), and stops them when a tab closes
+(gradio's unload) or when nobody has looked at them for `ttl_s` (the job's own backstop, for
+tabs whose unload never arrives). Every path that drops a job stops it, which hands its worker
+back to the pool (and reaps a dead one).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ..procjob import PoolBusy, WorkerPool
 from ..trainer import TrainingJob, check_limits
 from .controls import label_of
 from .jobs import make_job
+from .storage import session_token
 
 
 class ServerBusy(Exception):
@@ -55,6 +59,9 @@ class Limits:
                          holds ~200 MB; a session's job keeps its process until the tab closes)
     GAN_LAB_PROCESS_JOBS 0 trains in threads of the server process instead (slower while the
                          page renders, since they share the GIL; for debugging)
+    GAN_LAB_CACHE_MB     gradio's upload/download cache is kept under this size (oldest
+                         files deleted first)
+    GAN_LAB_CACHE_AGE_S  cached files (unused uploads, served downloads) are deleted after this
     """
 
     max_running: int = 2
@@ -64,6 +71,8 @@ class Limits:
     torch_threads: int | None = None
     max_jobs: int = 8
     process_jobs: bool = True
+    cache_mb: int = 512
+    cache_age_s: int = 600
 
     @classmethod
     def from_env(cls, env=None) -> "Limits":
@@ -77,6 +86,8 @@ class Limits:
             torch_threads=_env_num(env, "GAN_LAB_TORCH_THREADS", None),
             max_jobs=_env_num(env, "GAN_LAB_MAX_JOBS", d.max_jobs),
             process_jobs=env.get("GAN_LAB_PROCESS_JOBS", "1").strip() != "0",
+            cache_mb=_env_num(env, "GAN_LAB_CACHE_MB", d.cache_mb),
+            cache_age_s=_env_num(env, "GAN_LAB_CACHE_AGE_S", d.cache_age_s),
         )
 
     def threads(self) -> int:
@@ -99,7 +110,7 @@ def configure_torch(limits: Limits) -> None:
 
 @dataclass
 class Session:
-    key: str
+    key: str            # session_token(session_hash): safe in names, logs and file paths
     job: TrainingJob | None = None
     # What the page currently shows, so a poll sends only what changed.
     shown: dict[str, Any] = field(default_factory=dict)
@@ -122,13 +133,17 @@ class Registry:
         self.history_cap = history_cap
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        # Sessions between "may start" and "started" (building a job can take a moment);
+        # they count against max_running so two cannot both take the last slot.
+        self._starting = 0
         # Warm trainer processes (torch imported) so Train starts in milliseconds; the pool's
         # size is the server-wide cap on live jobs.
         self.pool = (WorkerPool(self.limits.max_jobs, warm=min(2, self.limits.max_running))
                      if self.limits.process_jobs else None)
 
     # --- sessions ------------------------------------------------------------------------------
-    def get(self, key: str) -> Session:
+    def get(self, session_hash: str | None) -> Session:
+        key = session_token(session_hash)
         with self._lock:
             s = self._sessions.get(key)
             if s is None:
@@ -137,12 +152,13 @@ class Registry:
         self.sweep()
         return s
 
-    def drop(self, key: str) -> None:
-        """The tab closed: stop its job and forget it."""
+    def drop(self, session_hash: str | None) -> Session | None:
+        """The tab closed: stop its job and forget it. Returns the session (None if unknown)."""
         with self._lock:
-            s = self._sessions.pop(key, None)
+            s = self._sessions.pop(session_token(session_hash), None)
         if s is not None and s.job is not None:
             s.job.stop("Stopped: the page was closed.")
+        return s
 
     def sweep(self) -> None:
         """Forget sessions nobody has touched for a while. An open tab polls at least every few
@@ -193,6 +209,10 @@ class Registry:
             if job is not None:
                 note = f"The previous run had {job.state} ({job.snapshot().message}); " \
                        "started a fresh one."
+                # Idempotent; for a job whose worker died this is what releases its slot and
+                # reaps the process.
+                job.stop()
+                s.job = None
             try:
                 s.job = make_job(cfg, s.points if cfg.dataset == "custom" else None,
                                  ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
@@ -223,18 +243,25 @@ class Registry:
             job.update(**{k: new[k] for k in changed})
         return ""
 
-    def start(self, s: Session) -> None:
-        """Start or resume the session's job, unless the server is at its running cap."""
-        job = s.job
-        # Hold the registry lock over count-and-start so two sessions cannot both take the
-        # last free slot.
+    def start(self, s: Session, cfg: RunConfig) -> str:
+        """Make the session's job match `cfg` and start or resume it, unless the server is at
+        its running cap. The cap is checked before a job is built, so a session that will be
+        told "busy" never takes a worker. Returns ensure_job's note."""
         with self._lock:
-            if job.state != "running":
-                n = sum(1 for o in self._sessions.values()
-                        if o is not s and o.job is not None and o.job.state == "running")
+            if s.job is None or s.job.state != "running":
+                n = self._starting + sum(
+                    1 for o in self._sessions.values()
+                    if o is not s and o.job is not None and o.job.state == "running")
                 if n >= self.limits.max_running:
                     raise ServerBusy(
                         f"Server busy: {n} jobs running (the limit is "
                         f"{self.limits.max_running}). Try again shortly; your settings are kept. "
                         "Step still works.")
-            job.start()
+            self._starting += 1
+        try:
+            note = self.ensure_job(s, cfg)
+            s.job.start()
+            return note
+        finally:
+            with self._lock:
+                self._starting -= 1
