@@ -1,0 +1,385 @@
+"""Load test: N simulated sessions press Train at once, poll like the page, and leave.
+
+    python scripts/load_test.py --sessions 10            # starts `python app.py` itself
+    python scripts/load_test.py --sessions 30 --duration 30 --kill-workers 2 --json out.json
+    python scripts/load_test.py --url http://127.0.0.1:7860/ --pid 1234   # an existing server
+
+Each session is a gradio_client Client (one browser tab's worth of server state): it presses
+Train (all together, behind a barrier), then polls every 0.25 s as the page's timer does for
+--duration seconds, then closes (which ends its session on the server). Meanwhile one thread
+GETs the page every 0.25 s, and a sampler reads the server's process tree from /proc.
+
+Printed (and written with --json): Train reply p50/p95/max, poll reply p50/p95, page GET
+p50/p95, replies that were errors or "busy", how many sessions trained, the longest time a
+training session's step did not advance, peak RSS of the server's whole process tree, and
+processes/threads/open files of that tree before the load and after everyone left.
+--kill-workers K SIGKILLs K training worker processes in the middle of the run and checks that
+their sessions recover (the next Train works) and that no zombie process is left.
+Name the machine's CPU and its load beside the figures when you quote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POLL_S = 0.25
+STEP_RE = re.compile(r"step \*\*([\d,]+)\*\*")
+
+
+# --------------------------------------------------------------------------------------------
+# The server's process tree, from /proc
+# --------------------------------------------------------------------------------------------
+def _stat(pid: int) -> tuple[str, int] | None:
+    try:
+        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return rest[0], int(rest[1])   # state, ppid
+
+
+def tree(root: int) -> list[int]:
+    """root and all its descendants."""
+    parent: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            st = _stat(int(d.name))
+            if st is not None:
+                parent[int(d.name)] = st[1]
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += [c for c, pp in parent.items() if pp == p]
+    return out
+
+
+def tree_stats(root: int) -> dict:
+    rss = threads = fds = procs = zombies = 0
+    for pid in tree(root):
+        st = _stat(pid)
+        if st is None:
+            continue
+        if st[0] == "Z":
+            zombies += 1
+            continue
+        procs += 1
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Threads:"):
+                    threads += int(line.split()[1])
+            fds += len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            pass
+    return {"processes": procs, "threads": threads, "fds": fds, "rss_mb": rss / 2**20,
+            "zombies": zombies}
+
+
+def worker_pids(root: int) -> list[int]:
+    """Training worker processes (multiprocessing spawn children) of the server."""
+    out = []
+    for pid in tree(root)[1:]:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "spawn_main" in cmd and _stat(pid) and _stat(pid)[0] != "Z":
+            out.append(pid)
+    return out
+
+
+class Sampler(threading.Thread):
+    def __init__(self, root: int | None, every: float = 0.2):
+        super().__init__(daemon=True)
+        self.root, self.every = root, every
+        self.peak_rss_mb = 0.0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+
+    def run(self):
+        while self.root is not None and not self._stop.wait(self.every):
+            s = tree_stats(self.root)
+            self.peak_rss_mb = max(self.peak_rss_mb, s["rss_mb"])
+            self.peak_processes = max(self.peak_processes, s["processes"])
+
+    def stop(self):
+        self._stop.set()
+
+
+# --------------------------------------------------------------------------------------------
+# Sessions
+# --------------------------------------------------------------------------------------------
+def pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, int(round(q / 100 * (len(xs) - 1)))))]
+
+
+class SessionRun:
+    def __init__(self, url: str, settings: dict):
+        from gradio_client import Client
+
+        self.c = Client(url, verbose=False)
+        self.settings = settings
+        self.train_s: list[float] = []
+        self.poll_s: list[float] = []
+        self.errors: list[str] = []      # replies that were errors (handler failures)
+        self.error_state = False         # the status showed its job in state "error"
+        self.busy = 0
+        self.trained = False
+        self.status = ""
+        self.steps: list[tuple[float, int]] = []
+        self.recovered: bool | None = None   # after an error state: did Train work again?
+
+    def _call(self, api: str, **kw):
+        t = time.perf_counter()
+        try:
+            out = self.c.predict(api_name=api, **kw)
+        except Exception as e:  # noqa: BLE001 - counted as an error reply
+            self.errors.append(f"{api}: {type(e).__name__}: {e}")
+            return None, time.perf_counter() - t
+        dt = time.perf_counter() - t
+        msg = out[0] if api != "/poll" else ""
+        status = out[1] if api != "/poll" else out[0]
+        if isinstance(msg, str) and ("Unexpected error" in msg or "gl-err" in msg):
+            self.errors.append(f"{api}: {re.sub('<[^>]+>', '', msg)[:160]}")
+        if isinstance(msg, str) and "Server busy" in msg:
+            self.busy += 1
+        if isinstance(status, str) and status:
+            self.status = status
+            if status.startswith("**Error**"):
+                self.error_state = True
+            m = STEP_RE.search(status)
+            if m:
+                self.steps.append((time.monotonic(), int(m.group(1).replace(",", ""))))
+            if status.startswith("**Training**"):
+                self.trained = True
+        return out, dt
+
+    def press_train(self):
+        _, dt = self._call("/train", **self.settings)
+        self.train_s.append(dt)
+
+    def poll_for(self, seconds: float, stop: threading.Event):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not stop.is_set():
+            t = time.perf_counter()
+            _, dt = self._call("/poll")
+            self.poll_s.append(dt)
+            if self.error_state and self.recovered is None:
+                # Its worker was killed: press Train again, as a student would.
+                self.recovered = False
+                self.press_train()
+                self.recovered = self.status.startswith("**Training**")
+            time.sleep(max(0.0, POLL_S - (time.perf_counter() - t)))
+
+    def max_stall_s(self) -> float:
+        """Longest time between two moments the session saw its step grow (while training)."""
+        gaps, last_t, last_s = [], None, None
+        for t, s in self.steps:
+            if last_s is None or s > last_s:
+                if last_t is not None:
+                    gaps.append(t - last_t)
+                last_t, last_s = t, s
+        return max(gaps) if gaps else float("nan")
+
+    def close(self):
+        try:
+            self.c.predict(api_name="/pause")
+        except Exception:  # noqa: BLE001
+            pass
+        self.c.close()
+
+
+def page_gets(url: str, stop: threading.Event, out: list[float]):
+    while not stop.is_set():
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                r.read()
+            out.append(time.perf_counter() - t)
+        except OSError:
+            out.append(float("inf"))
+        stop.wait(POLL_S)
+
+
+# --------------------------------------------------------------------------------------------
+def start_server(env_extra: dict) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False", **env_extra}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("the server did not start within 180 s")
+
+
+def run(args) -> dict:
+    settings = json.loads(args.settings) if args.settings else {}
+    proc = None
+    if args.url:
+        url, root = args.url, args.pid
+    else:
+        env = dict(kv.split("=", 1) for kv in args.env)
+        proc, url = start_server(env)
+        root = proc.pid
+    try:
+        time.sleep(args.settle)
+        before = tree_stats(root) if root else None
+        sampler = Sampler(root)
+        sampler.start()
+        sessions = [SessionRun(url, settings) for _ in range(args.sessions)]
+        stop = threading.Event()
+        gets: list[float] = []
+        getter = threading.Thread(target=page_gets, args=(url, stop, gets), daemon=True)
+        barrier = threading.Barrier(len(sessions))
+
+        def life(s: SessionRun):
+            barrier.wait()
+            s.press_train()
+            s.poll_for(args.duration, stop)
+
+        threads = [threading.Thread(target=life, args=(s,), daemon=True) for s in sessions]
+        getter.start()
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        killed = []
+        if args.kill_workers and root:
+            time.sleep(args.duration / 2)
+            for pid in worker_pids(root)[: args.kill_workers]:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        for t in threads:
+            t.join(args.duration + 120)
+        stop.set()
+        getter.join(5)
+        wall = time.monotonic() - t0
+        for s in sessions:
+            s.close()
+        time.sleep(args.settle)   # let the server notice closed sessions and clean up
+        sampler.stop()
+        after = tree_stats(root) if root else None
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = "killed after 15 s"
+    train = [x for s in sessions for x in s.train_s]
+    polls = [x for s in sessions for x in s.poll_s]
+    stalls = [s.max_stall_s() for s in sessions if s.trained]
+    res = {
+        "sessions": args.sessions, "duration_s": args.duration, "wall_s": round(wall, 1),
+        "settings": settings, "server_env": args.env,
+        "cpu": _cpu(), "cores": os.cpu_count(), "load_before": os.getloadavg()[0],
+        "train_reply_s": {"p50": pct(train, 50), "p95": pct(train, 95), "max": max(train),
+                          "all": sorted(round(x, 3) for x in train)},
+        "poll_reply_s": {"p50": pct(polls, 50), "p95": pct(polls, 95)},
+        "page_get_s": {"p50": pct(gets, 50), "p95": pct(gets, 95), "n": len(gets)},
+        "error_replies": sum(len(s.errors) for s in sessions),
+        "errors": [e for s in sessions for e in s.errors][:10],
+        "busy_replies": sum(s.busy for s in sessions),
+        "sessions_trained": sum(s.trained for s in sessions),
+        "max_step_stall_s": max(stalls) if stalls else float("nan"),
+        "median_step_stall_s": statistics.median(stalls) if stalls else float("nan"),
+        "peak_rss_mb": round(sampler.peak_rss_mb, 1),
+        "peak_processes": sampler.peak_processes,
+        "before": before, "after": after,
+        "killed_workers": len(killed),
+        "recovered_sessions": sum(1 for s in sessions if s.recovered),
+        "sessions_hit_by_kill": sum(1 for s in sessions if s.error_state),
+        "server_exit": code if proc is not None else None,
+    }
+    return res
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def report(r: dict) -> str:
+    f = lambda d: f"p50 {d['p50']:.3f} s, p95 {d['p95']:.3f} s"   # noqa: E731
+    lines = [
+        f"{r['sessions']} sessions, {r['duration_s']} s each, on {r['cpu']} ({r['cores']} "
+        f"cores, load {r['load_before']:.1f} at start); server env {r['server_env'] or '-'}",
+        f"Train reply: {f(r['train_reply_s'])}, max {r['train_reply_s']['max']:.3f} s",
+        f"poll reply: {f(r['poll_reply_s'])}; page GET: {f(r['page_get_s'])}",
+        f"error replies {r['error_replies']}, busy replies {r['busy_replies']}, sessions that "
+        f"trained {r['sessions_trained']}/{r['sessions']}; longest step stall "
+        f"{r['max_step_stall_s']:.1f} s (median session {r['median_step_stall_s']:.1f} s)",
+        f"peak RSS of the server tree {r['peak_rss_mb']:.0f} MB, peak processes "
+        f"{r['peak_processes']}",
+    ]
+    for k in ("before", "after"):
+        s = r[k]
+        if s:
+            lines.append(f"{k}: {s['processes']} processes, {s['threads']} threads, "
+                         f"{s['fds']} fds, {s['rss_mb']:.0f} MB, {s['zombies']} zombies")
+    if r["killed_workers"]:
+        lines.append(f"killed {r['killed_workers']} workers: {r['sessions_hit_by_kill']} "
+                     f"sessions saw it, {r['recovered_sessions']} trained again")
+    if r["errors"]:
+        lines.append("first errors: " + " | ".join(r["errors"][:3]))
+    if r["server_exit"] is not None:
+        lines.append(f"server exit status after SIGTERM: {r['server_exit']}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sessions", type=int, default=10)
+    p.add_argument("--duration", type=float, default=20.0, help="seconds each session polls")
+    p.add_argument("--kill-workers", type=int, default=0)
+    p.add_argument("--settings", default="", help='JSON of Train inputs, e.g. \'{"steps": 3000}\'')
+    p.add_argument("--env", action="append", default=[],
+                   help="NAME=VALUE for the server started here (repeatable)")
+    p.add_argument("--url", help="test a running server instead of starting one")
+    p.add_argument("--pid", type=int, help="with --url: the server's pid, for /proc figures")
+    p.add_argument("--settle", type=float, default=3.0, help="seconds before and after")
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args(argv)
+    res = run(args)
+    print(report(res))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
