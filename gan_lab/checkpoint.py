@@ -120,7 +120,8 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
     try:
         tensors = st_load(data)
     except (SafetensorError, Exception) as e:  # truncated or corrupt payloads land here
-        raise CheckpointError(f"the safetensors file is damaged or truncated ({e})") from None
+        raise CheckpointError(f"the safetensors file is damaged or truncated "
+                              f"({str(e)[:120]})") from None
     if cfg is None:
         if "config" not in meta:
             raise CheckpointError("the file has no GAN Lab config in its metadata; load a "
@@ -138,7 +139,8 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
         extra = sorted(set(got) - set(want))
         if missing or extra:
             raise CheckpointError(f"{tag} tensors do not match the config: missing "
-                                  f"{missing[:3] or 'none'}, unexpected {extra[:3] or 'none'}")
+                                  f"{brief(missing[:3]) if missing else 'none'}, unexpected "
+                                  f"{brief(extra[:3]) if extra else 'none'}")
         for k, shape in want.items():
             if tuple(got[k].shape) != shape:
                 raise CheckpointError(f"{tag}.{k} has shape {tuple(got[k].shape)}, the config "
@@ -150,5 +152,5 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
         states[tag] = {k: got[k].float() for k in want}
     unknown = [k for k in tensors if not k.startswith(("G.", "D."))]
     if unknown:
-        raise CheckpointError(f"unexpected tensors {unknown[:3]}")
+        raise CheckpointError(f"unexpected tensors {brief(unknown[:3])}")
     return cfg, states["G"], states["D"], step

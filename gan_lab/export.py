@@ -247,7 +247,8 @@ def import_checkpoint(data: bytes | str | os.PathLike, max_bytes: int = CHECKPOI
     except OSError as e:
         raise CheckpointError(f"cannot read the checkpoint: {e.strerror}") from None
     except Exception as e:   # anything else a crafted file provokes is still a refused file
-        raise CheckpointError(f"the checkpoint cannot be used ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"the checkpoint cannot be used ({type(e).__name__}: "
+                              f"{str(e)[:120]})") from None
 
 
 def continue_from_checkpoint(job, data: bytes | str | os.PathLike, *,
