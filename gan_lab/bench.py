@@ -25,9 +25,10 @@ import torch
 
 from .config import RunConfig
 from .data import make_dataset
+from .jobs import ProcessJob, TrainingJob, WorkerPool
 from .losses import d_loss, g_loss
 from .models import build_models
-from .trainer import Trainer, TrainingJob, default_threads
+from .trainer import Trainer, default_threads
 
 FRAME_INTERVAL_S = 0.3   # the app's refresh period (gan_lab/ui uses the same constant)
 TARGETS = {"live_over_plain": (">=", 0.90), "hsn1r_every_step": ("<=", 3.0),
@@ -92,7 +93,7 @@ class FrameConsumer:
         from . import plots
 
         self.plots = plots
-        self.renderer = plots.Renderer()
+        self.renderer = plots.FigureRenderer()
         self.times: list[float] = []
 
     def render(self, snap) -> float:
@@ -115,8 +116,6 @@ def live_rate(cfg: RunConfig, seconds: float, interval: float = FRAME_INTERVAL_S
               pool=None) -> tuple[float, float]:
     """(steps/s of a job while frames render every `interval`, median frame ms). With a
     WorkerPool the job is the app's ProcessJob; without, an in-process thread TrainingJob."""
-    from .procjob import ProcessJob
-
     consumer = FrameConsumer()
     big = cfg.replace(steps=10**6)
     job = ProcessJob(big, pool=pool) if pool is not None else TrainingJob(big)
@@ -144,12 +143,10 @@ def live_rate(cfg: RunConfig, seconds: float, interval: float = FRAME_INTERVAL_S
 def first_frame_s(cfg: RunConfig, pool) -> float:
     """From pressing Train (job created on a warm worker and started) to the first rendered
     frame showing trained steps, as in the app."""
-    from .procjob import ProcessJob
-
     consumer = FrameConsumer()
     consumer.render(TrainingJob(cfg.replace(steps=1)).snapshot())  # the page's figures exist
     consumer.times.clear()
-    time.sleep(1.0)   # let the pool re-warm
+    time.sleep(1.0)
     t0 = time.perf_counter()
     job = ProcessJob(cfg.replace(steps=10**6), pool=pool)
     job.start()
@@ -180,11 +177,9 @@ def run(quick: bool = False, datasets=("ring8", "mnist"), rounds: int | None = N
     torch.set_num_threads(default_threads(RunConfig()))
     rounds = rounds or (2 if quick else 3)
     secs = 1.0 if quick else 3.0
-    from .procjob import WorkerPool
-
     out: dict = {"device": "cpu", "threads": torch.get_num_threads(), "quick": quick,
                  "rounds": rounds, "seconds_per_measure": secs, "datasets": {}}
-    pool = WorkerPool(max_workers=1, warm=1)
+    pool = WorkerPool(processes=1)
     for name, cfg in bench_configs(quick).items():
         if name not in datasets:
             continue
@@ -283,6 +278,10 @@ def format_table(res: dict) -> str:
 
 
 def cmd_bench(args) -> int:
+    if args.figures:
+        for ds in args.datasets.split(","):
+            print(figure_frames(ds, 10 if args.quick else 30))
+        return 0
     res = run(quick=args.quick, datasets=tuple(args.datasets.split(",")))
     text = format_table(res)
     print(text)
@@ -301,9 +300,55 @@ def _np(o):
     raise TypeError(type(o).__name__)
 
 
+def figure_frames(dataset: str = "ring8", frames: int = 30) -> str:
+    """Time frames of the samples + weights figures on successive snapshots of a real run
+    (default widths), each with new weights, so nothing is served from the cache: wall time
+    and this process's CPU time (roughly what an idle core would take), as text."""
+    import dataclasses
+    import io
+
+    from . import plots
+    from .run import Run
+    from .snapshot import snapshot_of
+
+    run = Run(RunConfig(dataset=dataset), start_eval=None)
+    snaps = []
+    for i in range(frames + 1):
+        run.advance(5, view=False)
+        snaps.append(dataclasses.replace(snapshot_of(run), weights_version=i + 1))
+    r = plots.FigureRenderer()
+    r.samples(snaps[0]).canvas.draw()
+    r.weights(snaps[0]).canvas.draw()
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for snap in snaps[1:]:
+        marks = [(time.perf_counter(), time.process_time())]
+        figs = (r.samples(snap), r.weights(snap))
+        marks.append((time.perf_counter(), time.process_time()))
+        for fig in figs:
+            fig.canvas.draw()
+        marks.append((time.perf_counter(), time.process_time()))
+        for fmt in ("png", "webp"):
+            for fig in figs:
+                fig.savefig(io.BytesIO(), format=fmt)
+            marks.append((time.perf_counter(), time.process_time()))
+        names = ("update", "draw", "savefig png (draw+encode)", "savefig webp (draw+encode)")
+        for name, a, b in zip(names, marks, marks[1:]):
+            rows.setdefault(name, []).append((b[0] - a[0], b[1] - a[1]))
+    lines = [f"{dataset}: samples + weights figures, {frames} frames, torch threads "
+             f"{torch.get_num_threads()}"]
+    for name, v in rows.items():
+        wall, cpu = (np.array(x) * 1e3 for x in zip(*v))
+        lines.append(f"  {name:28s} wall median {np.median(wall):6.1f} ms  p90 "
+                     f"{np.percentile(wall, 90):6.1f} | cpu median {np.median(cpu):6.1f} ms  "
+                     f"p90 {np.percentile(cpu, 90):6.1f}")
+    return "\n".join(lines)
+
+
 def add_parser(sub) -> None:
     b = sub.add_parser("bench", help="measure training and UI speed side by side")
     b.add_argument("--quick", action="store_true", help="short measurements (under a minute)")
     b.add_argument("--datasets", default="ring8,mnist", help="comma list: ring8,mnist")
     b.add_argument("--out", default="bench.json", help="where to write the JSON results")
+    b.add_argument("--figures", action="store_true",
+                   help="only time the samples + weights figures (update, draw, encode)")
     b.set_defaults(func=cmd_bench)

@@ -93,19 +93,20 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     import torch
 
     from .checkpoint import load_checkpoint, save_checkpoint
-    from .trainer import LOSS_KEYS, History, MetricLog, Trainer, default_threads, snapshot_of
+    from .run import Run
+    from .snapshot import snapshot_of
+    from .trainer import LOSS_KEYS, default_threads
 
     torch.set_num_threads(default_threads(cfg))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.to_json() + "\n")
-    tr = Trainer(cfg, points)
+    weights = None
     if init:
-        _, g_state, d_state, step = load_checkpoint(init, cfg)
-        tr.load_weights(g_state, d_state, 0)
+        _, g_state, d_state, _step = load_checkpoint(init, cfg)
+        weights = (g_state, d_state, 0)
+    run = Run(cfg, points, weights=weights, metric_cap=10**9, start_eval="full")
+    tr = run.trainer
     log_every = log_every or max(1, cfg.steps // 2000)
-    metric_log = MetricLog(cap=10**9)
-    metric_log.add(0, tr.evaluate(sharp=cfg.sharpness_every > 0))
-    history = History(LOSS_KEYS, cap=1000)
     rows_out: list[dict] = []
     window = np.zeros(len(LOSS_KEYS))
     wn = 0
@@ -113,16 +114,10 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     bar = Progress(cfg.steps, not quiet and sys.stderr.isatty())
     diverged = None
     t0 = time.perf_counter()
-    chunk = 10 if tr.guard else 50
-    while tr.step < cfg.steps:
-        step0 = tr.step
-        n = min(chunk, cfg.steps - step0)
-        rows = tr.run_steps(n)
-        ok = np.isfinite(rows).all(axis=1)
-        good = rows if ok.all() else rows[: int(np.argmin(ok))]
-        for i, r in enumerate(good):
-            s = step0 + i + 1
-            history.add(s, r)
+    while True:
+        c = run.advance(seconds=0.2, view=False)   # 0.2 s: how often the progress bar moves
+        for i, r in enumerate(c.rows):
+            s = c.step - len(c.rows) + 1 + i
             window += r
             wn += 1
             recent.append(r)
@@ -131,23 +126,22 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
                 window[:] = 0
                 wn = 0
         recent = recent[-100:]
-        if not ok.all():
-            bad = rows[int(np.argmin(ok))]
-            what = [k for k, v in zip(LOSS_KEYS, bad) if not np.isfinite(v)]
-            diverged = f"diverged at step {step0 + len(good) + 1}: {', '.join(what)} not finite"
+        if len(c.rows):
+            bar.update(c.step, c.latest)
+        if c.diverged:
+            diverged = c.diverged[0].lower() + c.diverged[1:]
             break
-        s = tr.step
-        crossed = lambda k, s=s, step0=step0: k > 0 and s // k != step0 // k
-        if crossed(cfg.eval_every) or crossed(cfg.sharpness_every):
-            metric_log.add(s, tr.evaluate(sharp=crossed(cfg.sharpness_every)))
-        bar.update(s, dict(zip(LOSS_KEYS, good[-1])))
+        if c.done:
+            break
     wall = time.perf_counter() - t0
     bar.update(tr.step, dict(zip(LOSS_KEYS, recent[-1])) if recent else {}, force=True)
     bar.close()
-    final_metrics = tr.evaluate(sharp=True, final=True)
-    metric_log.add(tr.step, final_metrics)
+    if diverged:   # a finished run made its final evaluation in advance(); a diverged one not
+        run.metric_log.add(tr.step, tr.evaluate(sharp=True, final=True))
+    final_metrics = {k: v for k, v in run.metric_log.rows[-1].items() if k != "step"}
 
     # metrics.csv: one row per logged step; metric columns filled where an evaluation ran.
+    metric_log = run.metric_log
     by_step = {int(r["step"]): r for r in metric_log.rows}
     mkeys = sorted({k for r in metric_log.rows for k in r if k != "step"})
     with open(out / "metrics.csv", "w", newline="") as f:
@@ -170,8 +164,8 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     else:
         np.save(out / "samples.npy", samples.astype(np.float32))
     try:
-        from . import plots
-        plots.save_samples_png(snapshot_of(tr, history, metric_log), out / "samples.png")
+        from .plots import save_samples_png
+        save_samples_png(snapshot_of(run), out / "samples.png")
     except ImportError as e:  # matplotlib missing: everything else is still written
         print(f"warning: samples.png not written ({e})", file=sys.stderr)
 

@@ -1,11 +1,17 @@
 """RunConfig: the one declaration of every hyperparameter.
 
-Each field carries its default, its bounds or choices, a one-line help text and a UI group in
-its dataclass metadata (in the spirit of TensorFlow Playground's state.ts). The CLI flags, the
-Gradio controls, the URL query and validation are all derived from these declarations, so adding
-a hyperparameter means adding one `_p(...)` line here and nothing else.
+Each field carries its default, its bounds or choices, a one-line help text, a UI group and
+whether a running job may change it in place (`live`) in its dataclass metadata (in the spirit
+of TensorFlow Playground's state.ts). The CLI flags, the Gradio controls, the URL query,
+validation and the live-or-rebuild rule (`plan_change`) are all derived from these
+declarations, so adding a hyperparameter means adding one `_p(...)` line here and nothing else.
 
-`LIVE_FIELDS` are the ones a running job may change without re-initializing the networks.
+Choice lists that name implementations are read from their registries, never repeated here:
+datasets from `gan_lab.data.KINDS`, regularizers from `gan_lab.regularizers.REGISTRY`.
+
+Per-dataset defaults: `DATASET_DEFAULTS[name]` overrides some field defaults for that dataset.
+`RunConfig.from_dict` (and so the CLI, share links and config files) applies them to every
+field its input does not set; `RunConfig(...)` itself uses the plain field defaults.
 """
 
 from __future__ import annotations
@@ -13,52 +19,51 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
-DATASETS_2D = ("ring8", "grid25", "spiral", "moons", "circles", "line", "two_gaussians", "custom")
-DATASETS = DATASETS_2D + ("mnist",)
+from . import data as _data
+from . import regularizers as _regularizers
+from .errors import BRIEF_CHARS, ConfigError, brief
+
+__all__ = ["RunConfig", "ConfigError", "Change", "LIVE_FIELDS", "DATASET_DEFAULTS", "brief",
+           "BRIEF_CHARS", "coerce", "defaults_for", "field_map", "plan_change", "spec", "specs"]
+
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu", "silu")
 
 
-# Bad values are quoted back to the user; a client can send anything, so quotes are cut short.
-BRIEF_CHARS = 60
-
-
-def brief(value: Any, limit: int = BRIEF_CHARS) -> str:
-    """repr(value) cut to at most `limit` characters, for error messages that quote input."""
-    r = repr(value)
-    return r if len(r) <= limit else r[: limit - 1] + "…"
-
-
-class ConfigError(ValueError):
-    """A bad hyperparameter value. `field` names the offending field."""
-
-    def __init__(self, field: str, message: str):
-        field = str(field)   # an unknown key from a client may be long: keep messages short
-        self.field = field if len(field) <= BRIEF_CHARS else field[: BRIEF_CHARS - 1] + "…"
-        super().__init__(f"{self.field}: {message}")
-
-
-def _p(default, help: str, *, lo=None, hi=None, choices=None, log=False, group="basic", ui=True,
-       label=None):
+def _p(default, help: str | Callable[[], str], *, lo=None, hi=None,
+       choices: tuple | Callable[[], tuple] | None = None,
+       labels: dict | Callable[[], dict] | None = None, log=False, group="basic", ui=True,
+       label=None, live=False):
     """Declare one hyperparameter.
 
-    lo/hi: inclusive numeric bounds; choices: allowed values; log: a log-scale slider in the UI;
-    group: which UI section holds it; ui: False for fields the UI does not expose as a control.
+    lo/hi: inclusive numeric bounds; choices: allowed values, or a function returning them (for
+    choices read from a registry); labels: display names of some choices; log: a log-scale
+    slider in the UI; group: the UI section that holds it; ui: False for fields the UI does not
+    expose; live: a running job applies a change at once and keeps its weights (any other
+    change rebuilds the networks from step 0).
     """
-    meta = dict(help=help, lo=lo, hi=hi, choices=choices, log=log, group=group, ui=ui,
-                label=label)
+    meta = dict(help=help, lo=lo, hi=hi, choices=choices, labels=labels, log=log, group=group,
+                ui=ui, label=label, live=live)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def _reg_help() -> str:
+    kinds = ", ".join(k.label if k.name == "none" else f"{k.label} ({k.formula})"
+                      for k in _regularizers.REGISTRY.values())
+    return f"Weight regularizer: {kinds}."
 
 
 @dataclass
 class RunConfig:
     # --- data ---------------------------------------------------------------------------------
     dataset: str = _p("ring8", "Training data: a 2-D shape or real MNIST digits.",
-                      choices=DATASETS, label="Dataset")
+                      choices=_data.names, labels=_data.labels, label="Dataset")
     # --- architecture -------------------------------------------------------------------------
-    arch: str = _p("mlp", "Network type: MLP for any data; 'conv' (DCGAN-style) for MNIST only.",
+    arch: str = _p("mlp", "Network type: MLP for any data; 'conv' (DCGAN-style) for images "
+                          "(MNIST) only.",
                    choices=("mlp", "conv"), group="architecture", label="Architecture")
     latent_dim: int = _p(2, "Size of the generator's input noise z ~ N(0, I).",
                          lo=1, hi=128, group="architecture", label="Latent dim")
@@ -73,10 +78,7 @@ class RunConfig:
     activation: str = _p("relu", "Hidden-layer nonlinearity of the generator (and of the "
                                  "discriminator when its own is 'same').",
                          choices=ACTIVATIONS, group="architecture", label="Activation")
-    # Separate because the best pair differs (grid25, seed 100, 6,000 steps): leaky/leaky blurs
-    # the modes (60% HQ), ReLU/ReLU drops modes (19/25), ReLU G + leaky D gets 25/25 at 79%.
-    # ReLU lets G flatten whole latent regions onto a mode; a leaky D keeps a gradient where G
-    # has no samples, which is how a missing mode gets found.
+    # Separate from G's: the best pair differs (docs/RESULTS.md, tuning log).
     d_activation: str = _p("leaky_relu", "Hidden-layer nonlinearity of the discriminator "
                                          "('same' = the generator's).",
                            choices=("same",) + ACTIVATIONS, group="architecture",
@@ -84,71 +86,72 @@ class RunConfig:
     # --- optimization -------------------------------------------------------------------------
     loss: str = _p("ns", "Adversarial loss: non-saturating (ns), minimax, least-squares (lsgan) "
                          "or hinge.", choices=("ns", "minimax", "lsgan", "hinge"),
-                   group="optimization", label="Loss")
+                   group="optimization", label="Loss", live=True)
     optimizer: str = _p("adam", "Optimizer of both networks.", choices=("adam", "sgd"),
                         group="optimization", label="Optimizer")
-    # 2-D defaults (lr_g, beta2, lr_schedule, steps, activations) were tuned together on ring8
-    # and grid25 with seeds 100-105, which the quality tables (seeds 0-2) do not use; see
-    # docs/RESULTS.md. G a little faster than D finds all 25 grid modes; beta2 0.99 lets Adam's
-    # step size follow the shrinking gradients as samples settle on the modes.
+    # The 2-D defaults were tuned on seeds the quality tables do not use (docs/RESULTS.md).
     lr_g: float = _p(1.25e-3, "Generator learning rate.", lo=1e-6, hi=1.0, log=True,
-                     label="G learning rate")
+                     label="G learning rate", live=True)
     lr_d: float = _p(1e-3, "Discriminator learning rate.", lo=1e-6, hi=1.0, log=True,
-                     label="D learning rate")
+                     label="D learning rate", live=True)
     beta1: float = _p(0.5, "Adam beta1 (momentum; SGD momentum when optimizer is sgd).",
-                      lo=0.0, hi=0.999, group="optimization", label="beta1")
+                      lo=0.0, hi=0.999, group="optimization", label="beta1", live=True)
     beta2: float = _p(0.99, "Adam beta2 (second-moment decay).", lo=0.0, hi=0.9999,
-                      group="optimization", label="beta2")
+                      group="optimization", label="beta2", live=True)
     lr_schedule: str = _p("linear", "Learning-rate schedule over the run: constant, or decay "
                                       "to 0 by the last step (cosine, linear); decay sharpens "
                                       "the final samples.",
                           choices=("constant", "cosine", "linear"), group="optimization",
-                          label="LR schedule")
+                          label="LR schedule", live=True)
     batch_size: int = _p(256, "Samples per batch, for real and generated data alike.",
                          lo=1, hi=4096, group="optimization", label="Batch size")
     d_steps: int = _p(1, "Discriminator updates per generator update.", lo=1, hi=10,
-                      label="D:G steps")
-    steps: int = _p(12000, "Generator updates to run.", lo=1, hi=1_000_000, label="Steps")
+                      label="D:G steps", live=True)
+    steps: int = _p(12000, "Generator updates to run.", lo=1, hi=1_000_000, label="Steps",
+                    live=True)
     seed: int = _p(0, "Random seed: same seed and config give the same run on CPU.",
                    lo=0, hi=2**31 - 1, label="Seed")
     device: str = _p("auto", "Where to train: auto picks the fastest available for this model.",
                      choices=("auto", "cpu", "cuda", "mps"), group="optimization",
                      label="Device")
     # --- regularization -----------------------------------------------------------------------
-    reg: str = _p("none", "Weight regularizer: none, L1 (lambda*sum|w|), L2 ((lambda/2)*sum w^2) "
-                          "or HSN1R (lambda * Hessian spectral norm).",
-                  choices=("none", "l1", "l2", "hsn1r"), group="regularization",
-                  label="Regularizer")
+    reg: str = _p("none", _reg_help, choices=lambda: tuple(_regularizers.REGISTRY),
+                  labels=lambda: {k: r.label for k, r in _regularizers.REGISTRY.items()},
+                  group="regularization", label="Regularizer", live=True)
     lam: float = _p(1e-3, "Regularization strength lambda (0 turns it off).", lo=0.0, hi=1.0,
-                    log=True, group="regularization", label="Lambda")
+                    log=True, group="regularization", label="Lambda", live=True)
     reg_target: str = _p("d", "Which network the penalty is added to.",
-                         choices=("g", "d", "both"), group="regularization", label="Target")
+                         choices=("g", "d", "both"),
+                         labels={"g": "G (generator)", "d": "D (discriminator)"},
+                         group="regularization", label="Target", live=True)
     l1_mode: str = _p("proximal", "L1 update: 'penalty' (subgradient in the loss; rarely exact "
                                   "zeros) or 'proximal' (soft-threshold after each step; exact "
-                                  "zeros).", choices=("penalty", "proximal"),
-                      group="regularization", label="L1 mode")
+                                  "zeros).", choices=_regularizers.L1_MODES,
+                      group="regularization", label="L1 mode", live=True)
     reg_bias: bool = _p(False, "Also regularize biases (weights only by default).",
-                        group="regularization", label="Regularize biases")
+                        group="regularization", label="Regularize biases", live=True)
     hsn_iters: int = _p(1, "HSN1R power iterations per step (the vector is kept across steps).",
-                        lo=1, hi=50, group="regularization", label="HSN1R iterations")
+                        lo=1, hi=50, group="regularization", label="HSN1R iterations", live=True)
     hsn_every: int = _p(8, "Apply HSN1R every k steps, with lambda*k (lazy regularization: "
                            "k=8 costs ~1.3x a plain step instead of ~3.5x).",
-                        lo=1, hi=100, group="regularization", label="HSN1R every k")
+                        lo=1, hi=100, group="regularization", label="HSN1R every k", live=True)
     # --- measurement --------------------------------------------------------------------------
     sparsity_eps: float = _p(1e-3, "A weight counts as sparse when |w| <= eps.",
-                             lo=1e-8, hi=1.0, log=True, group="metrics", label="Sparsity eps")
+                             lo=1e-8, hi=1.0, log=True, group="metrics", label="Sparsity eps",
+                             live=True)
     eval_every: int = _p(100, "Compute quality metrics every N steps.", lo=1, hi=100_000,
-                         group="metrics", label="Eval every")
+                         group="metrics", label="Eval every", live=True)
     sharpness_every: int = _p(500, "Measure sharpness (top |Hessian eigenvalue| of D's and G's "
                                    "loss) every N steps; 0 = only at the end.",
-                              lo=0, hi=100_000, group="metrics", label="Sharpness every")
+                              lo=0, hi=100_000, group="metrics", label="Sharpness every",
+                              live=True)
 
     # ------------------------------------------------------------------------------------------
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Check every field against its declaration; raise ConfigError naming the first bad one."""
         for f in fields(self):
             v = getattr(self, f.name)
-            m = f.metadata
+            m = spec(f.name)
             if f.type in ("bool", bool):
                 if not isinstance(v, bool):
                     raise ConfigError(f.name, f"must be true or false, got {brief(v)}")
@@ -169,69 +172,111 @@ class RunConfig:
             if m["lo"] is not None and v < m["lo"] or m["hi"] is not None and v > m["hi"]:
                 raise ConfigError(f.name, f"must be in [{m['lo']:g}, {m['hi']:g}], got {brief(v)}")
         # Rules that span fields.
-        if self.arch == "conv" and self.dataset != "mnist":
-            raise ConfigError("arch", "'conv' works only with the mnist dataset; use 'mlp'")
+        if self.arch == "conv" and not _data.is_image(self.dataset):
+            raise ConfigError("arch", "'conv' works only with image data (mnist); use 'mlp'")
         return self
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the dataset is images (MNIST): the registry says, not the name."""
+        return _data.is_image(self.dataset)
 
     # --- serialization ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def non_default(self) -> dict[str, Any]:
-        """Fields that differ from their defaults (what a share link carries)."""
-        base = RunConfig()
-        return {k: v for k, v in self.to_dict().items() if getattr(base, k) != v}
+        """Fields that differ from the defaults of this config's dataset, the dataset itself
+        included when it is not the default one (what a share link carries)."""
+        base = defaults_for(self.dataset)
+        return {k: v for k, v in self.to_dict().items()
+                if v != (spec("dataset")["default"] if k == "dataset" else base[k])}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, validate: bool = True) -> "RunConfig":
-        """Build from a (possibly partial) dict; unknown keys and bad types raise ConfigError."""
+    def from_dict(cls, d: dict[str, Any], *, validate: bool = True) -> RunConfig:
+        """Build from a (possibly partial) dict: fields it does not set take the defaults of
+        its dataset. Unknown keys and bad types raise ConfigError."""
         if not isinstance(d, dict):
             raise ConfigError("config", "must be a JSON object of field: value pairs")
         known = field_map()
-        kwargs = {}
+        given = {}
         for k, v in d.items():
             if k not in known:
                 raise ConfigError(k, "unknown field")
-            kwargs[k] = coerce(k, v)
-        cfg = cls(**kwargs)
+            given[k] = coerce(k, v)
+        cfg = cls(**{**defaults_for(given.get("dataset")), **given})
         return cfg.validate() if validate else cfg
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
         return cls.from_dict(d)
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         """A validated copy with some fields changed (values coerced like user input)."""
         return RunConfig.from_dict({**self.to_dict(), **changes})
 
 
-# Fields a running TrainingJob applies at once, without re-initializing weights.
-LIVE_FIELDS = frozenset({"lr_g", "lr_d", "lr_schedule", "beta1", "beta2", "d_steps", "reg",
-                         "lam", "reg_target",
-                         "l1_mode", "reg_bias", "hsn_iters", "hsn_every", "sparsity_eps",
-                         "eval_every", "sharpness_every", "steps", "loss"})
+# Dataset -> the field defaults that differ for it (fields not named keep their declaration's
+# default). Applied by RunConfig.from_dict to the fields its input does not set.
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+def defaults_for(dataset: str | None) -> dict[str, Any]:
+    """Every field's default for `dataset` (None or unknown: the declared defaults)."""
+    out = {f.name: f.default for f in fields(RunConfig)}
+    if dataset is not None:
+        out.update(DATASET_DEFAULTS.get(dataset, {}))
+        out["dataset"] = dataset
+    return out
 
 
 def field_map() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in fields(RunConfig)}
 
 
+def _resolve(v):
+    return v() if callable(v) else v
+
+
 def spec(name: str) -> dict[str, Any]:
-    """The declaration of one field: type, default, help, lo, hi, choices, log, group, label."""
+    """The declaration of one field: name, type, default, help, lo, hi, choices, labels, log,
+    group, ui, label, live (registry-derived choices, labels and help resolved now)."""
     f = field_map()[name]
     t = f.type if isinstance(f.type, str) else f.type.__name__
-    return dict(name=name, type=t, default=f.default, **f.metadata)
+    m = {k: _resolve(v) for k, v in f.metadata.items()}
+    m["labels"] = dict(m["labels"] or {})
+    return dict(name=name, type=t, default=f.default, **m)
 
 
 def specs() -> list[dict[str, Any]]:
     return [spec(f.name) for f in fields(RunConfig)]
+
+
+# Fields a running job applies at once, without re-initializing weights (the `live` flags).
+LIVE_FIELDS = frozenset(f.name for f in fields(RunConfig) if f.metadata["live"])
+
+
+class Change(NamedTuple):
+    """How a job gets from one config to another: `live` fields (name -> new value) apply in
+    place, keeping the weights; any `rebuild` field means new networks from step 0."""
+
+    live: dict[str, Any]
+    rebuild: tuple[str, ...]
+
+
+def plan_change(old: RunConfig, new: RunConfig) -> Change:
+    """The live-or-rebuild rule, in one place (jobs, the session registry and the UI use it)."""
+    a, b = old.to_dict(), new.to_dict()
+    changed = [k for k in b if b[k] != a[k]]
+    return Change({k: b[k] for k in changed if k in LIVE_FIELDS},
+                  tuple(k for k in changed if k not in LIVE_FIELDS))
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -276,7 +321,7 @@ def coerce(name: str, value: Any) -> Any:
             if not isinstance(value, str):
                 raise ValueError
             return value.strip()
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError):
         pass
     kind = {"int": "a whole number", "float": "a finite number", "bool": "true or false",
             "str": "text"}[t]

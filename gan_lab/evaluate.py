@@ -1,7 +1,7 @@
 """`python -m gan_lab eval --suite toy|mnist`: the quality tables (issue 4).
 
 Every run is an ordinary `gan_lab.cli.train` run (its files land under OUT/runs/...), built from
-a preset in gan_lab.presets plus one regularizer's settings (presets.REGULARIZERS) and a seed.
+a preset in gan_lab.presets plus one regularizer's settings (presets.REG_SETTINGS) and a seed.
 The suite then aggregates the runs' summary.json "final" values over seeds as mean +- standard
 error, in the layout of PacGAN's Table 1 (modes, high-quality %, reverse KL), with sparsity,
 sharpness and time columns, and writes table_<suite>.md and table_<suite>.json.
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError, RunConfig
-from .presets import PRESETS, REGULARIZERS
+from .presets import PRESETS, REG_SETTINGS
 
 SUITES = {
     # suite: (base preset, datasets)
@@ -117,7 +117,7 @@ def _num(v: float):
 # --------------------------------------------------------------------------------------------
 def run_config(suite: str, dataset: str, reg: str, seed: int, steps: int | None) -> RunConfig:
     base, _ = SUITES[suite]
-    d = {**PRESETS[base]["fields"], **REGULARIZERS[reg]["fields"], "dataset": dataset,
+    d = {**PRESETS[base]["fields"], **REG_SETTINGS[reg]["fields"], "dataset": dataset,
          "seed": seed}
     if steps is not None:
         d["steps"] = steps
@@ -146,10 +146,10 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
     """Run the suite, write table_<suite>.md/.json into `out`, return the JSON document."""
     if suite not in SUITES:
         raise ConfigError("--suite", f"must be one of {', '.join(SUITES)}; got {suite!r}")
-    regs = list(regs or REGULARIZERS)
+    regs = list(regs or REG_SETTINGS)
     for r in regs:
-        if r not in REGULARIZERS:
-            raise ConfigError("--regs", f"unknown regularizer {r!r}; use {', '.join(REGULARIZERS)}")
+        if r not in REG_SETTINGS:
+            raise ConfigError("--regs", f"unknown regularizer {r!r}; use {', '.join(REG_SETTINGS)}")
     _, datasets = SUITES[suite]
     todo = []
     for ds in datasets:
@@ -179,7 +179,7 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         "base_config": {k: v for k, v in todo[0][0].items()
                         if k not in ("dataset", "seed", "reg", "lam", "reg_target", "l1_mode",
                                      "hsn_iters", "hsn_every")},
-        "regularizers": {r: REGULARIZERS[r] for r in regs},
+        "regularizers": {r: REG_SETTINGS[r] for r in regs},
         "seeds": list(seeds),
         "total_wall_s": round(time.perf_counter() - t0, 1),
         "rows": aggregate(runs, keys),
@@ -356,7 +356,7 @@ def add_parser(sub) -> None:
     e.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                    help="comma-separated seeds (default 0,1,2)")
     e.add_argument("--regs", default=None,
-                   help=f"comma-separated subset of {','.join(REGULARIZERS)} (default all)")
+                   help=f"comma-separated subset of {','.join(REG_SETTINGS)} (default all)")
     e.add_argument("--steps", type=int, default=None,
                    help="override every run's steps (default: the preset's)")
     e.add_argument("--jobs", type=int, default=1,

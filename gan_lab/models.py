@@ -95,7 +95,7 @@ class ConvDiscriminator(nn.Module):
 def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     """(G, D) for cfg, on the CPU, initialized from the current torch RNG state."""
     d_act = cfg.activation if cfg.d_activation == "same" else cfg.d_activation
-    if cfg.dataset == "mnist":
+    if cfg.is_image:
         if cfg.arch == "conv":
             return (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation),
                     ConvDiscriminator(cfg.d_hidden, d_act))

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-from .config import ConfigError, RunConfig, brief, coerce, field_map, specs
+from .config import ConfigError, RunConfig, brief, coerce, defaults_for, field_map, specs
 
 # Appended by sites a link passes through; a student clicking such a link must still get the
 # run, and ignoring them applies nothing.
@@ -147,9 +147,12 @@ def validate_all(values: Mapping[str, Any]) -> tuple[RunConfig | None, list[Conf
             coerced[k] = coerce(k, v)
         except ConfigError as e:
             errors[k] = e
+    def build():   # the link's dataset's defaults under the values it gives
+        return RunConfig(**{**defaults_for(coerced.get("dataset")), **coerced})
+
     for _ in range(len(known) + 1):
         try:
-            RunConfig(**coerced).validate()
+            build().validate()
             break
         except ConfigError as e:
             errors.setdefault(e.field, e)
@@ -160,7 +163,7 @@ def validate_all(values: Mapping[str, Any]) -> tuple[RunConfig | None, list[Conf
     found = sorted(errors.values(), key=lambda e: order.get(e.field, len(order))) + extra
     if found:
         return None, found
-    return RunConfig(**coerced).validate(), []
+    return build().validate(), []
 
 
 def parse_query(query: Any) -> tuple[RunConfig | None, list[ConfigError]]:

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lab.config import DATASETS, ConfigError, RunConfig
+from gan_lab.config import ConfigError, RunConfig
 from gan_lab.data import make_dataset, mnist, points_dataset, toy2d
+from gan_lab.data import names as dataset_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,7 +122,7 @@ def test_shapes_fit_their_bounds_and_dtype(name):
         assert ds.modes is None and ds.std is None
 
 
-@pytest.mark.parametrize("name", [d for d in DATASETS if d != "custom"] + ["custom"])
+@pytest.mark.parametrize("name", [d for d in dataset_names() if d != "custom"] + ["custom"])
 def test_sampling_is_deterministic(name):
     ds = make_dataset(RunConfig(dataset=name), points=np.random.default_rng(0).normal(size=(50, 2)))
     a, b = ds.sample(64, gen(7)), ds.sample(64, gen(7))

@@ -12,7 +12,7 @@ import pytest
 from gan_lab import evaluate
 from gan_lab.cli import main
 from gan_lab.config import ConfigError, RunConfig
-from gan_lab.presets import PRESETS, REGULARIZERS, preset_config
+from gan_lab.presets import PRESETS, REG_SETTINGS, preset_config
 
 
 def test_mean_se_on_hand_made_numbers():
@@ -79,9 +79,9 @@ def test_required_presets_exist():
     assert (l1.reg, l1.l1_mode, l1.dataset) == ("l1", "proximal", "ring8")
 
 
-@pytest.mark.parametrize("reg", sorted(REGULARIZERS))
+@pytest.mark.parametrize("reg", sorted(REG_SETTINGS))
 def test_regularizer_settings_validate(reg):
-    cfg = RunConfig.from_dict(REGULARIZERS[reg]["fields"])
+    cfg = RunConfig.from_dict(REG_SETTINGS[reg]["fields"])
     assert cfg.reg == reg
 
 

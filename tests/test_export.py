@@ -13,22 +13,25 @@ from PIL import Image
 
 from gan_lab.checkpoint import CheckpointError, save_checkpoint_bytes
 from gan_lab.config import ConfigError, RunConfig
-from gan_lab.export import (
+from gan_lab.exports import (
     FrameRecorder,
     checkpoint_bytes,
     config_json,
-    continue_from_checkpoint,
     downscale,
     export_checkpoint,
+    metrics_csv,
+    samples_png,
+)
+from gan_lab.jobs import TrainingJob
+from gan_lab.share import ConfigErrors
+from gan_lab.trainer import Trainer
+from gan_lab.uploads import (
+    continue_from_checkpoint,
     import_checkpoint,
     import_config,
     import_points_csv,
-    metrics_csv,
     parse_config,
-    samples_png,
 )
-from gan_lab.share import ConfigErrors
-from gan_lab.trainer import Trainer, TrainingJob
 
 SMALL = dict(g_hidden=16, d_hidden=16, g_depth=2, d_depth=2, batch_size=32, eval_every=5,
              sharpness_every=10)

@@ -22,7 +22,10 @@ from matplotlib.quiver import Quiver
 
 from gan_lab import metrics, plots
 from gan_lab.config import RunConfig
-from gan_lab.trainer import History, MetricLog, Trainer, TrainingJob, snapshot_of
+from gan_lab.jobs import TrainingJob
+from gan_lab.plots import canvas, curves, samples, weights
+from gan_lab.run import Run
+from gan_lab.snapshot import snapshot_of
 
 OUT = Path(__file__).parent / "output"
 SMALL = dict(g_hidden=32, d_hidden=32, batch_size=64, sharpness_every=0)
@@ -41,12 +44,11 @@ def _job_snapshots(cfg: RunConfig, chunks: list[int], points=None):
         job.stop()
 
 
-def _trainer_snapshot(cfg: RunConfig, steps: int, points=None):
-    # The CLI's path (snapshot_of a bare Trainer): no evaluation, so MNIST needs no classifier.
-    tr = Trainer(cfg, points)
-    tr.run_steps(steps)
-    return snapshot_of(tr, History(("loss_d", "loss_g", "reg_d", "reg_g")), MetricLog(),
-                       weights_version=1)
+def _run_snapshot(cfg: RunConfig, steps: int, points=None):
+    # The CLI's path (snapshot_of a Run), without evaluations: MNIST needs no classifier.
+    run = Run(cfg, points, start_eval=None)
+    run.advance(steps, view=False)
+    return snapshot_of(run)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def l1():
 @pytest.fixture(scope="module")
 def mnist():
     cfg = RunConfig(dataset="mnist", latent_dim=8, g_depth=1, d_depth=1, **SMALL)
-    return _trainer_snapshot(cfg, 2)
+    return _run_snapshot(cfg, 2)
 
 
 def _ax(fig):
@@ -113,7 +115,7 @@ def test_loss_frame_penalties_nonfinite_and_row_cap(l1):
     assert set(df["series"]) == {"D loss", "G loss"}  # all-zero / all-NaN penalties left out
     assert np.isfinite(df["value"]).all()
     d = df[df["series"] == "D loss"]
-    assert len(d) == plots.MAX_ROWS_PER_SERIES
+    assert len(d) == curves.MAX_ROWS_PER_SERIES
     assert d["step"].iloc[0] == 1 and d["step"].iloc[-1] == n
     assert not {4, 11} & set(d["step"])
 
@@ -161,12 +163,12 @@ def test_layer_names(ring, mnist):
     assert "D net.0.weight" in names and "G net.6.weight" in names
     assert not any(n.endswith(".bias") for n in names)
     assert len(names) == 1 + 4 + 4  # 3 hidden layers + output, for each net
-    conv = _trainer_snapshot(RunConfig(dataset="mnist", arch="conv", g_hidden=8, d_hidden=8,
+    conv = _run_snapshot(RunConfig(dataset="mnist", arch="conv", g_hidden=8, d_hidden=8,
                                        latent_dim=8, batch_size=16), 1)
     names = plots.layer_names(conv)
     assert "D net.0.weight" in names  # a 4-D conv kernel
     assert "G fc.weight" in names
-    fig = plots.Renderer().weights(conv, "G net.1.weight")  # a transposed-conv kernel
+    fig = plots.FigureRenderer().weights(conv, "G net.1.weight")  # a transposed-conv kernel
     assert "G net.1.weight" in _texts(fig)
 
 
@@ -176,22 +178,22 @@ def test_layer_names(ring, mnist):
 
 def test_samples_figure_artists_follow_the_toggles(ring):
     snap = ring[1]
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     fig = r.samples(snap)
     ax = _ax(fig)
-    heat = [a for a in ax.get_children() if isinstance(a, plots._Raster)]
+    heat = [a for a in ax.get_children() if isinstance(a, canvas.Raster)]
     assert len(heat) == 1 and heat[0].get_visible()
-    assert heat[0].rgba.shape == (plots.HEAT_RES, plots.HEAT_RES, 4)
+    assert heat[0].rgba.shape == (samples.HEAT_RES, samples.HEAT_RES, 4)
     assert fig.axes[1].get_visible()  # the D(x) colour bar
     scatters = [a for a in ax.collections if isinstance(a, PathCollection)]
     counts = sorted(len(s.get_offsets()) for s in scatters)
     assert counts == sorted([len(snap.samples), len(snap.real)])
     (q,) = [a for a in ax.collections if isinstance(a, Quiver)]
-    assert q.get_visible() and q.N == plots.N_ARROWS
+    assert q.get_visible() and q.N == samples.N_ARROWS
     assert np.isfinite(q.U).all() and np.isfinite(q.V).all()
     assert np.hypot(q.U, q.V).max() > 0
     (mani,) = [a for a in ax.collections if isinstance(a, LineCollection)]
-    assert mani.get_visible() and len(mani.get_segments()) == 2 * plots.MANIFOLD_LINES
+    assert mani.get_visible() and len(mani.get_segments()) == 2 * samples.MANIFOLD_LINES
     assert "step 40" in _texts(fig)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["real data", "generated", "G gradient", "G manifold (z grid)"]
@@ -210,7 +212,7 @@ def test_samples_figure_artists_follow_the_toggles(ring):
 def test_arrows_point_where_the_generator_loss_falls(ring):
     """Each arrow is -d g_loss/d x: a small step along it lowers the generator's loss there."""
     snap = ring[1]
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     q = next(a for a in _ax(r.samples(snap)).collections if isinstance(a, Quiver))
     _, D = r._nets(snap)
     # float64: after 40 steps D is nearly flat, and a 1e-3 step changes the loss by less than
@@ -228,7 +230,7 @@ def test_arrows_point_where_the_generator_loss_falls(ring):
 
 def test_renderer_reuses_figures_and_skips_unchanged_frames(ring):
     a, b = ring
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     fig = r.samples(a)
     n_children = len(_ax(fig).get_children())
     img_a = plots.figure_to_array(fig)
@@ -250,7 +252,7 @@ def test_renderer_reuses_figures_and_skips_unchanged_frames(ring):
 
 
 def test_fast_draw_is_pixel_identical_to_a_full_draw(ring, l1, mnist):
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     figs = [r.samples(ring[1]), r.weights(ring[1]), r.weights(l1, "D net.2.weight"),
             r.samples(mnist)]
     for fig in figs:
@@ -262,7 +264,7 @@ def test_fast_draw_is_pixel_identical_to_a_full_draw(ring, l1, mnist):
 
 
 def test_savefig_png_and_webp_give_the_whole_figure(ring):
-    fig = plots.Renderer().samples(ring[1])
+    fig = plots.FigureRenderer().samples(ring[1])
     want = plots.figure_to_array(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -280,9 +282,9 @@ def test_savefig_png_and_webp_give_the_whole_figure(ring):
 
 
 def test_mnist_grid(mnist):
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     fig = r.samples(mnist)
-    (raster,) = [a for a in _ax(fig).get_children() if isinstance(a, plots._Raster)]
+    (raster,) = [a for a in _ax(fig).get_children() if isinstance(a, canvas.Raster)]
     side = 8 * (28 + 2) + 2
     assert raster.rgba.shape == (side, side, 4)
     # Tile 0 sits at the top left after a 2-pixel border; pixel values map -1..1 to black..white.
@@ -324,7 +326,7 @@ def _close(printed: float, frac: float):
 
 
 def test_weights_text_reports_the_same_sparsity_as_metrics(l1):
-    fig = plots.Renderer().weights(l1)
+    fig = plots.FigureRenderer().weights(l1)
     eps = l1.cfg.sparsity_eps
     for name, state, key in (("Generator", l1.g_state, "g"), ("Discriminator", l1.d_state, "d")):
         # reg_bias=True in this run: biases are regularized, so they count, as in the trainer.
@@ -337,7 +339,7 @@ def test_weights_text_reports_the_same_sparsity_as_metrics(l1):
         _close(sparse, l1.latest[f"sparsity_{key}"])  # and the trainer's own log agrees
     fig.savefig(OUT / "weights_l1.png")
 
-    fig = plots.Renderer().weights(l1, "D net.0.weight")
+    fig = plots.FigureRenderer().weights(l1, "D net.0.weight")
     want = metrics.sparsity([("w", l1.d_state["net.0.weight"])], eps)
     sparse, zeros = _reported(fig, "D net.0.weight")
     assert _weight_count(fig, "D net.0.weight") == l1.d_state["net.0.weight"].numel()
@@ -346,7 +348,7 @@ def test_weights_text_reports_the_same_sparsity_as_metrics(l1):
 
 
 def test_weights_figure_accounts_for_every_weight(l1):
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     r.weights(l1)
     for tag, state in (("G", l1.g_state), ("D", l1.d_state)):
         p = r._w["panels"][tag]
@@ -354,7 +356,7 @@ def test_weights_figure_accounts_for_every_weight(l1):
         n = sum(v.numel() for v in state.values())
         zeros = sum(int((v == 0).sum()) for v in state.values())
         assert values.sum() + 100 * zeros / n == pytest.approx(100, abs=1e-6)
-        assert len(edges) == plots.HIST_BINS + 1
+        assert len(edges) == weights.HIST_BINS + 1
         line = p["eline"].get_xdata()[0]
         assert line == pytest.approx(np.log10(l1.cfg.sparsity_eps))
         assert zeros > 0 and p["zbar"].get_height() > 0
@@ -373,7 +375,7 @@ def test_weights_figure_accounts_for_every_weight(l1):
 
 def test_nonfinite_and_degenerate_inputs_do_not_raise(ring):
     snap = ring[1]
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     samples = snap.samples.copy()
     samples[::3] = np.nan
     samples[1] = [np.inf, 0.0]
@@ -421,13 +423,13 @@ def test_custom_points_single_layer_nets_and_one_latent_dim():
     pts = rng.normal(size=(300, 2)) * [3.0, 0.5] + [10.0, -4.0]
     cfg = RunConfig(dataset="custom", latent_dim=1, g_depth=1, d_depth=1, g_hidden=8,
                     d_hidden=8, batch_size=32)
-    snap = _trainer_snapshot(cfg, 5, points=pts)
+    snap = _run_snapshot(cfg, 5, points=pts)
     threads = torch.get_num_threads()
-    r = plots.Renderer()
+    r = plots.FigureRenderer()
     fig = r.samples(snap)
     # The renders' torch work runs single-threaded, and nobody else's thread count changed:
     # not this thread's, nor the default a new thread (a trainer's, say) starts with.
-    assert plots._in_torch_thread(torch.get_num_threads) == 1
+    assert canvas.in_torch_thread(torch.get_num_threads) == 1
     assert torch.get_num_threads() == threads
     seen = []
     t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
@@ -449,7 +451,7 @@ def test_save_samples_png_and_figure_to_array(ring, tmp_path):
     plots.save_samples_png(ring[1], path)
     img = PIL.Image.open(path)
     assert img.size == (500, 500)
-    arr = plots.figure_to_array(plots.Renderer().weights(ring[1]))
+    arr = plots.figure_to_array(plots.FigureRenderer().weights(ring[1]))
     assert arr.dtype == np.uint8 and arr.shape == (300, 600, 3)
     assert arr.std() > 10  # not a blank canvas
-    plots.Renderer().weights(ring[1]).savefig(OUT / "weights_ring8.png")
+    plots.FigureRenderer().weights(ring[1]).savefig(OUT / "weights_ring8.png")

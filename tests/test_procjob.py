@@ -1,4 +1,5 @@
-"""ProcessJob: the TrainingJob API across a process boundary, pool caps, worker death."""
+"""ProcessJob on a WorkerPool: the job API across a process boundary, many runs per process
+taking turns, moving a run between processes exactly, the run cap, worker death, time-to-live."""
 
 import os
 import signal
@@ -9,7 +10,7 @@ import pytest
 
 from gan_lab.checkpoint import load_checkpoint
 from gan_lab.config import ConfigError, RunConfig
-from gan_lab.procjob import PoolBusy, ProcessJob, WorkerPool
+from gan_lab.jobs import PoolBusy, ProcessJob, TrainingJob, WorkerPool
 
 SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval_every=10,
              sharpness_every=0)
@@ -17,9 +18,16 @@ SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval
 
 @pytest.fixture(scope="module")
 def pool():
-    p = WorkerPool(max_workers=2, warm=2)
+    p = WorkerPool(processes=2, max_runs=4)
     yield p
     p.close()
+
+
+def wait_for(pred, timeout=30.0):
+    t0 = time.monotonic()
+    while not pred():
+        assert time.monotonic() - t0 < timeout, "condition not reached"
+        time.sleep(0.02)
 
 
 def test_controls_and_snapshots_cross_the_process_boundary(pool):
@@ -27,37 +35,35 @@ def test_controls_and_snapshots_cross_the_process_boundary(pool):
     try:
         snap = job.snapshot()
         assert snap.state == "idle" and snap.step == 0 and snap.samples.shape == (1000, 2)
+        assert pool.stats()["runs"] == 0          # looking at a job creates no run
         job.step(4)
         assert job.wait(timeout=30) == "paused"
-        assert job.snapshot().step == 4
+        assert job.snapshot().step == 4 and pool.stats()["runs"] == 1
         job.start()
-        t0 = time.monotonic()
-        while job.snapshot().step < 40 and time.monotonic() - t0 < 30:
-            time.sleep(0.02)
+        wait_for(lambda: job.snapshot().step >= 40)
         job.pause()
-        assert job.wait(timeout=10) == "paused"
         at = job.snapshot().step
-        assert at >= 40 and len(job.snapshot().history["step"]) > 0
+        assert job.state == "paused" and at >= 40 and len(job.snapshot().history["step"]) > 0
+        time.sleep(0.3)
+        assert job.snapshot().step == at           # when pause() returns, the step is final
         cfg = job.update(lam=0.1, reg="l2")
         assert cfg.reg == "l2" and job.cfg.lam == 0.1
         with pytest.raises(ConfigError) as e:
             job.update(lam=-3)
         assert e.value.field == "lam"
-        ck = job.checkpoint_bytes()
-        cfg2, g, d, step = load_checkpoint(ck)
+        cfg2, g, d, step = load_checkpoint(job.checkpoint_bytes())
         assert step == at and cfg2.reg == "l2"
         job.reset()
         assert job.snapshot().step == 0 and job.state == "idle"
+        assert pool.stats()["runs"] == 0          # reset went back to a preview
         job.load_weights(g, d, step)
         assert job.snapshot().step == at
     finally:
         job.stop()
-    assert job.snapshot().state == "stopped"
+    assert job.snapshot().state == "stopped" and pool.stats()["runs"] == 0
 
 
 def test_same_results_as_in_process(pool):
-    from gan_lab.trainer import TrainingJob
-
     cfg = RunConfig(steps=30, seed=2, **SMALL)
     pj = ProcessJob(cfg, pool=pool)
     tj = TrainingJob(cfg)
@@ -68,40 +74,111 @@ def test_same_results_as_in_process(pool):
         np.testing.assert_array_equal(pj.snapshot().samples, tj.snapshot().samples)
         np.testing.assert_array_equal(pj.snapshot().history["loss_d"],
                                       tj.snapshot().history["loss_d"])
+        assert pj.snapshot().metrics.keys() == tj.snapshot().metrics.keys()
     finally:
         pj.stop()
         tj.stop()
 
 
-def test_pool_cap_and_reuse(pool):
-    a = ProcessJob(RunConfig(**SMALL), pool=pool)
-    b = ProcessJob(RunConfig(**SMALL), pool=pool)
-    with pytest.raises(PoolBusy):
-        ProcessJob(RunConfig(**SMALL), pool=pool)
-    pid_a = a._worker.proc.pid
-    a.stop()
-    c = ProcessJob(RunConfig(seed=9, **SMALL), pool=pool)   # a's slot is free again
-    assert c.snapshot().cfg.seed == 9
-    assert c._worker.proc.pid == pid_a                      # warm worker reused
-    b.stop()
-    c.stop()
-    assert pool.stats()["busy"] == 0
+def test_more_running_jobs_than_processes_all_advance_in_turns():
+    pool = WorkerPool(processes=1, max_runs=8, period_s=1.0)
+    jobs = [ProcessJob(RunConfig(steps=1_000_000, seed=i, **SMALL), pool=pool)
+            for i in range(5)]
+    try:
+        for j in jobs:
+            j.start()
+        # One process, five running jobs: every one gets a slice at least every period_s.
+        t0 = time.monotonic()
+        seen = {id(j): [] for j in jobs}
+        while time.monotonic() - t0 < 4.0:
+            for j in jobs:
+                seen[id(j)].append((time.monotonic(), j.snapshot().step))
+            time.sleep(0.05)
+        for j in jobs:
+            steps = [s for _, s in seen[id(j)]]
+            assert steps[-1] > 0, "a job never advanced"
+            # the longest time its step stood still, after its first move
+            moves = [t for (t, s), (_, s0) in zip(seen[id(j)][1:], seen[id(j)]) if s > s0]
+            assert moves and max(np.diff(moves), default=0) < 2.5
+        assert pool.stats()["running"] == 5
+    finally:
+        for j in jobs:
+            j.stop()
+        pool.close()
 
 
-def test_bad_config_is_reported_and_frees_the_slot(pool):
+def test_a_run_moved_to_a_less_busy_process_goes_on_bit_for_bit():
+    cfg = RunConfig(steps=40, seed=5, reg="hsn1r", lam=0.02, hsn_every=3, **SMALL)
+    ref = TrainingJob(cfg)
+    ref.start()
+    assert ref.wait(timeout=60) == "done"
+    pool = WorkerPool(processes=2, max_runs=8)
+    job = ProcessJob(cfg, pool=pool)
+    others = [ProcessJob(RunConfig(steps=1_000_000, **SMALL), pool=pool) for _ in range(4)]
+    try:
+        job.step(13)
+        job.wait(timeout=30)
+        here = job._slot
+        for o in others:
+            o.start()                      # placed evenly: two on each process
+        for o in others:
+            if o._slot != here:
+                o.stop()                   # now its process runs two, the other none
+        job.start()
+        assert job._slot != here
+        assert job.wait(timeout=60) == "done"
+        np.testing.assert_array_equal(job.snapshot().samples, ref.snapshot().samples)
+        np.testing.assert_array_equal(job.snapshot().history["loss_d"],
+                                      ref.snapshot().history["loss_d"])
+    finally:
+        for o in [job, ref, *others]:
+            o.stop()
+        pool.close()
+
+
+def test_run_cap(pool):
+    jobs = [ProcessJob(RunConfig(**SMALL), pool=pool) for _ in range(5)]
+    try:
+        for j in jobs[:4]:
+            j.step(1)
+        with pytest.raises(PoolBusy):
+            jobs[4].step(1)
+        assert jobs[4].state == "idle"
+        jobs[0].stop()                       # its run is freed
+        jobs[4].step(1)
+        assert jobs[4].wait(timeout=30) == "paused"
+    finally:
+        for j in jobs:
+            j.stop()
+    assert pool.stats()["runs"] == 0
+
+
+def test_bad_config_is_refused_before_anything_is_taken(pool):
     with pytest.raises(ConfigError):
         ProcessJob(RunConfig(dataset="custom"), pool=pool)   # custom needs points
-    assert pool.stats()["busy"] == 0
+    assert pool.stats()["runs"] == 0
 
 
-def test_worker_death_becomes_a_visible_error(pool):
-    job = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
-    job.start()
-    os.kill(job._worker.proc.pid, signal.SIGKILL)
-    assert job.wait(states=("error",), timeout=20) == "error"
-    assert "exited" in job.snapshot().message
-    job.stop()
-    assert pool.stats()["busy"] == 0
+def test_worker_death_becomes_a_visible_error_and_frees_the_runs():
+    pool = WorkerPool(processes=1, max_runs=4)
+    try:
+        a = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
+        b = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
+        a.start()
+        b.step(2)
+        b.wait(timeout=30)
+        pid = pool.pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        for j in (a, b):    # the paused job on the same process learns it too
+            assert j.wait(states=("error",), timeout=20) == "error"
+            assert "exited" in j.snapshot().message
+        assert pool.stats()["runs"] == 0
+        c = ProcessJob(RunConfig(steps=100, **SMALL), pool=pool)   # a new process is made
+        c.start()
+        assert c.wait(timeout=60) == "done"
+        assert pool.pids() and pool.pids()[0] != pid
+    finally:
+        pool.close()
 
 
 def test_ttl_releases_an_abandoned_job(pool):
@@ -112,4 +189,4 @@ def test_ttl_releases_an_abandoned_job(pool):
         time.sleep(0.1)   # not snapshot(): polling it is what keeps a job alive
     assert job.closed and job._snap.state == "stopped"
     assert "closed or idle" in job._snap.message
-    assert pool.stats()["busy"] == 0
+    assert pool.stats()["runs"] == 0

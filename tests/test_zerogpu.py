@@ -15,17 +15,12 @@ import torch
 
 from gan_lab import zerogpu
 from gan_lab.config import ConfigError, RunConfig
-from gan_lab.export import checkpoint_bytes, continue_from_checkpoint, import_checkpoint
-from gan_lab.trainer import LOSS_KEYS, Trainer, TrainingJob
-from gan_lab.zerogpu import (
-    ChunkedRunner,
-    ChunkJob,
-    export_state,
-    gpu_chunk,
-    import_state,
-    on_zerogpu,
-    train_chunk,
-)
+from gan_lab.exports import checkpoint_bytes
+from gan_lab.jobs import TrainingJob
+from gan_lab.jobs.zerogpu import ChunkedRunner
+from gan_lab.trainer import LOSS_KEYS, Trainer
+from gan_lab.uploads import continue_from_checkpoint, import_checkpoint
+from gan_lab.zerogpu import ChunkRequest, gpu_chunk, on_zerogpu, train_chunk
 
 SMALL = dict(g_hidden=24, d_hidden=24, g_depth=2, d_depth=2, batch_size=48, eval_every=5,
              sharpness_every=10)
@@ -42,8 +37,8 @@ def _one_thread():
 
 
 def reference(cfg, points=None):
-    """The unchunked paths: a plain Trainer loop for the weights, and TrainingJob (one step
-    per chunk on the CPU, the app's own loop) for the curves and its evaluation schedule."""
+    """The unchunked paths: a plain Trainer loop for the weights, and a TrainingJob (the thread
+    kind, advancing in slices) for the curves and the evaluation schedule."""
     tr = Trainer(cfg, points)
     tr.run_steps(cfg.steps)
     job = TrainingJob(cfg, points, history_cap=10_000)
@@ -130,25 +125,25 @@ def test_state_round_trip_is_exact_and_on_cpu():
     cfg = RunConfig(**RICH)
     a = Trainer(cfg)
     a.run_steps(9)
-    st = export_state(a)
+    st = a.export_state()
     assert all_on_cpu(st)
     assert st.reg_d["v"] is not None and st.opt_g["state"]     # there is state to carry
     b = Trainer(cfg)
-    import_state(b, st)
-    assert_same_state(export_state(b), st)
+    b.import_state(st)
+    assert_same_state(b.export_state(), st)
     ra, rb = a.run_steps(6), b.run_steps(6)
     np.testing.assert_array_equal(ra, rb)
-    assert_same_state(export_state(a), export_state(b))
+    assert_same_state(a.export_state(), b.export_state())
 
 
 def test_import_does_not_alias_the_saved_state():
     cfg = RunConfig(**RICH)
     a = Trainer(cfg)
     a.run_steps(3)
-    st = export_state(a)
+    st = a.export_state()
     keep = pickle.loads(pickle.dumps(st))
     b = Trainer(cfg)
-    import_state(b, st)
+    b.import_state(st)
     b.run_steps(5)                      # must not write into `st`
     assert_same_state(st, keep)
 
@@ -167,7 +162,7 @@ def test_chunked_run_is_bit_identical_to_an_uninterrupted_one(pattern):
         assert done == r.train_state.step - before
         assert all_on_cpu(r.train_state)          # between chunks: nothing off the CPU
     assert r.state == "done"
-    assert_same_state(r.train_state, export_state(tr))
+    assert_same_state(r.train_state, tr.export_state())
     assert_same_curves(r.snapshot(), rows, metrics)
     np.testing.assert_array_equal(r.snapshot().samples, tr.sample(1000))
 
@@ -188,7 +183,7 @@ def test_background_runner_with_pauses_matches_too():
         r.start()
     r.wait(("done",), timeout=60)
     assert pauses > 1
-    assert_same_state(r.train_state, export_state(tr))
+    assert_same_state(r.train_state, tr.export_state())
     assert_same_curves(r.snapshot(), rows, metrics)
     r.stop()
     assert not r._thread.is_alive()
@@ -205,8 +200,8 @@ def test_chunk_crosses_a_process_boundary_like_zerogpu():
     every yielded value both ways: do exactly that and get the same commits."""
     cfg = RunConfig(**RICH)
     host = Trainer(cfg)
-    job = ChunkJob(cfg=cfg, points=None, state=export_state(host), device="cpu",
-                   max_steps=17, budget_s=30, commit_s=0.0, last_eval=(0, True))
+    job = ChunkRequest(cfg=cfg, points=None, state=host.export_state(), device="cpu",
+                   max_steps=17, budget_s=30, commit_s=0.0)
     here = list(train_chunk(job))
     ctx = mp.get_context("fork")
     rx, tx = ctx.Pipe(duplex=False)
@@ -227,7 +222,7 @@ def test_every_commit_is_a_resumable_state():
     cfg = RunConfig(**RICH)
     tr, rows, _ = reference(cfg)
     host = Trainer(cfg)
-    job = ChunkJob(cfg=cfg, points=None, state=export_state(host), device="cpu",
+    job = ChunkRequest(cfg=cfg, points=None, state=host.export_state(), device="cpu",
                    max_steps=cfg.steps, budget_s=30, commit_s=0.0)
     updates = list(train_chunk(job))
     assert len(updates) > 3 and all(all_on_cpu(u.state) for u in updates)
@@ -235,20 +230,20 @@ def test_every_commit_is_a_resumable_state():
     np.testing.assert_array_equal(got, rows)
     # resume from a commit in the middle: the rest of the run is the same
     mid = updates[len(updates) // 2].state
-    job2 = ChunkJob(cfg=cfg, points=None, state=mid, device="cpu", max_steps=cfg.steps,
+    job2 = ChunkRequest(cfg=cfg, points=None, state=mid, device="cpu", max_steps=cfg.steps,
                     budget_s=30, commit_s=10.0)
     last = list(train_chunk(job2))[-1]
-    assert_same_state(last.state, export_state(tr))
+    assert_same_state(last.state, tr.export_state())
 
 
 def test_budget_and_deadline_bound_a_chunk():
     cfg = RunConfig(**{**SMALL, "steps": 100_000})
     host = Trainer(cfg)
-    job = ChunkJob(cfg=cfg, points=None, state=export_state(host), device="cpu",
+    job = ChunkRequest(cfg=cfg, points=None, state=host.export_state(), device="cpu",
                    max_steps=23, budget_s=30)
     assert list(train_chunk(job))[-1].state.step == 23
     t = time.monotonic()
-    job = ChunkJob(cfg=cfg, points=None, state=export_state(host), device="cpu",
+    job = ChunkRequest(cfg=cfg, points=None, state=host.export_state(), device="cpu",
                    max_steps=10**9, budget_s=0.3)
     ups = list(train_chunk(job))
     took = time.monotonic() - t
@@ -347,6 +342,6 @@ def test_cuda_chunks_keep_state_on_cpu_and_match_an_uninterrupted_cuda_run():
     while r.train_state.step < cfg.steps:
         r.run_chunk(9)
         assert all_on_cpu(r.train_state)
-    ref = export_state(tr)
+    ref = tr.export_state()
     for k in ref.g:
         torch.testing.assert_close(r.train_state.g[k], ref.g[k], rtol=1e-5, atol=1e-6)

@@ -1,7 +1,11 @@
 """Training data behind one small interface: `make_dataset(cfg, points=None) -> Dataset`.
 
 A Dataset only knows how to draw a batch; the trainer, metrics and plots read its description
-(name, shape, modes, std, bounds) and never branch on how the samples are made.
+(name, shape, modes, std, bounds, is_image) and never branch on how the samples are made.
+
+`KINDS` is the registry of datasets: name -> DatasetKind (label, is_image, whether it needs the
+user's points, how to make it). RunConfig's dataset choices and the UI's labels are read from
+it, so a new dataset is one factory and one `register(...)` line here.
 """
 
 from __future__ import annotations
@@ -9,14 +13,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
 
-from ..config import DATASETS, ConfigError
+from ..errors import ConfigError
 from . import mnist, toy2d
 
-__all__ = ["Dataset", "make_dataset", "image_dataset", "points_dataset", "mnist", "toy2d"]
+__all__ = ["Dataset", "DatasetKind", "KINDS", "make_dataset", "image_dataset",
+           "points_dataset", "is_image", "names", "labels", "register", "mnist", "toy2d"]
 
 
 class Dataset:
@@ -117,22 +124,74 @@ def _shape_dataset(name: str) -> Dataset:
                    sampler=lambda n, gen, device: toy2d.sample(name, n, gen, device))
 
 
+@lru_cache(maxsize=1)
+def _mnist_train() -> Dataset:
+    # One copy per process: a worker hosting many MNIST runs shares the 8,000 digits (25 MB as
+    # float32) instead of holding one copy per run. Datasets are read-only.
+    images, _ = mnist.load_split("train")
+    return image_dataset(images, "mnist")
+
+
+def _custom(points) -> Dataset:
+    if points is None:
+        raise ConfigError("dataset", "'custom' needs your points: upload a CSV of x,y rows "
+                                     f"(1 to {toy2d.MAX_POINTS:,} points) or pick another "
+                                     "dataset")
+    return points_dataset(points, "custom")
+
+
+# --------------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatasetKind:
+    """One dataset choice. make(points) builds the Dataset (points: the user's N x 2 array for
+    needs_points kinds, else ignored)."""
+
+    name: str
+    label: str
+    is_image: bool
+    make: Callable[[object], Dataset]
+    needs_points: bool = False
+
+
+KINDS: dict[str, DatasetKind] = {}
+
+
+def register(name: str, make: Callable[[object], Dataset], *, label: str | None = None,
+             is_image: bool = False, needs_points: bool = False) -> DatasetKind:
+    kind = DatasetKind(name, label or name, is_image, make, needs_points)
+    KINDS[name] = kind
+    return kind
+
+
+for _name in toy2d.SHAPES:
+    register(_name, lambda points, _n=_name: _shape_dataset(_n))
+register("custom", _custom, label="custom (your points)", needs_points=True)
+register("mnist", lambda points: _mnist_train(), label="mnist", is_image=True)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(KINDS)
+
+
+def labels() -> dict[str, str]:
+    return {k.name: k.label for k in KINDS.values()}
+
+
+def is_image(name: str) -> bool:
+    kind = KINDS.get(name)
+    return bool(kind and kind.is_image)
+
+
 def make_dataset(cfg, points=None) -> Dataset:
     """The Dataset for cfg.dataset.
 
     mnist: the 8,000-digit train split of the bundled digits (mnist.split()).
     custom: `points` (N x 2 array-like or CSV path) is required; other datasets ignore it.
     """
-    name = cfg.dataset
-    if name == "mnist":
-        images, _ = mnist.load_split("train")
-        return image_dataset(images, "mnist")
-    if name == "custom":
-        if points is None:
-            raise ConfigError("dataset", "'custom' needs your points: upload a CSV of x,y rows "
-                                         f"(1 to {toy2d.MAX_POINTS:,} points) or pick another "
-                                         "dataset")
-        return points_dataset(points, "custom")
-    if name in toy2d.SHAPES:
-        return _shape_dataset(name)
-    raise ConfigError("dataset", f"must be one of {', '.join(DATASETS)}; got {name!r}")
+    kind = KINDS.get(cfg.dataset)
+    if kind is None:
+        raise ConfigError("dataset", f"must be one of {', '.join(KINDS)}; got "
+                                     f"{cfg.dataset!r}"[:200])
+    return kind.make(points)

@@ -9,7 +9,7 @@ __all__ = ["build_demo", "launch_kwargs", "serve"]
 
 def __getattr__(name):
     if name in __all__:
-        from . import app
+        from . import server
 
-        return getattr(app, name)
+        return getattr(server, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

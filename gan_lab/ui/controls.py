@@ -1,6 +1,7 @@
 """Gradio controls generated from RunConfig's declarations.
 
 No default, range, choice list or help text is written here: all come from `config.specs()`.
+Choice labels come from the declarations too (registries for datasets and regularizers).
 This module only decides how a declared field looks (dropdown, checkbox, slider, number box),
 where it sits (basic column or a group's accordion) and how UI values become a RunConfig.
 
@@ -28,12 +29,6 @@ PROMINENT = ("reg", "lam", "reg_target")
 # Choices offered only once the session can serve them: 'custom' appears in the dataset menu
 # when the user uploads a points CSV (GanLabApp.on_upload_points).
 HIDDEN_CHOICES = {"dataset": ("custom",)}
-# Friendlier names for some choice values (the values themselves stay RunConfig's).
-CHOICE_LABELS = {
-    "reg": {"none": "none", "l1": "L1", "l2": "L2", "hsn1r": "HSN1R"},
-    "reg_target": {"g": "G (generator)", "d": "D (discriminator)", "both": "both"},
-    "dataset": {"custom": "custom (your points)"},
-}
 GROUP_TITLES = {
     "regularization": "Regularizer options",
     "architecture": "Architecture (rebuilds the networks)",
@@ -165,7 +160,7 @@ class Controls:
         """(label, value) menu entries of a choice field, without `hidden` (default: the
         field's HIDDEN_CHOICES)."""
         hidden = HIDDEN_CHOICES.get(name, ()) if hidden is None else hidden
-        names = CHOICE_LABELS.get(name, {})
+        names = self.specs[name]["labels"]
         return [(names.get(c, c), c) for c in self.specs[name]["choices"] if c not in hidden]
 
     def render_group(self, group: str, skip: tuple[str, ...] = ()) -> list[str]:

@@ -1,16 +1,16 @@
-"""Figure rendering in a child process, so drawing never competes with training for the GIL.
+"""Figure rendering in a child process, so drawing never competes with training or serving for
+the GIL.
 
 Measured on a 2-core box: rendering the samples and weights figures in the server process while
 a job trains cut training from ~155 to ~60 steps/s and made each frame ~3x slower, because both
-are Python-heavy and share one interpreter lock. In a child process each gets its own core.
+are Python-heavy and share one interpreter lock. In a child process each gets its own core, and
+the server process never imports matplotlib.
 
-The child owns one gan_lab.plots.Renderer per browser session (figures are reused between
-frames) and answers "draw this snapshot" with encoded image bytes. It is started with
-`python -m gan_lab.ui.render_worker` rather than multiprocessing's spawn, which would re-run the
-app's __main__ (app.py builds the whole demo at import) inside the child.
-
-`Renderers.local()` does the same work in-process: the fallback when a child cannot be started,
-and what GAN_LAB_RENDER_PROCESS=0 selects.
+The child owns one gan_lab.plots.FigureRenderer per browser session (figures are reused
+between frames) and answers "draw this snapshot" with encoded image bytes. It is started as
+`python -m gan_lab.ui.render_worker` with a private socket and key, so it imports only the
+plotting side of gan_lab. `RenderService(use_process=False)` (GAN_LAB_RENDER_PROCESS=0, or
+when a child cannot start here) does the same work in-process.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _restore(snap):
 
 
 class _Store:
-    """Renderers by session key, least recently used dropped first."""
+    """FigureRenderers by session key, least recently used dropped first."""
 
     def __init__(self):
         self._r: OrderedDict = OrderedDict()
@@ -67,7 +67,7 @@ class _Store:
     def get(self, key):
         from .. import plots
 
-        r = self._r.pop(key, None) or plots.Renderer()
+        r = self._r.pop(key, None) or plots.FigureRenderer()
         self._r[key] = r
         while len(self._r) > MAX_SESSIONS:
             self._r.popitem(last=False)
@@ -81,6 +81,10 @@ class _Store:
         the array being the same figure shrunk to at most frame_side pixels a side (a frame
         for the run's GIF, taken here so the server never draws a figure twice)."""
         opts = dict(opts)
+        if op == "png":   # the samples download: a full-size PNG, all overlays on
+            from ..exports import samples_png
+
+            return samples_png(snap)
         frame_side = opts.pop("frame_side", None)
         r = self.get(key)
         fig = r.samples(snap, **opts) if op == "samples" else r.weights(snap, **opts)
@@ -88,14 +92,15 @@ class _Store:
         if frame_side is None:
             return image
         from .. import plots
-        from ..export import downscale
+        from ..exports import downscale
 
         return image, downscale(plots.figure_to_array(fig), int(frame_side))
 
 
-class Renderers:
-    """Thread-safe front: `draw(op, key, snap, **opts) -> image bytes` (with frame_side=N:
-    (image bytes, H x W x 3 uint8 array), see _Store.draw), `drop(key)`."""
+class RenderService:
+    """Thread-safe front: `draw(op, key, snap, **opts) -> image bytes` (op: "samples",
+    "weights", or "png" for the samples download; with frame_side=N: (image bytes,
+    H x W x 3 uint8 array), see _Store.draw), `drop(key)`."""
 
     def __init__(self, use_process: bool | None = None, timeout_s: float = 30.0):
         if use_process is None:
@@ -106,10 +111,6 @@ class Renderers:
         self._local = _Store()
         self._proc: subprocess.Popen | None = None
         self._conn = None
-
-    @classmethod
-    def local(cls) -> "Renderers":
-        return cls(use_process=False)
 
     # --- child management ----------------------------------------------------------------------
     def _start(self) -> None:

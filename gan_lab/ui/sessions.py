@@ -2,16 +2,18 @@
 
 A session is keyed by `storage.session_token(request.session_hash)`: gradio's session id (one
 per open tab, and one per gradio_client.Client) is client text, so only its keyed hash is kept
-and used (Session.key). The registry owns the jobs: it builds them within the per-session caps,
-starts them only while fewer than `max_running` jobs of the whole server are running (a session
-that cannot run is told so before any worker is taken for it), and stops them when a tab closes
-(gradio's unload) or when nobody has looked at them for `ttl_s` (the job's own backstop, for
-tabs whose unload never arrives). Every path that drops a job stops it, which hands its worker
-back to the pool (and reaps a dead one).
+and used (Session.key). The registry owns the jobs: a session's job starts as a preview (the
+untrained networks on screen, no run anywhere), its run is created in the worker pool at the
+first Train or Step, and every running run takes turns with the others on the pool's processes
+(gan_lab/jobs/workers.py), so nobody is turned away while the run cap (memory) allows. Jobs stop
+when a tab closes (gradio's unload) or when nobody has looked at them for `ttl_s` (the pool's
+backstop, for tabs whose unload never arrives); every path that drops a job stops it, which
+frees its run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -20,16 +22,12 @@ from typing import Any
 
 import torch
 
-from ..config import LIVE_FIELDS, RunConfig
-from ..procjob import PoolBusy, WorkerPool
-from ..trainer import TrainingJob, check_limits
+from ..config import ConfigError, RunConfig, plan_change
+from ..jobs import Job, PoolBusy, WorkerPool, make_job
+from ..trainer import check_limits
 from .controls import label_of
-from .jobs import make_job
+from .messages import ServerBusy
 from .storage import session_token
-
-
-class ServerBusy(Exception):
-    """Too many jobs running on this server; the message says so in a user's words."""
 
 
 def _env_num(env, name: str, default, cast=int):
@@ -49,14 +47,14 @@ def _env_num(env, name: str, default, cast=int):
 class Limits:
     """Server-wide caps, read from the environment so a deployment can tune them without code.
 
-    GAN_LAB_MAX_RUNNING  jobs training at once, server-wide (default 2: one per core of a
-                         2-vCPU box; more would only slow every job down)
+    GAN_LAB_MAX_RUNNING  runs training at the same instant, one per worker process (default 2:
+                         one per core of a 2-vCPU box); more running runs take turns on them
+    GAN_LAB_MAX_JOBS     runs alive at once (running or paused), server-wide: the memory cap
+                         (a 2-D run holds a few MB, an MNIST conv run tens of MB)
     GAN_LAB_MAX_STEPS    steps per run per session
     GAN_LAB_MAX_PARAMS   G + D parameters per session
     GAN_LAB_JOB_TTL_S    a job nobody polled for this long stops itself (closed or lost tab)
-    GAN_LAB_TORCH_THREADS  torch intra-op threads for the whole process
-    GAN_LAB_MAX_JOBS     training processes alive at once, running or paused (default 8: each
-                         holds ~200 MB; a session's job keeps its process until the tab closes)
+    GAN_LAB_TORCH_THREADS  torch intra-op threads of the server process
     GAN_LAB_PROCESS_JOBS 0 trains in threads of the server process instead (slower while the
                          page renders, since they share the GIL; for debugging)
     GAN_LAB_CACHE_MB     gradio's upload/download cache is kept under this size (oldest
@@ -69,7 +67,7 @@ class Limits:
     max_params: int = 3_000_000
     ttl_s: float = 120.0
     torch_threads: int | None = None
-    max_jobs: int = 8
+    max_jobs: int = 64
     process_jobs: bool = True
     cache_mb: int = 512
     cache_age_s: int = 600
@@ -91,13 +89,9 @@ class Limits:
         )
 
     def threads(self) -> int:
-        """Intra-op threads per torch op. The small nets of this app gain little from more than
-        one thread, and with `max_running` jobs plus the web server sharing the cores,
-        oversubscription would make every job slower."""
-        if self.torch_threads:
-            return self.torch_threads
-        cores = os.cpu_count() or 1
-        return max(1, cores // (self.max_running + 1))
+        """Intra-op threads of the server process (previews, drawing helpers): the cores belong
+        to the worker processes, so one unless set."""
+        return self.torch_threads or 1
 
 
 def configure_torch(limits: Limits) -> None:
@@ -111,7 +105,7 @@ def configure_torch(limits: Limits) -> None:
 @dataclass
 class Session:
     key: str            # session_token(session_hash): safe in names, logs and file paths
-    job: TrainingJob | None = None
+    job: Job | None = None
     # What the page currently shows, so a poll sends only what changed.
     shown: dict[str, Any] = field(default_factory=dict)
     # Pictures being drawn in the background: kind -> (what they show, Future).
@@ -120,7 +114,7 @@ class Session:
     # The N x 2 points of the user's uploaded CSV (dataset 'custom'); every job built for this
     # session must get them, since a job cannot take points after it is made.
     points: Any = None
-    # export.FrameRecorder of the current run (frames for the GIF download); a new one per run.
+    # exports.FrameRecorder of the current run (frames for the GIF download); a new one per run.
     recorder: Any = None
     last_seen: float = field(default_factory=time.monotonic)
     # Serializes this session's handlers: a poll never renders while Reset swaps the job.
@@ -133,12 +127,9 @@ class Registry:
         self.history_cap = history_cap
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
-        # Sessions between "may start" and "started" (building a job can take a moment);
-        # they count against max_running so two cannot both take the last slot.
-        self._starting = 0
-        # Warm trainer processes (torch imported) so Train starts in milliseconds; the pool's
-        # size is the server-wide cap on live jobs.
-        self.pool = (WorkerPool(self.limits.max_jobs, warm=min(2, self.limits.max_running))
+        # Warm worker processes (torch imported), one per core, hosting every session's run.
+        self.pool = (WorkerPool(processes=self.limits.max_running,
+                                max_runs=self.limits.max_jobs)
                      if self.limits.process_jobs else None)
 
     # --- sessions ------------------------------------------------------------------------------
@@ -163,8 +154,7 @@ class Registry:
     def sweep(self) -> None:
         """Forget sessions nobody has touched for a while. An open tab polls at least every few
         seconds (slower in a hidden tab, which browsers throttle to about once a minute), so
-        silence for `forget_after_s` means the tab is gone and its unload never arrived. A job
-        that never started has no thread, so its own ttl never fires: this is its backstop."""
+        silence for `forget_after_s` means the tab is gone and its unload never arrived."""
         now = time.monotonic()
         forget = max(4 * self.limits.ttl_s, 600.0)
         with self._lock:
@@ -194,9 +184,44 @@ class Registry:
         return {"sessions": len(self._sessions), "jobs": len(jobs),
                 "running": sum(j.state == "running" for j in jobs)}
 
+    def describe(self, me_running: bool) -> str:
+        """The server's load in a student's words, for the status line."""
+        n = self.stats()["running"]
+        cores = self.limits.max_running if self.pool is not None else 1
+        others = n - 1 if me_running else n
+        if others <= 0:
+            return "server: no other run training"
+        if n <= cores:
+            return f"server: {others} other run{'s' * (others != 1)} training"
+        return (f"sharing the server with {others} other run{'s' * (others != 1)} "
+                f"({n} runs take turns on {cores} core{'s' * (cores != 1)})")
+
     # --- jobs ------------------------------------------------------------------------------------
     def check(self, cfg: RunConfig) -> None:
         check_limits(cfg, self.limits.max_steps, self.limits.max_params)
+
+    def usable(self, s: Session, cfg: RunConfig) -> list[ConfigError]:
+        """What stops a valid config from being used on this server by this session."""
+        if cfg.dataset == "custom" and s.points is None:
+            return [ConfigError("dataset", "'custom' needs your points, which a link or "
+                                           "config file cannot carry; upload your points CSV "
+                                           "first, or choose another dataset")]
+        try:
+            self.check(cfg)
+        except ConfigError as e:
+            return [e]
+        return []
+
+    def new_job(self, s: Session, cfg: RunConfig, points: Any = None) -> None:
+        """Give the session a fresh job on `cfg` (a preview: cheap), stopping its old one."""
+        self.check(cfg)
+        job = make_job(cfg, points, ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
+                       pool=self.pool)
+        old, s.job = s.job, job
+        if old is not None:
+            # Idempotent; for a job whose worker died this is what frees its run.
+            old.stop("Replaced by a new run.")
+        s.shown.clear()
 
     def ensure_job(self, s: Session, cfg: RunConfig) -> str:
         """Make the session's job match `cfg`; returns a note for the user ('' when nothing
@@ -209,59 +234,43 @@ class Registry:
             if job is not None:
                 note = f"The previous run had {job.state} ({job.snapshot().message}); " \
                        "started a fresh one."
-                # Idempotent; for a job whose worker died this is what releases its slot and
-                # reaps the process.
-                job.stop()
-                s.job = None
-            try:
-                s.job = make_job(cfg, s.points if cfg.dataset == "custom" else None,
-                                 ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
-                                 pool=self.pool)
-            except PoolBusy:
-                raise ServerBusy(
-                    f"Server busy: all {self.limits.max_jobs} training slots are held by open "
-                    "sessions. Try again shortly; your settings are kept.") from None
-            s.shown.clear()
+            self.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
             return note
-        old = job.cfg.to_dict()
-        new = cfg.to_dict()
-        changed = [k for k in new if new[k] != old[k]]
-        rebuild = [k for k in changed if k not in LIVE_FIELDS]
-        if rebuild:
+        change = plan_change(job.cfg, cfg)
+        if change.rebuild:
             untouched = job.state == "idle" and job.snapshot().step == 0
             was_running = job.state == "running"
-            job.pause()
             job.reset(cfg)
             s.shown.clear()
             if untouched:  # nothing was lost, so nothing to explain
                 return ""
-            what = ", ".join(label_of(k) for k in rebuild)
+            what = ", ".join(label_of(k) for k in change.rebuild)
             return (f"Rebuilt the networks for the new {what} (fresh weights from seed "
                     f"{cfg.seed}, step 0)." + (" The old run was discarded." if was_running
                                                else ""))
-        if changed:
-            job.update(**{k: new[k] for k in changed})
+        if change.live:
+            job.update(**change.live)
         return ""
 
     def start(self, s: Session, cfg: RunConfig) -> str:
-        """Make the session's job match `cfg` and start or resume it, unless the server is at
-        its running cap. The cap is checked before a job is built, so a session that will be
-        told "busy" never takes a worker. Returns ensure_job's note."""
-        with self._lock:
-            if s.job is None or s.job.state != "running":
-                n = self._starting + sum(
-                    1 for o in self._sessions.values()
-                    if o is not s and o.job is not None and o.job.state == "running")
-                if n >= self.limits.max_running:
-                    raise ServerBusy(
-                        f"Server busy: {n} jobs running (the limit is "
-                        f"{self.limits.max_running}). Try again shortly; your settings are kept. "
-                        "Step still works.")
-            self._starting += 1
-        try:
-            note = self.ensure_job(s, cfg)
+        """Make the session's job match `cfg` and start or resume it. Returns ensure_job's
+        note; ServerBusy when the server holds as many runs as it allows."""
+        note = self.ensure_job(s, cfg)
+        with self._busy_is_a_message():
             s.job.start()
-            return note
-        finally:
-            with self._lock:
-                self._starting -= 1
+        return note
+
+    def step(self, s: Session, cfg: RunConfig, n: int = 1) -> str:
+        note = self.ensure_job(s, cfg)
+        with self._busy_is_a_message():
+            s.job.step(n)
+        return note
+
+    @contextlib.contextmanager
+    def _busy_is_a_message(self):
+        try:
+            yield
+        except PoolBusy:
+            raise ServerBusy(
+                f"Server busy: it holds {self.limits.max_jobs} runs already, the most it "
+                "allows. Try again shortly; your settings are kept.") from None

@@ -1,8 +1,8 @@
 """Short explanations shown next to each plot and regularizer.
 
-Written for a student who has just pressed Train: what the picture shows, what "good" looks like,
-and what the regularizer should do to it. Kept apart from the layout so a teacher can edit the
-words without touching the wiring.
+Written for a student who has just pressed Train: what the picture shows and what "good" looks
+like. Kept apart from the layout so a teacher can edit the words without touching the wiring.
+What each regularizer does is told by its entry in gan_lab.regularizers.REGISTRY.
 """
 
 from __future__ import annotations
@@ -58,39 +58,3 @@ PLOTS = {
         "mass to the left and creates exact zeros; L2 shifts the whole bump left a little."
     ),
 }
-
-REGULARIZERS = {
-    "none": (
-        "**No regularizer.** Each network minimizes only its adversarial loss. Use this as the "
-        "baseline to compare against."
-    ),
-    "l1": (
-        "**L1**: adds **lambda * sum |w|** to the target network's loss.  \n"
-        "*proximal* mode (default): after each optimizer step every weight is soft-thresholded, "
-        "w <- sign(w) * max(|w| - lr * lambda, 0), so small weights become **exactly 0** "
-        "(the LASSO effect): watch the exact-zero % and the sparsity curve climb.  \n"
-        "*penalty* mode: the subgradient goes through the loss; weights get small but rarely "
-        "exactly zero. Too large a lambda zeroes whole layers and training stalls."
-    ),
-    "l2": (
-        "**L2** (weight decay): adds **(lambda / 2) * sum w^2**. It shrinks **all** weights in "
-        "proportion to their size, so the histogram shifts left as a whole, but weights almost "
-        "never reach exactly zero. A smoother, smaller-weight discriminator often trains more "
-        "stably."
-    ),
-    "hsn1r": (
-        "**HSN1R** (Hessian spectral-norm regularization): adds **lambda * ||H||_2**, where H is "
-        "the Hessian of the target network's own adversarial loss with respect to its weights "
-        "and **||H||_2 is its spectral norm = the largest |eigenvalue|** (some source texts call "
-        "it a sum of eigenvalues or write a 1-norm; we use the spectral norm). It is estimated by "
-        "power iteration with Hessian-vector products, keeping the vector between steps, and "
-        "differentiated by double backpropagation. Expect a **lower sharpness** curve and a "
-        "flatter, smoother D(x) heatmap. A regularized step costs about 3.5x a plain one; "
-        "*HSN1R every k* = 8 applies it every 8th step with 8x lambda for ~1.3x."
-    ),
-}
-
-NON_LIVE_NOTE = (
-    "**{label}** takes effect when you press **Train** or **Reset**: the networks are rebuilt "
-    "from step 0 (the current run is kept until then)."
-)

@@ -1,0 +1,386 @@
+"""Worker processes that host many runs, and the scheduler that gives every running one turns.
+
+Why processes: these networks are so small that a training step is mostly Python (autograd
+bookkeeping, optimizer loops) holding the GIL. Drawing frames and serving the page are Python
+too; in one process the two take turns on the GIL (measured: a thread job with frames drawn
+beside it ran at 0.39x of a plain loop on a loaded 2-core box). Why few: each process costs
+~250 MB (torch), so a class of 30 cannot have one each. So `WorkerPool` keeps about one process
+per core, each hosting any number of Runs (a paused run costs only its tensors), and a
+dispatcher thread per process hands out time slices round-robin to that process's running
+jobs: N running jobs on K processes each get about K/N of a core, every one advances at least
+every `period_s`, and none is refused while the run cap (memory) allows. A job is placed on
+the process with the fewest running jobs when its run is created, and moved (its full
+TrainState, exactly) when it starts again on a process busier than another by two or more.
+
+The protocol is request/reply over one pipe per process, pickled with plain pickle (our own
+processes only, never user files; tensors travel as bytes, not shared memory): create, advance,
+apply, export, drop, ping, exit. A process that dies (killed, out of memory) turns its jobs
+into state "error" with a message; it is reaped at once and replaced at the next placement.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+import threading
+import time
+import traceback
+
+from ..errors import ConfigError
+
+_CTX = mp.get_context("spawn")   # fork with a threaded server (and torch) is unsafe
+PERIOD_S = 2.0      # a running job gets a slice at least this often (while <= ~8 share a core)
+MIN_SLICE_S = 0.1   # shorter slices would spend their time on commits
+MAX_SLICE_S = 0.25  # a pause, update or reset waits at most one slice
+
+
+class PoolBusy(RuntimeError):
+    """The server holds as many runs as it allows."""
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# Inside a worker process
+# --------------------------------------------------------------------------------------------
+def _host_main(conn, threads: int) -> None:
+    import torch
+
+    from ..config import RunConfig
+    from ..run import Run
+
+    torch.set_num_threads(threads)
+    # Pay the one-off costs (autograd and optimizer set-up, kernels, the metrics' imports) now,
+    # so a student's first Train answers as fast as every later one.
+    Run(RunConfig(steps=3, sharpness_every=2), start_eval="cheap").advance(view=True)
+    runs: dict[int, Run] = {}
+    while True:
+        try:
+            op, args = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            break
+        try:
+            if op == "create":
+                rid, cfg_dict, points, weights, state, final_at = args
+                run = Run(RunConfig.from_dict(cfg_dict), points, weights=weights,
+                          start_eval=None, history_cap=2)
+                if state is not None:
+                    run.import_state(state, final_at)
+                runs[rid] = run
+                out = str(run.trainer.device)
+            elif op == "advance":
+                rid, max_steps, seconds = args
+                out = runs[rid].advance(max_steps, seconds)
+            elif op == "apply":
+                rid, changes = args
+                out = runs[rid].apply(**changes).to_dict()
+            elif op == "export":
+                out = (runs[args[0]].export_state(), runs[args[0]].final_at)
+            elif op == "drop":
+                runs.pop(args[0], None)
+                out = None
+            elif op == "ping":
+                out = len(runs)
+            elif op == "exit":
+                conn.send_bytes(pickle.dumps(("ok", None)))
+                break
+            else:
+                raise ValueError(f"unknown op {op!r}")
+            reply = ("ok", out)
+        except ConfigError as e:
+            reply = ("config_error", (e.field, str(e).split(": ", 1)[-1]))
+        except Exception as e:  # reported to the server; the process lives on
+            reply = ("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+        conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+_start_lock = threading.Lock()
+
+
+class _main_script_hidden:
+    """spawn re-runs the parent's main *script* (python app.py) in the child, which would
+    import gradio and the whole UI into every worker (~100 MB, seconds of start-up). The child
+    needs only gan_lab, so the script's path is hidden while the child is prepared.
+    (`python -m pkg` mains are looked up by module name and skipped for `__main__` already.)"""
+
+    def __enter__(self):
+        import sys
+
+        _start_lock.acquire()
+        self.main = sys.modules.get("__main__")
+        self.path = getattr(self.main, "__file__", None)
+        if self.path is not None and getattr(self.main, "__spec__", None) is None:
+            del self.main.__file__
+        else:
+            self.path = None
+
+    def __exit__(self, *exc):
+        if self.path is not None:
+            self.main.__file__ = self.path
+        _start_lock.release()
+
+
+class Host:
+    """One worker process and its pipe. call() is one request/reply, serialized."""
+
+    def __init__(self, threads: int = 1):
+        self.conn, child = _CTX.Pipe()
+        self.proc = _CTX.Process(target=_host_main, args=(child, threads), daemon=True,
+                                 name="gan-lab-worker")
+        with _main_script_hidden():
+            self.proc.start()
+        child.close()
+        self._lock = threading.Lock()
+
+    def call(self, op: str, *args, timeout: float = 120.0):
+        with self._lock:
+            if not self.proc.is_alive():
+                raise WorkerDied("the training process has exited")
+            try:
+                self.conn.send_bytes(pickle.dumps((op, args), protocol=pickle.HIGHEST_PROTOCOL))
+                if not self.conn.poll(timeout):
+                    raise WorkerDied(f"the training process did not answer {op!r} in "
+                                     f"{timeout:.0f}s")
+                status, payload = pickle.loads(self.conn.recv_bytes())
+            except (EOFError, BrokenPipeError, OSError) as e:
+                raise WorkerDied(f"the training process exited ({e})") from None
+        if status == "config_error":
+            raise ConfigError(*payload)
+        if status == "error":
+            raise RuntimeError(payload.splitlines()[0])
+        return payload
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def kill(self, timeout: float = 2.0) -> None:
+        """End the process and reap it (a dead one is only joined)."""
+        try:
+            if self.proc.is_alive():
+                self.call("exit", timeout=timeout)
+        except Exception:  # noqa: BLE001
+            pass
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout)
+        self.conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The pool and its scheduler (in the server process)
+# --------------------------------------------------------------------------------------------
+class WorkerPool:
+    """`processes` worker processes hosting at most `max_runs` runs in all (see the module
+    docstring). Jobs register themselves (ProcessJob); the pool places their runs, drives the
+    running ones and stops those nobody polls (their ttl_s)."""
+
+    def __init__(self, processes: int = 2, max_runs: int = 64, threads: int = 1,
+                 period_s: float = PERIOD_S):
+        self.processes = max(1, int(processes))
+        self.max_runs = int(max_runs)
+        self.threads = threads
+        self.period_s = period_s
+        self._cond = threading.Condition()
+        self._closed = False
+        self._hosts: list[Host | None] = [None] * self.processes
+        self._host_locks = [threading.Lock() for _ in range(self.processes)]
+        self._placed: list[list] = [[] for _ in range(self.processes)]
+        self._jobs: set = set()
+        self._next_rid = 0
+        # Warm processes (torch imported) so the first Train of a class starts in milliseconds.
+        for i in range(self.processes):
+            threading.Thread(target=self._host, args=(i,), daemon=True).start()
+        self._threads = [threading.Thread(target=self._dispatch, args=(i,), daemon=True,
+                                          name=f"gan-lab-dispatch-{i}")
+                         for i in range(self.processes)]
+        self._threads.append(threading.Thread(target=self._janitor, daemon=True,
+                                              name="gan-lab-ttl"))
+        for t in self._threads:
+            t.start()
+
+    # --- processes ---------------------------------------------------------------------------
+    def _host(self, slot: int) -> Host:
+        """The live process of a slot, spawned (or replaced, reaping a dead one) if needed."""
+        with self._host_locks[slot]:
+            h = self._hosts[slot]
+            if h is not None and h.alive():
+                return h
+            if h is not None:
+                h.kill()
+            if self._closed:
+                raise PoolBusy("the server is shutting down")
+            self._hosts[slot] = h = Host(self.threads)
+            return h
+
+    def pids(self) -> list[int]:
+        return [h.proc.pid for h in self._hosts if h is not None and h.alive()]
+
+    def pid_of(self, job) -> int | None:
+        """The process hosting a job's run (None when it has none)."""
+        slot = getattr(job, "_slot", None)
+        h = self._hosts[slot] if slot is not None else None
+        return h.proc.pid if h is not None else None
+
+    # --- jobs --------------------------------------------------------------------------------
+    def register(self, job) -> None:
+        with self._cond:
+            self._jobs.add(job)
+
+    def unregister(self, job) -> None:
+        self.unplace(job)
+        with self._cond:
+            self._jobs.discard(job)
+
+    def _runs(self) -> int:
+        return sum(len(p) for p in self._placed)
+
+    def _pick_slot(self, exclude: int | None = None) -> int:
+        def load(i):
+            return (sum(j.runnable() for j in self._placed[i]), len(self._placed[i]))
+        return min((i for i in range(self.processes) if i != exclude), key=load)
+
+    def place(self, job, weights=None, state=None, final_at: int = -1) -> None:
+        """Create the job's run on the least busy process (PoolBusy at the run cap)."""
+        with self._cond:
+            if self._closed:
+                raise PoolBusy("the server is shutting down")
+            if self._runs() >= self.max_runs:
+                raise PoolBusy(f"this server holds {self.max_runs} runs already")
+            slot = self._pick_slot()
+            self._next_rid += 1
+            rid = self._next_rid
+            self._placed[slot].append(job)   # reserved before the (slower) create
+        try:
+            job._device = self._host(slot).call(
+                "create", rid, job.cfg.to_dict(), job.points, weights, state, final_at)
+        except BaseException:
+            with self._cond:
+                self._placed[slot].remove(job)
+            raise
+        job._slot, job._rid = slot, rid
+
+    def unplace(self, job) -> None:
+        slot, rid = getattr(job, "_slot", None), getattr(job, "_rid", None)
+        if slot is None:
+            return
+        job._slot = job._rid = None
+        with self._cond:
+            if job in self._placed[slot]:
+                self._placed[slot].remove(job)
+        h = self._hosts[slot]
+        if h is not None and h.alive():
+            try:
+                h.call("drop", rid, timeout=10)
+            except Exception:  # noqa: BLE001 - the process may be dying: its runs go with it
+                pass
+
+    def call(self, job, op: str, *args, timeout: float = 120.0):
+        slot = job._slot
+        h = self._hosts[slot] if slot is not None else None
+        if h is None:
+            raise WorkerDied("the run's training process is gone")
+        try:
+            return h.call(op, *args, timeout=timeout)
+        except WorkerDied:
+            self._lost(slot)
+            raise
+
+    def rebalance(self, job) -> None:
+        """Move a job that is about to run to a process with at least two fewer running jobs
+        (its exact TrainState travels, so the run goes on bit for bit)."""
+        slot = job._slot
+        if slot is None or self.processes < 2:
+            return
+        with self._cond:
+            target = self._pick_slot(exclude=slot)
+            here = sum(j.runnable() for j in self._placed[slot] if j is not job)
+            there = sum(j.runnable() for j in self._placed[target])
+            if here - there < 2:
+                return
+        state, final_at = self.call(job, "export", job._rid)
+        self.unplace(job)
+        self.place(job, state=state, final_at=final_at)
+
+    def _lost(self, slot: int) -> None:
+        """A process died (or its pipe broke, or it stopped answering): every job on it shows
+        the error; the process is killed if need be and reaped now."""
+        with self._cond:
+            jobs, self._placed[slot] = list(self._placed[slot]), []
+        with self._host_locks[slot]:
+            h, self._hosts[slot] = self._hosts[slot], None
+        if h is not None:   # dead, or broken or hung (a call failed): either way, gone
+            h.kill(timeout=1.0)
+        for j in jobs:
+            j._slot = j._rid = None
+            j.host_lost("the training process exited unexpectedly (out of memory?)")
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def stats(self) -> dict:
+        with self._cond:
+            return {"processes": self.processes, "runs": self._runs(),
+                    "running": sum(j.runnable() for p in self._placed for j in p),
+                    "max_runs": self.max_runs, "jobs": len(self._jobs)}
+
+    def running_on(self, job) -> int:
+        """Running jobs sharing this job's process, itself included."""
+        slot = getattr(job, "_slot", None)
+        with self._cond:
+            return 0 if slot is None else sum(j.runnable() for j in self._placed[slot])
+
+    # --- the scheduler -----------------------------------------------------------------------
+    def _dispatch(self, slot: int) -> None:
+        turn = 0
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                ready = [j for j in self._placed[slot] if j.runnable()]
+                if not ready:
+                    self._cond.wait(0.5)
+                    continue
+                job = ready[turn % len(ready)]
+                turn += 1
+                seconds = min(MAX_SLICE_S, max(MIN_SLICE_S, self.period_s / len(ready)))
+            h = self._hosts[slot]
+            if h is not None and not h.alive():
+                self._lost(slot)
+                continue
+            job.drive(seconds)
+
+    def _janitor(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                jobs = list(self._jobs)
+                hosts = list(enumerate(self._hosts))
+            for j in jobs:
+                j.expire_if_idle()
+            for slot, h in hosts:   # a process killed while none of its jobs runs
+                if h is not None and not h.alive():
+                    self._lost(slot)
+            time.sleep(0.5)
+
+    def close(self, timeout: float = 3.0) -> None:
+        """End every process within about `timeout` seconds (asked to exit together, joined,
+        stragglers killed)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            hosts = [h for h in self._hosts if h is not None]
+        threads = [threading.Thread(target=h.kill, daemon=True) for h in hosts]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        for h in hosts:
+            if h.proc.is_alive():
+                h.proc.kill()
+                h.proc.join(1)

@@ -1,0 +1,103 @@
+"""Line-chart data for the page: pandas frames in long format (step, value, series).
+
+Native Gradio line plots are cheaper and more interactive than matplotlib curves, and these
+frames need no matplotlib: the server process imports only this module of gan_lab.plots.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ..snapshot import Snapshot
+
+MAX_ROWS_PER_SERIES = 1000
+
+LOSS_SERIES = (("loss_d", "D loss"), ("loss_g", "G loss"))
+PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"))
+# kind -> ((metrics key, series name, scale), ...); keys absent from the run are left out.
+METRIC_SERIES = {
+    "quality": (("modes", "modes", 1.0), ("hq_frac", "HQ %", 100.0),
+                ("digits_covered", "digits covered", 1.0), ("cls_is", "classifier IS", 1.0),
+                ("fcd", "FCD", 1.0), ("class_kl", "class KL", 1.0)),
+    "sparsity": (("sparsity_g", "G sparse %", 100.0), ("sparsity_d", "D sparse %", 100.0),
+                 ("zeros_g", "G zeros %", 100.0), ("zeros_d", "D zeros %", 100.0)),
+    "sharpness": (("sharpness_d", "D sharpness", 1.0), ("sharpness_g", "G sharpness", 1.0)),
+}
+# Shapes without mode centres (spiral, moons, custom, ...) have no mode coverage; their quality
+# curve is GAN Lab's grid divergence instead, so the chart is never blank for a 2-D run.
+GRID_SERIES = (("grid_kl", "grid KL", 1.0), ("grid_js", "grid JS", 1.0))
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({"step": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64"),
+                         "series": pd.Series(dtype="str")})
+
+
+def _thin(n: int, cap: int) -> np.ndarray:
+    """Indices of at most cap evenly spread rows, first and last always kept."""
+    if n <= cap:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, cap).round().astype(np.int64))
+
+
+def _long(cols: dict, series: list[tuple[str, str, float]]) -> pd.DataFrame:
+    steps = np.asarray(cols.get("step", ()), dtype=np.float64).reshape(-1)
+    parts = []
+    for key, name, scale in series:
+        v = np.asarray(cols[key], dtype=np.float64).reshape(-1)[: len(steps)] * scale
+        s = steps[: len(v)]
+        ok = np.isfinite(v) & np.isfinite(s)
+        v, s = v[ok], s[ok]
+        keep = _thin(len(v), MAX_ROWS_PER_SERIES)
+        parts.append(pd.DataFrame({"step": s[keep].astype(np.int64), "value": v[keep],
+                                   "series": name}))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty_frame()
+    return pd.concat(parts, ignore_index=True)
+
+
+def _has_finite(cols: dict, key: str, nonzero: bool = False) -> bool:
+    if key not in cols:
+        return False
+    v = np.asarray(cols[key], dtype=np.float64)
+    ok = np.isfinite(v)
+    if nonzero:
+        ok &= v != 0
+    return bool(ok.any())
+
+
+def loss_frame(snap: Snapshot) -> pd.DataFrame:
+    """Loss curves in long format: step (int), value (float), series ("D loss", "G loss", and
+    "D penalty" / "G penalty" when that penalty was ever non-zero). Non-finite values dropped."""
+    cols = snap.history or {}
+    series = [(k, name, 1.0) for k, name in LOSS_SERIES if k in cols]
+    series += [(k, name, 1.0) for k, name in PENALTY_SERIES if _has_finite(cols, k, nonzero=True)]
+    return _long(cols, series)
+
+
+def metric_frame(snap: Snapshot, kind: str) -> pd.DataFrame:
+    """Evaluation curves in the same long format as loss_frame.
+
+    kind "quality": modes and HQ % (ring8/grid25), grid KL/JS (other 2-D shapes), digits covered,
+    classifier IS, FCD and class KL (MNIST), whichever the run measured; "sparsity": G/D sparse %
+    and exact-zero %; "sharpness": D and G sharpness (top |Hessian eigenvalue|)."""
+    if kind not in METRIC_SERIES:
+        raise ValueError(f"unknown metric kind {kind!r}; one of {', '.join(METRIC_SERIES)}")
+    cols = snap.metrics or {}
+    series = [s for s in METRIC_SERIES[kind] if _has_finite(cols, s[0])]
+    if kind == "quality" and not series:
+        series = [s for s in GRID_SERIES if _has_finite(cols, s[0])]
+    return _long(cols, series)
+
+
+def layer_names(snap: Snapshot) -> list[str]:
+    """"all", then every weight tensor (dim >= 2) as "G <name>" / "D <name>"."""
+    out = ["all"]
+    for tag, state in (("G", snap.g_state), ("D", snap.d_state)):
+        out += [f"{tag} {k}" for k, v in (state or {}).items() if v.dim() >= 2]
+    return out

@@ -1,0 +1,78 @@
+"""TrainState: everything a training step reads and changes, as one picklable value.
+
+Trainer.export_state() / import_state() move it: to the CPU between ZeroGPU chunks and worker
+processes (a run moved to a less busy process goes on bit for bit), or as a device-side copy for
+rolling back a diverged chunk on a GPU (weights, optimizer moments, the noise generator and the
+regularizers' kept state together, so nothing drifts).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class TrainState:
+    """Everything a training step reads and changes: weights, optimizer moments, the noise
+    generator, the regularizers' kept state and the step. Picklable when on the CPU.
+
+    rng is (device type, generator state): CPU and CUDA generators have different states, so
+    None means "the trainer's device starts its generator from the seed", as a new Trainer does.
+    reg_g/reg_d: {"kind", "v", "value"}, or None for "fresh" (after a regularizer change)."""
+
+    step: int
+    g: dict[str, torch.Tensor]
+    d: dict[str, torch.Tensor]
+    opt_g: dict
+    opt_d: dict
+    rng: tuple[str, torch.Tensor] | None
+    reg_g: dict | None
+    reg_d: dict | None
+
+    def tensors(self) -> Iterator[torch.Tensor]:
+        """Every tensor held (for checks that all of them live on the CPU)."""
+        def walk(x):
+            if isinstance(x, torch.Tensor):
+                yield x
+            elif isinstance(x, dict):
+                for v in x.values():
+                    yield from walk(v)
+            elif isinstance(x, (list, tuple)):
+                for v in x:
+                    yield from walk(v)
+        yield from walk([self.g, self.d, self.opt_g, self.opt_d, self.rng, self.reg_g,
+                         self.reg_d])
+
+
+def copied(x, to: str | None):
+    """A deep copy of tensors in nested containers, moved to `to` (None: same device)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach()
+        return x.to("cpu", copy=True) if to == "cpu" else x.clone()
+    if isinstance(x, dict):
+        return {k: copied(v, to) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(copied(v, to) for v in x)
+    return copy.deepcopy(x)
+
+
+def reg_state(reg, to: str | None) -> dict:
+    v = getattr(reg, "v", None)
+    value = reg.value if to == "cpu" else reg.value_tensor   # no host sync for a device copy
+    return {"kind": reg.kind, "v": copied(v, to) if v is not None else None, "value": value}
+
+
+def load_reg_state(reg, st: dict | None) -> None:
+    if st is None or st["kind"] != reg.kind:
+        reg.value = 0.0
+        if hasattr(reg, "v"):
+            reg.v = None
+        return
+    reg.value = st["value"]
+    if hasattr(reg, "v"):
+        reg.v = (None if st["v"] is None else
+                 [x.to(p.device, copy=True) for x, p in zip(st["v"], reg.params, strict=True)])

@@ -1,0 +1,94 @@
+"""The server around the app: build it, launch it with its request caps, serve until a signal,
+and shut down in order.
+
+`python app.py` calls `serve(build_demo(), **launch_kwargs())`. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import gradio as gr
+
+from ..config import RunConfig
+from .app import GanLabApp
+from .layout import CSS
+from .render_worker import RenderService
+from .sessions import Limits, Registry, configure_torch
+from .storage import BodyLimit, CacheJanitor
+from .transfer import upload_max_bytes
+
+log = logging.getLogger("gan_lab.ui")
+
+# A shutdown (SIGTERM, Ctrl-C) must finish within this: jobs stopped, workers and the render
+# process joined, the app's temp folder removed.
+SHUTDOWN_S = 4.0
+
+
+def launch_kwargs(limits: Limits | None = None) -> dict[str, Any]:
+    """Theme and CSS go to launch() in gradio 6; so do the request caps: gradio refuses an
+    oversized upload before writing it to disk, and BodyLimit refuses any request larger than
+    the app can use before gradio reads it."""
+    from starlette.middleware import Middleware
+
+    limits = limits or Limits.from_env()
+    cap = upload_max_bytes(limits)
+    return dict(css=CSS, theme=gr.themes.Soft(), max_file_size=cap,
+                app_kwargs={"middleware": [Middleware(BodyLimit, max_upload_bytes=cap)]})
+
+
+def warm_up(renderers: RenderService) -> None:
+    """Pay the one-off costs (the default config's preview, matplotlib fonts, image codecs, the
+    render child's start) at startup, so the first student's page answers as fast as everyone
+    else's."""
+    from ..jobs import TrainingJob
+
+    renderers.start()
+    snap = TrainingJob(RunConfig()).snapshot()   # the default preview, now cached: no training
+    renderers.draw("samples", "warm-up", snap)
+    renderers.draw("weights", "warm-up", snap)
+    renderers.drop("warm-up")
+
+
+def build_demo(registry: Registry | None = None, *, renderers: RenderService | None = None,
+               warm: bool = True) -> gr.Blocks:
+    app = GanLabApp(registry, renderers)
+    configure_torch(app.registry.limits)
+    if warm:
+        warm_up(app.renderers)
+    demo = app.build()
+    demo.queue(default_concurrency_limit=None)
+    app.janitor = CacheJanitor(gr.utils.get_upload_folder(),
+                               app.registry.limits.cache_mb * 1024 * 1024).start()
+    demo.gan_lab = app  # tests and app.py reach the registry through this
+    return demo
+
+
+def serve(demo: gr.Blocks, **launch_kw) -> int:
+    """Launch and serve until SIGTERM or SIGINT (Ctrl-C), then shut down in order: jobs
+    stopped, workers and the render process joined, the app's temp folder and gradio's cache
+    removed. Returns the exit status (0 for an orderly stop within SHUTDOWN_S)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    demo.launch(prevent_thread_lock=True, **launch_kw)
+    while not stop.wait(0.5):
+        pass
+    log.warning("GAN Lab: shutting down")
+    done = threading.Event()
+
+    def shut():
+        try:
+            demo.gan_lab.close()
+            demo.close()
+        finally:
+            done.set()
+
+    threading.Thread(target=shut, name="gan-lab-shutdown", daemon=True).start()
+    if not done.wait(SHUTDOWN_S):
+        log.error("GAN Lab: shutdown took longer than %.0f s; exiting anyway", SHUTDOWN_S)
+        return 1
+    return 0

@@ -1,0 +1,240 @@
+"""Streaming a session's run to its page: what changed since the last frame, pictures drawn
+one poll ahead in the render process, and the status line.
+
+A gr.Timer calls the public "poll" endpoint every FAST_TICK_S while the job runs and every
+SLOW_TICK_S otherwise (the slow tick keeps a paused job's time-to-live fresh while its tab is
+open). A poll sends only what changed since the session's previous frame (gr.skip() for the
+rest), so an idle or paused page costs almost nothing. Pictures are drawn by a child process
+(render_worker) one poll ahead: a poll hands over the picture finished since the last one and
+starts the next, so no tick waits for matplotlib. Button handlers instead wait (at most
+DRAW_WAIT_S) for pictures of exactly the state they produced.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import time
+from concurrent import futures
+
+import gradio as gr
+from gradio.components.plot import PlotData
+
+from .. import plots
+from ..exports import FrameRecorder
+from .render_worker import IMAGE_FORMAT, RenderService
+from .sessions import Session
+
+FAST_TICK_S = 0.25
+SLOW_TICK_S = 5.0
+# The histogram changes slowly and costs as much to encode as the samples; refreshing it at most
+# this often leaves the CPU to training.
+WEIGHTS_MIN_INTERVAL_S = 1.0
+# A button's answer waits this long in all for its pictures; a later poll delivers the rest.
+DRAW_WAIT_S = 5.0
+# GIF of the run: at most this many frames of at most this many pixels a side (60 x 256 x 256 x 3
+# bytes = 11.8 MB per session at most; the recorder thins frames as the run grows).
+GIF_MAX_FRAMES = 60
+GIF_MAX_SIDE = 256
+
+PENALTY_NAMES = tuple(name for _, name in plots.PENALTY_SERIES)
+STATE_BADGES = {
+    "idle": "Ready", "running": "Training", "paused": "Paused", "done": "Done",
+    "diverged": "Diverged (paused)", "stopped": "Stopped", "error": "Error",
+}
+# (metric key, label, formatter) for the status line; keys a run lacks are left out.
+STATUS_METRICS = (
+    ("modes", "modes", lambda v, snap: f"{v:.0f}/{len(snap.modes)}" if snap.modes is not None
+     else f"{v:.0f}"),
+    ("hq_frac", "high-quality", lambda v, snap: f"{100 * v:.0f}%"),
+    ("digits_covered", "digits", lambda v, snap: f"{v:.0f}/10"),
+    ("cls_is", "IS", lambda v, snap: f"{v:.2f}"),
+    ("grid_js", "grid JS", lambda v, snap: f"{v:.3f}"),
+    ("sparsity_d", "D sparse", lambda v, snap: f"{100 * v:.1f}%"),
+    ("zeros_d", "D zeros", lambda v, snap: f"{100 * v:.1f}%"),
+    ("sparsity_g", "G sparse", lambda v, snap: f"{100 * v:.1f}%"),
+    ("sharpness_d", "D sharpness", lambda v, snap: f"{v:.3g}"),
+)
+
+
+def _plot_data(image: bytes) -> PlotData:
+    data = base64.b64encode(image).decode("ascii")
+    return PlotData(type="matplotlib", plot=f"data:image/{IMAGE_FORMAT};base64,{data}")
+
+
+def _frame_or_none(df):
+    """None clears a chart; an empty frame would make gradio's LinePlot lay itself out at zero
+    height and stay blank after data arrives (seen after page load, before the first step)."""
+    return df if len(df) else None
+
+
+def fmt_rate(r: float) -> str:
+    return f"{r:,.0f}" if r >= 10 else f"{r:.1f}"
+
+
+class Stream:
+    """Renders sessions' frames (see the module docstring). `page` holds the components."""
+
+    def __init__(self, page, registry, renderers: RenderService):
+        self.page = page
+        self.registry = registry
+        self.renderers = renderers
+        # One drawing thread: the child process draws one picture at a time anyway.
+        self._draw_pool = futures.ThreadPoolExecutor(max_workers=1,
+                                                     thread_name_prefix="gan-lab-draw")
+
+    def close(self) -> None:
+        self._draw_pool.shutdown(wait=False, cancel_futures=True)
+
+    def status_text(self, snap) -> str:
+        badge = STATE_BADGES.get(snap.state, snap.state)
+        parts = [f"**{badge}**", f"step **{snap.step:,}** / {snap.steps_total:,}"]
+        if snap.state == "running" and snap.steps_per_s > 0:  # 0 until the first 0.5 s
+            parts.append(f"{fmt_rate(snap.steps_per_s)} steps/s")
+        parts.append(f"device {snap.device}")
+        lat = snap.latest
+        for key, label, fmt in STATUS_METRICS:
+            v = lat.get(key)
+            if v is not None and math.isfinite(v):
+                parts.append(f"{label} {fmt(v, snap)}")
+        line2 = snap.message
+        if snap.state in ("diverged", "error"):
+            line2 = f"⚠️ {line2}"
+        line2 = html.escape(line2, quote=False)   # messages can quote errors and file names
+        server = self.registry.describe(snap.state == "running")
+        return f"{' · '.join(parts)}  \n{line2} <span style='opacity:.6'>· {server}</span>"
+
+    def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str,
+               wait: bool = False) -> dict:
+        """The parts of the page that changed since this session's last frame.
+
+        wait=False (the timer): pictures are drawn in the background and delivered by a later
+        poll, so a frame never waits for matplotlib. wait=True (buttons): the answer carries
+        pictures of exactly the state the button produced."""
+        p = self.page
+        job = s.job
+        if job is None:
+            return {p.status: gr.skip()}
+        # View inputs come from the client: anything unexpected means the default view.
+        layer = layer if isinstance(layer, str) else "all"
+        heat, arrows, mani = (v is not False for v in (heat, arrows, mani))
+        out: dict = {}
+        snap = job.snapshot()
+        sh = s.shown
+        if "version" not in sh or s.recorder is None:
+            # shown is cleared exactly when a run starts over (new tab, Reset, rebuild, a
+            # loaded checkpoint or points), so the GIF starts over with it.
+            s.recorder = FrameRecorder(GIF_MAX_FRAMES, max_side=GIF_MAX_SIDE)
+        if sh.get("version") != snap.version:
+            sh["version"] = snap.version
+            out[p.status] = self.status_text(snap)
+            df = plots.loss_frame(snap)
+            # Penalties get their own chart: lambda * sum|w| is often 10-100x the adversarial
+            # losses and would flatten them into a line at the bottom of a shared axis.
+            is_pen = df["series"].isin(PENALTY_NAMES)
+            out[p.loss_plot] = _frame_or_none(df[~is_pen])
+            pen = df[is_pen]
+            if len(pen):
+                out[p.pen_plot] = gr.update(value=pen, visible=True)
+                sh["pen"] = True
+            elif sh.get("pen", True):
+                out[p.pen_plot] = gr.update(value=None, visible=False)
+                sh["pen"] = False
+            mcols = snap.metrics or {}
+            mkey = (len(mcols.get("step", ())), tuple(mcols),
+                    tuple(float(mcols[k][-1]) for k in mcols if len(mcols[k])))
+            if sh.get("metrics") != mkey:
+                sh["metrics"] = mkey
+                for comp, kind in ((p.quality_plot, "quality"),
+                                   (p.sparsity_plot, "sparsity"),
+                                   (p.sharp_plot, "sharpness")):
+                    out[comp] = _frame_or_none(plots.metric_frame(snap, kind))
+        if sh.get("is_image") != snap.is_image:
+            sh["is_image"] = snap.is_image  # heatmap, arrows and noise grid are 2-D only
+            out[p.view_row] = gr.update(visible=not snap.is_image)
+        names = plots.layer_names(snap)
+        if sh.get("layers") != names:
+            sh["layers"] = names
+            if layer not in names:
+                layer = "all"
+            out[p.layer] = gr.update(choices=names, value=layer)
+        elif layer not in names:
+            layer = "all"
+        busy = self._figures(s, snap, out, heat, arrows, mani, layer, wait)
+        tick = FAST_TICK_S if snap.state == "running" or busy else SLOW_TICK_S
+        if sh.get("tick") != tick:
+            sh["tick"] = tick
+            out[p.timer] = gr.Timer(value=tick, active=True)
+        if not out:
+            # gradio reads an empty dict as one (missing) value, not as "nothing changed"
+            out[p.status] = gr.skip()
+        return out
+
+    def _figures(self, s: Session, snap, out: dict, heat, arrows, mani, layer,
+                 wait: bool) -> bool:
+        """Start drawing pictures that are out of date; put finished ones in `out`. Returns
+        whether a picture is still pending (the timer then keeps ticking fast)."""
+        p = self.page
+        sh = s.shown
+        plot_of = {"samples": p.samples_plot, "weights": p.weights_plot}
+        # A button's answer waits for its pictures, but not beyond DRAW_WAIT_S in all: on a
+        # busy server a later poll delivers them instead.
+        deadline = time.monotonic() + DRAW_WAIT_S
+        for _ in range(3 if wait else 1):
+            # Collect first, then submit: a picture finished since the last poll is shown now
+            # and the next one starts drawing in the same poll.
+            for kind, (key, fut) in list(s.draws.items()):
+                if wait:
+                    futures.wait([fut], timeout=max(0.0, deadline - time.monotonic()))
+                if fut.done():
+                    del s.draws[kind]
+                    out[plot_of[kind]] = _plot_data(fut.result())
+                    sh[kind] = key
+            now = time.monotonic()
+            want = {}
+            # id(job): a rebuilt job counts weights_version from 1 again
+            jid = id(s.job)
+            skey = (jid, snap.weights_version, bool(heat), bool(arrows), bool(mani))
+            if sh.get("samples") != skey:
+                want["samples"] = (skey, dict(heatmap=bool(heat), arrows=bool(arrows),
+                                              manifold=bool(mani)))
+            wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
+            if sh.get("weights") != wkey and (
+                    wait or snap.state != "running" or sh.get("weights_layer") != layer
+                    or now - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S):
+                want["weights"] = (wkey, dict(layer=layer))
+            for kind, (key, opts) in want.items():
+                if kind not in s.draws:  # one drawing per picture in flight; newest wins next
+                    rec = s.recorder if kind == "samples" and self._frame_due(s, snap) \
+                        else None
+                    fut = self._draw_pool.submit(self._draw, kind, s.key, snap, opts, rec)
+                    s.draws[kind] = (key, fut)
+                    if kind == "weights":
+                        sh["weights_t"], sh["weights_layer"] = now, layer
+            if not wait or not (want or s.draws):
+                break
+        return bool(s.draws) or sh.get("weights") != wkey
+
+    @staticmethod
+    def _frame_due(s: Session, snap) -> bool:
+        """Whether this samples picture should also become a GIF frame: at the recorder's
+        interval, and always for the picture a run stops on (paused, done, diverged), so the
+        GIF ends where the page does."""
+        rec = s.recorder
+        if rec is None:
+            return False
+        if rec.due(snap):
+            return True
+        return snap.state != "running" and bool(rec.steps) and snap.step > rec.steps[-1]
+
+    def _draw(self, kind: str, key: str, snap, opts: dict, rec) -> bytes:
+        """Draw in the render process. With a recorder, the render process also returns the
+        same picture as a small RGB array, which becomes a GIF frame: the frames are exactly
+        what the page showed, drawn once. A recorder replaced meanwhile (Reset) just gets a
+        frame nobody reads."""
+        if rec is None:
+            return self.renderers.draw(kind, key, snap, **opts)
+        image, frame = self.renderers.draw(kind, key, snap, frame_side=rec.max_side, **opts)
+        rec.add(snap, frame=frame)
+        return image
