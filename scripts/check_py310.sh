@@ -5,16 +5,21 @@
 # the launch smoke test (scripts/smoke_app.py: app.py serving, /train and /poll over
 # gradio_client) and the test suite.
 #
-# DOWNLOAD COST: about 2.9 GB of wheels. PyPI's only torch 2.13.0 for Python 3.10 is the CUDA 13.0
-# build: torch 527 MB + nvidia-* CUDA libraries 1.9 GB + triton 198 MB. The venv takes 5.2 GB of
-# disk. Measured on our dev machine (AMD EPYC, 2 cores, shared with other jobs): install 156 s
-# wall; docs/SPACE.md has all the numbers. That is why this is not part of .ci/run. The CUDA
-# libraries are installed but never used: these machines have no GPU, so everything runs on CPU.
+# DOWNLOAD COST: 2.9 GB of wheels (2,904 MB, 97 files). PyPI's Linux torch 2.13.0 for Python
+# 3.10 is the CUDA 13.0 build: torch 527 MB + nvidia-* CUDA libraries 2.0 GB + triton 198 MB
+# (everything else: 182 MB). The venv takes 5,241 MiB of disk. Measured on our dev machine
+# (AMD EPYC, 2 cores, shared with other jobs, load 5-9): plain install 156 s wall; this whole
+# script 777 s wall, of which pytest 483 s. Because of the download and the time it is NOT part
+# of .ci/run; run it after changing requirements*.txt or constraints.txt, or before moving a
+# Space to ZeroGPU. The CUDA libraries are installed but not used: these machines have no GPU,
+# so everything runs on the CPU.
 #
 # Usage:  scripts/check_py310.sh [WORKDIR]       (default WORKDIR: /tmp/gan-lab-py310)
 #   PY310=/path/to/python3.10   the interpreter (default: $(pyenv prefix 3.10.13)/bin/python)
 #   WHEELS=DIR                  download the wheels into DIR once and install from there, so a
-#                               rerun downloads nothing (DIR then holds 2.9 GB)
+#                               rerun downloads nothing (DIR then holds 2.9 GB). On our
+#                               machine this saved no time: PyPI is fast here, and unpacking
+#                               5 GB dominates (docs/SPACE.md)
 #   PYTEST_ARGS="..."           arguments for pytest (default: none, i.e. the whole suite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,13 +45,13 @@ t0=$(t)
 if [ -n "${WHEELS:-}" ]; then
   mkdir -p "$WHEELS"
   "$VPY" -m pip download -q -d "$WHEELS" -r requirements-dev.txt -c constraints.txt
-  echo "wheels: $(du -sm "$WHEELS" | cut -f1) MB in $WHEELS, $(( $(t) - t0 )) s so far"
+  echo "wheels: $(du -sm "$WHEELS" | cut -f1) MiB in $WHEELS, $(( $(t) - t0 )) s so far"
   "$VPY" -m pip install -q --no-index --find-links "$WHEELS" \
     -r requirements-dev.txt -c constraints.txt
 else
   "$VPY" -m pip install -q -r requirements-dev.txt -c constraints.txt
 fi
-echo "install: $(( $(t) - t0 )) s; venv: $(du -sm "$VENV" | cut -f1) MB"
+echo "install: $(( $(t) - t0 )) s; venv: $(du -sm "$VENV" | cut -f1) MiB"
 "$VPY" -m pip check
 
 step "imports"
