@@ -1,0 +1,76 @@
+"""requirements*.txt, constraints.txt and the Space front matter agree with each other.
+
+requirements.txt holds ranges that install on Python 3.10 (ZeroGPU) and 3.11; constraints.txt
+holds the exact versions tested on each (scripts/lock_constraints.py writes it). These checks
+catch a pin bumped in one file and not the other, without installing anything.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHONS = ("3.10", "3.11")
+
+
+def read_reqs(name: str) -> list[Requirement]:
+    out = []
+    for raw in (ROOT / name).read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-r"):
+            out += read_reqs(line[2:].strip())
+        else:
+            out.append(Requirement(line))
+    return out
+
+
+def env_for(python: str) -> dict[str, str]:
+    env = default_environment()
+    env.update(python_version=python, python_full_version=f"{python}.0",
+               sys_platform="linux", platform_system="Linux")
+    return env
+
+
+def pins_for(python: str) -> dict[str, str]:
+    """constraints.txt's exact version of each package on this Python."""
+    pins: dict[str, str] = {}
+    for req in read_reqs("constraints.txt"):
+        if req.marker is not None and not req.marker.evaluate(env_for(python)):
+            continue
+        (spec,) = req.specifier  # exactly one specifier ...
+        assert spec.operator == "==" and "*" not in spec.version, req  # ... and it is exact
+        name = canonicalize_name(req.name)
+        assert name not in pins, f"{name} pinned twice for Python {python}"
+        pins[name] = spec.version
+    return pins
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_constraints_pin_every_requirement_inside_its_range(python):
+    pins = pins_for(python)
+    for req in read_reqs("requirements-dev.txt"):
+        name = canonicalize_name(req.name)
+        assert name in pins, f"constraints.txt has no {name} for Python {python}"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"Python {python}: constraints.txt pins {name}=={pins[name]}, outside {req}")
+
+
+def test_torch_and_gradio_stay_exact():
+    reqs = {canonicalize_name(r.name): str(r.specifier) for r in read_reqs("requirements.txt")}
+    # torch==2.13.0 is the CPU wheel on our machines; a range would let pip pull a CUDA build.
+    assert reqs["torch"] == "==2.13.0"
+    # The Space installs gradio==sdk_version from the front matter; the pin must match it.
+    front = (ROOT / "README.md").read_text().split("---", 2)[1]
+    sdk = re.search(r"^sdk_version:\s*(\S+)", front, re.M).group(1)
+    assert reqs["gradio"] == f"=={sdk}"
+    python = re.search(r'^python_version:\s*"([\d.]+)"', front, re.M).group(1)
+    # ... and its python_version is one that constraints.txt was tested on.
+    assert ".".join(python.split(".")[:2]) in PYTHONS, python
