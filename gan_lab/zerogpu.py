@@ -80,7 +80,8 @@ CPU_CHUNK_S = 2.0
 COMMIT_S = 0.25
 # Steps between host syncs inside a chunk are sized to take about this long.
 SUB_S = 0.05
-REG_KEYS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_every")
+REG_KEYS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_every",
+            "hsn_method")
 
 
 # --------------------------------------------------------------------------------------------
