@@ -123,11 +123,11 @@ class RunConfig:
     hsn_every: int = _p(8, "Apply HSN1R every k steps, with lambda*k (lazy regularization: "
                            "k=8 costs ~1.3x a plain step instead of ~3.5x).",
                         lo=1, hi=100, group="regularization", label="HSN1R every k")
-    hsn_method: str = _p("exact", "How HSN1R's penalty is differentiated: 'exact' (double "
-                                  "backprop through the Hessian-vector product) or 'fd' (finite "
-                                  "differences of the gradient along the power-iteration vector; "
-                                  "within 1% of exact, cheaper).",
-                         choices=("exact", "fd"), group="regularization", label="HSN1R method")
+    hsn_method: str = _p("fd", "How HSN1R's penalty is differentiated: 'fd' (finite differences "
+                               "of the gradient along the power-iteration vector: 3 gradients per "
+                               "step, within 1% of exact) or 'exact' (double backprop through the "
+                               "Hessian-vector product, ~2x slower).",
+                         choices=("fd", "exact"), group="regularization", label="HSN1R method")
     # --- measurement --------------------------------------------------------------------------
     sparsity_eps: float = _p(1e-3, "A weight counts as sparse when |w| <= eps.",
                              lo=1e-8, hi=1.0, log=True, group="metrics", label="Sparsity eps")

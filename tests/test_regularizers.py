@@ -768,3 +768,44 @@ def test_hsn1r_fd_uses_the_torch_function_mode_only_when_needed(monkeypatch):
         made.clear()
         HSN1R(reg_params(net, False), method="fd", modules=(net,)).backward(closure, 1.0, 0)
         assert bool(made) == uses, name
+
+
+def test_hsn1r_fd_step_shrinks_with_the_curvature():
+    from gan_lab.regularizers import FD_CURV, FD_SCALE_MAX, FD_SCALE_MIN
+
+    w = torch.zeros(3, requires_grad=True)
+    e0 = torch.finfo(torch.float32).eps ** 0.25
+    for host in (True, False):   # CPU floats / device tensors (no host sync)
+        reg = HSN1R([w], method="fd")
+        reg._host = host
+        assert float(reg.eps_for(0.5, w)) == pytest.approx(e0 * FD_SCALE_MAX)   # none logged
+        steps = []
+        for curv in (FD_CURV / 100, FD_CURV, 4 * FD_CURV, 1e6):
+            reg.value = 0.5 * curv   # the logged value is lambda * |v.Hv|
+            steps.append(float(reg.eps_for(0.5, w)))
+        assert steps == pytest.approx([e0 * FD_SCALE_MAX, e0, e0 / 2, e0 * FD_SCALE_MIN])
+        assert isinstance(reg.eps_for(0.5, w), float) == host
+        fixed = HSN1R([w], method="fd", fd_eps=0.1)
+        fixed._host = host
+        assert float(fixed.eps_for(0.5, w)) == pytest.approx(0.1)
+    assert float(HSN1R([w.double()], method="fd").eps_for(0.5, w.double())) == pytest.approx(
+        torch.finfo(torch.float64).eps ** 0.25 * FD_SCALE_MAX)
+
+
+@pytest.mark.parametrize("name", ["dloss-leaky", "hinge-leaky", "mse-tanh"])
+def test_hsn1r_fd_device_path_matches_the_cpu_path(name):
+    # Off the CPU the scalars stay 0-d tensors (no host sync); same numbers up to rounding.
+    net, closure = dict(FD_CASES)[name]()
+    ps = reg_params(net, False)
+    allp = list(net.parameters())
+    out = []
+    for host in (True, False):
+        reg = HSN1R(ps, iters=2, method="fd", modules=(net,))
+        reg._host = host
+        _clear(allp)
+        for step in range(3):
+            reg.backward(closure, 0.6, step)
+        out.append((reg.value, _grads(allp), _flat(reg.v)))
+    assert out[1][0] == pytest.approx(out[0][0], rel=1e-9)
+    assert torch.allclose(out[1][1], out[0][1], rtol=1e-9, atol=1e-12)
+    assert torch.allclose(out[1][2], out[0][2], rtol=1e-9, atol=1e-12)
