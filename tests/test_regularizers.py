@@ -663,7 +663,9 @@ def test_hsn1r_fd_parameter_not_in_the_loss_is_harmless():
     v = HSN1R([w, u])._current_v([w, u])
     reg = HSN1R([w, u], method="fd")
     reg.v = [x.clone() for x in v]
-    reg.backward(lambda: (u ** 3).sum(), 1.0, 0)   # w unused: not moved; H v is 0 there
+    b = nn.Parameter(torch.zeros(4, dtype=torch.float64))   # linear: autograd hands back a
+    reg.backward(lambda: (u ** 3).sum() + b.sum(), 1.0, 0)   # stride-0 gradient, left alone
+    assert torch.equal(b.grad, torch.ones(4, dtype=torch.float64))   # w unused: not moved
     # H = diag(6u) on u, so v.Hv = sum 6 u v_u^2 and its gradient is 6 v_u^2 (times the sign).
     vhv = (6 * u.detach() * v[1] ** 2).sum()
     assert reg.value == pytest.approx(abs(vhv.item()), rel=1e-6)
