@@ -31,7 +31,8 @@ N_EVAL_MNIST = 1000
 N_VIEW_2D = 1000     # points shown in the sample plot
 N_VIEW_MNIST = 64    # 8x8 grid from fixed noise
 # Fields whose change means new regularizer objects (their kept state starts over).
-REG_FIELDS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_every")
+REG_FIELDS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_every",
+              "hsn_method")
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,8 +133,12 @@ class Trainer:
         c = self.cfg
         kinds = {"g": c.reg if c.reg_target in ("g", "both") else "none",
                  "d": c.reg if c.reg_target in ("d", "both") else "none"}
-        self.reg_g = make_regularizer(kinds["g"], reg_params(self.G, c.reg_bias), c)
-        self.reg_d = make_regularizer(kinds["d"], reg_params(self.D, c.reg_bias), c)
+        # modules: the nets the losses run through (HSN1R's fd method replays their
+        # activation branches; see regularizers.HSN1R).
+        self.reg_g = make_regularizer(kinds["g"], reg_params(self.G, c.reg_bias), c,
+                                      modules=(self.G, self.D))
+        self.reg_d = make_regularizer(kinds["d"], reg_params(self.D, c.reg_bias), c,
+                                      modules=(self.G, self.D))
 
     def lr_scale(self) -> float:
         """Multiplier of the base learning rates at the current step (the lr schedule)."""
@@ -187,26 +192,23 @@ class Trainer:
             z = torch.randn(bs, c.latent_dim, generator=rng, device=dev)
             with torch.no_grad():
                 fake = G(z)
-            ld = d_loss(c.loss, D(real), D(fake))
-            pen = self.reg_d.penalty(ld, c.lam, self.step)
-            total = ld if pen is None else ld + pen
+            self.opt_d.zero_grad(set_to_none=True)
+            # The regularizer runs the loss (a closure: some methods evaluate it more than once)
+            # and the backward of loss + penalty; see regularizers.Regularizer.backward.
+            ld, total = self.reg_d.backward(
+                lambda real=real, fake=fake: d_loss(c.loss, D(real), D(fake)), c.lam, self.step)
             if self.checks_each_step and not torch.isfinite(total):
                 return self._bad_row(ld, None)
-            self.opt_d.zero_grad(set_to_none=True)
-            total.backward()
             self.opt_d.step()
             self.reg_d.after_step(c.lam, c.lr_d * k)
         # D's weights need no gradient for G's update; skipping them saves a third of backward.
         D.requires_grad_(False)
         try:
             z = torch.randn(bs, c.latent_dim, generator=rng, device=dev)
-            lg = g_loss(c.loss, D(G(z)))
-            pen = self.reg_g.penalty(lg, c.lam, self.step)
-            total = lg if pen is None else lg + pen
+            self.opt_g.zero_grad(set_to_none=True)
+            lg, total = self.reg_g.backward(lambda: g_loss(c.loss, D(G(z))), c.lam, self.step)
             if self.checks_each_step and not torch.isfinite(total):
                 return self._bad_row(ld, lg)
-            self.opt_g.zero_grad(set_to_none=True)
-            total.backward()
         finally:
             D.requires_grad_(True)
         self.opt_g.step()

@@ -3,6 +3,7 @@ short real GAN run (ring8, tiny MLPs) on both G and D."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -408,3 +409,404 @@ def test_hvp_of_gan_losses_runs_for_g_through_d():
     grads = grads_with_graph(loss, ps)
     hv = hvp(grads, ps, [torch.ones_like(p) for p in ps])
     assert all(h.shape == p.shape and torch.isfinite(h).all() for h, p in zip(hv, ps))
+
+
+# --- Regularizer.backward and HSN1R's finite-difference method --------------------------------
+
+def _grads(params):
+    return _flat([torch.zeros_like(p) if p.grad is None else p.grad for p in params])
+
+
+def _clear(params):
+    for p in params:
+        p.grad = None
+
+
+@pytest.mark.parametrize("kind,mode", [("none", "proximal"), ("l1", "penalty"),
+                                       ("l1", "proximal"), ("l2", "proximal"),
+                                       ("hsn1r", "proximal")])
+def test_default_backward_is_loss_plus_penalty_backward(kind, mode):
+    # What the Trainer did before backward() existed, bit for bit, for every regularizer.
+    net = _tiny(seed=3)
+    allp = list(net.parameters())
+    a, b = (make_regularizer(kind, reg_params(net, False), l1_mode=mode) for _ in range(2))
+    loss = _dloss(net)
+    pen = a.penalty(loss, 0.3, 0)
+    total = loss if pen is None else loss + pen
+    _clear(allp)
+    total.backward()
+    ref = _grads(allp)
+    _clear(allp)
+    got_loss, got_total = b.backward(lambda: _dloss(net), 0.3, 0)
+    assert torch.equal(_grads(allp), ref)
+    assert got_loss.item() == loss.item() and got_total.item() == total.item()
+    assert not got_loss.requires_grad and not got_total.requires_grad
+
+
+def _softplus_dloss(net, seed):
+    g = torch.Generator().manual_seed(seed)
+    real = torch.randn(32, 2, generator=g, dtype=torch.float64)
+    fake = 1.5 + 0.5 * torch.randn(32, 2, generator=g, dtype=torch.float64)
+    return lambda: d_loss("ns", net(real).squeeze(1), net(fake).squeeze(1))
+
+
+def _fd_cases():
+    """(name, build) -> (net, closure, modules): small float64 nets, smooth and piecewise, D
+    losses with and without a kink of their own (hinge), and a regression loss."""
+    def d_net(act, seed, loss="ns", width=6):
+        def build():
+            torch.manual_seed(seed)
+            net = nn.Sequential(nn.Linear(2, width), act(), nn.Linear(width, width), act(),
+                                nn.Linear(width, 1)).double()
+            g = torch.Generator().manual_seed(seed + 50)
+            real = torch.randn(48, 2, generator=g, dtype=torch.float64)
+            fake = 1.5 + 0.5 * torch.randn(48, 2, generator=g, dtype=torch.float64)
+            return net, lambda: d_loss(loss, net(real).squeeze(1), net(fake).squeeze(1))
+        return build
+
+    def mse(act, seed):
+        def build():
+            torch.manual_seed(seed)
+            net = nn.Sequential(nn.Linear(3, 5), act(), nn.Linear(5, 4), act(),
+                                nn.Linear(4, 1)).double()
+            g = torch.Generator().manual_seed(seed + 100)
+            x = torch.randn(16, 3, generator=g, dtype=torch.float64)
+            y = torch.randn(16, 1, generator=g, dtype=torch.float64)
+            return net, lambda: ((net(x) - y) ** 2).mean()
+        return build
+
+    return [("mse-tanh", mse(nn.Tanh, 0)), ("mse-softplus", mse(nn.Softplus, 1)),
+            ("mse-silu", mse(nn.SiLU, 2)), ("dloss-tanh", d_net(nn.Tanh, 3)),
+            ("dloss-elu", d_net(nn.ELU, 4)), ("dloss-relu", d_net(nn.ReLU, 5)),
+            ("dloss-leaky", d_net(lambda: nn.LeakyReLU(0.2), 6)),
+            ("hinge-leaky", d_net(lambda: nn.LeakyReLU(0.2), 7, loss="hinge")),
+            ("lsgan-leaky", d_net(lambda: nn.LeakyReLU(0.2), 8, loss="lsgan"))]
+
+
+FD_CASES = _fd_cases()
+
+
+def _rel(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+def _penalty_by(method, net, closure, v, lam, iters=1, modules=()):
+    """(value, gradient of the penalty alone over all params, next v, full gradient) of one
+    HSN1R step with the given starting v."""
+    allp = list(net.parameters())
+    ps = reg_params(net, False)
+    _clear(allp)
+    closure().backward()
+    plain = _grads(allp)
+    reg = HSN1R(ps, iters=iters, method=method, modules=modules)
+    reg.v = [x.clone() for x in v]
+    _clear(allp)
+    reg.backward(closure, lam, 0)
+    full = _grads(allp)
+    _clear(allp)
+    return reg.value, full - plain, _flat(reg.v), full
+
+
+@pytest.mark.parametrize("name,build", FD_CASES, ids=[c[0] for c in FD_CASES])
+def test_hsn1r_fd_matches_exact_value_and_gradient(name, build):
+    net, closure = build()
+    ps = reg_params(net, False)
+    h = exact_hessian(closure(), ps)
+    # v a few power steps from random (as training keeps it): its Rayleigh quotient is then
+    # well away from 0, so a relative error means something.
+    v = _flat(HSN1R(ps)._current_v(ps))
+    for _ in range(5):
+        v = _normalize(h @ v)
+    v = list(torch.split(v, [p.numel() for p in ps]))
+    v = [x.reshape(p.shape) for x, p in zip(v, ps)]
+    lam = 0.7
+    ex_val, ex_grad, ex_v, ex_full = _penalty_by("exact", net, closure, v, lam)
+    vf = _flat(v)
+    assert ex_val == pytest.approx(lam * abs((vf @ h @ vf).item()), rel=1e-9)
+    assert ex_grad.abs().max() > 1e-4   # a non-trivial penalty gradient to compare
+    for modules in ((), (net,)):   # caught by the torch function mode / by module patching
+        val, grad, nv, full = _penalty_by("fd", net, closure, v, lam, modules=modules)
+        assert abs(val - ex_val) / ex_val < 1e-2
+        assert _rel(grad, ex_grad) < 1e-2
+        assert _rel(nv, ex_v) < 1e-2
+        assert _rel(full, ex_full) < 1e-2
+
+
+def test_hsn1r_fd_error_is_far_below_one_percent_in_float64():
+    # The 1% bound above has a wide margin: eps = finfo(float64).eps ** 0.25 = 1.2e-4.
+    net, closure = FD_CASES[6][1]()   # leaky ReLU D
+    ps = reg_params(net, False)
+    v = HSN1R(ps)._current_v(ps)
+    ex = _penalty_by("exact", net, closure, v, 1.0)
+    fd = _penalty_by("fd", net, closure, v, 1.0, modules=(net,))
+    assert abs(fd[0] - ex[0]) / ex[0] < 1e-6 and _rel(fd[1], ex[1]) < 1e-5
+
+
+def test_hsn1r_fd_with_unfrozen_kinks_would_be_far_off():
+    # Why the branches are held: a plain finite difference across leaky-ReLU kinks.
+    net, closure = FD_CASES[6][1]()
+    ps = reg_params(net, False)
+    v = HSN1R(ps)._current_v(ps)
+    _, ex_grad, _, _ = _penalty_by("exact", net, closure, v, 1.0)
+    reg = HSN1R(ps, method="fd", fd_eps=0.05)
+    reg.v = [x.clone() for x in v]
+    held = _penalty_by("fd", net, closure, v, 1.0)[1]
+    import gan_lab.regularizers as R
+    old = R._KinkMode.__torch_function__
+    try:   # a mode that records nothing and replays nothing: plain finite differences
+        R._KinkMode.__torch_function__ = lambda self, func, types, args=(), kwargs=None: \
+            func(*args, **(kwargs or {}))
+        allp = list(net.parameters())
+        _clear(allp)
+        closure().backward()
+        plain = _grads(allp)
+        _clear(allp)
+        reg.backward(closure, 1.0, 0)
+        loose = _grads(allp) - plain
+    finally:
+        R._KinkMode.__torch_function__ = old
+    assert _rel(held, ex_grad) < 1e-2
+    assert _rel(loose, ex_grad) > 0.1
+
+
+@pytest.mark.parametrize("iters", [2, 3])
+def test_hsn1r_fd_extra_power_iterations(iters):
+    net, closure = FD_CASES[3][1]()   # tanh D
+    ps = reg_params(net, False)
+    v = HSN1R(ps)._current_v(ps)
+    ex = _penalty_by("exact", net, closure, v, 0.5, iters=iters)
+    fd = _penalty_by("fd", net, closure, v, 0.5, iters=iters, modules=(net,))
+    assert abs(fd[0] - ex[0]) / ex[0] < 1e-2
+    assert _rel(fd[1], ex[1]) < 1e-2 and _rel(fd[2], ex[2]) < 1e-2
+
+
+def test_hsn1r_fd_float32_on_the_default_ring8_discriminator():
+    # Training runs in float32 (eps = 0.019 there). The default D (3 x 128 leaky ReLU) with v
+    # moved towards the top eigenvector, as training keeps it: measured errors ~3e-4.
+    cfg = RunConfig()
+    torch.manual_seed(0)
+    G, D = build_models(cfg)
+    gen = torch.Generator().manual_seed(1)
+    real = _ring8(256, gen)
+    with torch.no_grad():
+        fake = G(torch.randn(256, cfg.latent_dim, generator=gen))
+    closure = lambda: d_loss("ns", D(real), D(fake))   # noqa: E731
+    ps = reg_params(D, False)
+    grads = grads_with_graph(closure(), ps)
+    v = HSN1R(ps)._current_v(ps)
+    for _ in range(20):
+        hv = [h.detach() for h in hvp(grads, ps, v)]
+        n = _flat(hv).norm()
+        v = [h / n for h in hv]
+    ex = _penalty_by("exact", D, closure, v, 1.0)
+    fd = _penalty_by("fd", D, closure, v, 1.0, modules=(G, D))
+    assert abs(fd[0] - ex[0]) / ex[0] < 1e-2
+    assert _rel(fd[1], ex[1]) < 1e-2 and _rel(fd[3], ex[3]) < 1e-2
+
+
+def test_hsn1r_fd_module_patching_and_mode_agree_and_clean_up():
+    net, closure = FD_CASES[7][1]()   # leaky D + hinge loss: a kink outside the modules too
+    ps = reg_params(net, False)
+    v = HSN1R(ps)._current_v(ps)
+    a = _penalty_by("fd", net, closure, v, 1.0)
+    b = _penalty_by("fd", net, closure, v, 1.0, modules=(net,))
+    assert a[0] == b[0] and torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
+    assert all("forward" not in m.__dict__ for m in net.modules())
+    # The weights are back exactly, and the closure is unchanged afterwards.
+    before = _flat([p.detach().clone() for p in net.parameters()])
+    _penalty_by("fd", net, closure, v, 1.0, modules=(net,))
+    assert torch.equal(_flat([p.detach() for p in net.parameters()]), before)
+
+
+def test_hsn1r_fd_lazy_zero_lambda_and_state():
+    net, closure = FD_CASES[3][1]()
+    ps = reg_params(net, False)
+    allp = list(net.parameters())
+    reg = HSN1R(ps, every=2, method="fd", modules=(net,))
+    _clear(allp)
+    reg.backward(closure, 0.4, 0)
+    assert reg.value > 0 and len(reg.v) == len(ps)
+    assert all(x.shape == p.shape and not x.requires_grad for x, p in zip(reg.v, ps))
+    v0, value0 = _flat(reg.v).clone(), reg.value
+    for lam, step in ((0.4, 1), (0.0, 2)):   # an off step; lambda 0
+        _clear(allp)
+        loss, total = reg.backward(closure, lam, step)
+        _clear(allp)
+        closure().backward()
+        plain = _grads(allp)
+        _clear(allp)
+        reg.backward(closure, lam, step)
+        assert torch.equal(_grads(allp), plain) and total.item() == loss.item()
+        assert torch.equal(_flat(reg.v), v0)
+    assert value0 > 0 and reg.value == 0.0
+    with pytest.raises(ValueError):
+        reg.backward(closure, -1.0, 0)
+
+
+def test_hsn1r_fd_accumulates_into_existing_grads():
+    net, closure = FD_CASES[3][1]()
+    ps = reg_params(net, False)
+    allp = list(net.parameters())
+    v = HSN1R(ps)._current_v(ps)
+    _, _, _, full = _penalty_by("fd", net, closure, v, 0.5, modules=(net,))
+    reg = HSN1R(ps, method="fd", modules=(net,))
+    reg.v = [x.clone() for x in v]
+    for p in allp:
+        p.grad = torch.ones_like(p)
+    reg.backward(closure, 0.5, 0)
+    assert torch.allclose(_grads(allp), full + 1, atol=1e-12)
+
+
+def test_hsn1r_fd_parameter_not_in_the_loss_is_harmless():
+    w = nn.Parameter(torch.randn(3, 3, dtype=torch.float64))
+    u = nn.Parameter(torch.randn(3, dtype=torch.float64))
+    v = HSN1R([w, u])._current_v([w, u])
+    reg = HSN1R([w, u], method="fd")
+    reg.v = [x.clone() for x in v]
+    b = nn.Parameter(torch.zeros(4, dtype=torch.float64))   # linear: autograd hands back a
+    reg.backward(lambda: (u ** 3).sum() + b.sum(), 1.0, 0)   # stride-0 gradient, left alone
+    assert torch.equal(b.grad, torch.ones(4, dtype=torch.float64))   # w unused: not moved
+    # H = diag(6u) on u, so v.Hv = sum 6 u v_u^2 and its gradient is 6 v_u^2 (times the sign).
+    vhv = (6 * u.detach() * v[1] ** 2).sum()
+    assert reg.value == pytest.approx(abs(vhv.item()), rel=1e-6)
+    expect = 3 * u.detach() ** 2 + vhv.sign() * 6 * v[1] ** 2
+    assert torch.allclose(u.grad, expect, rtol=1e-6)
+    assert w.grad is None
+    assert torch.equal(reg.v[0], torch.zeros(3, 3, dtype=torch.float64))
+    assert math.isclose(_flat(reg.v).norm().item(), 1.0)
+
+
+def test_hsn1r_fd_closure_must_repeat_itself():
+    net, _ = FD_CASES[6][1]()
+    ps = reg_params(net, False)
+    calls = []
+    x = torch.randn(8, 2, dtype=torch.float64)
+
+    def closure():   # a different number of rows on every call: not the same loss
+        calls.append(1)
+        return net(x[:9 - len(calls)]).pow(2).mean()
+
+    with pytest.raises(RuntimeError, match="same loss"):
+        HSN1R(ps, method="fd", modules=(net,)).backward(closure, 1.0, 0)
+    assert all("forward" not in m.__dict__ for m in net.modules())
+
+
+def test_hsn1r_method_is_checked_and_passed_through():
+    ps = reg_params(_tiny(), False)
+    assert make_regularizer("hsn1r", ps).method == "exact"
+    assert make_regularizer("hsn1r", ps, hsn_method="fd").method == "fd"
+    with pytest.raises(ValueError):
+        HSN1R(ps, method="sideways")
+    with pytest.raises(ValueError):
+        HSN1R(ps, method="fd", fd_eps=0.0)
+
+
+# --- in the Trainer ---------------------------------------------------------------------------
+
+TR_SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval_every=10**5,
+                sharpness_every=0, reg="hsn1r", lam=0.05, hsn_every=1, reg_target="both")
+
+
+def test_trainer_fd_follows_the_exact_run():
+    from gan_lab.trainer import Trainer
+
+    ex = Trainer(RunConfig(**TR_SMALL, hsn_method="exact"))
+    fd = Trainer(RunConfig(**TR_SMALL, hsn_method="fd"))
+    assert fd.reg_d.method == "fd" and fd.reg_g.method == "fd" and ex.reg_d.method == "exact"
+    a, b = ex.run_steps(5), fd.run_steps(5)
+    # Same batches, same start: the losses agree closely, the logged penalties within 1% (in
+    # float32 the fd value's error is largest while v is still near its random start, as here).
+    np.testing.assert_allclose(b[:, :2], a[:, :2], rtol=1e-5)
+    np.testing.assert_allclose(b[:, 2:], a[:, 2:], rtol=1e-2)
+    assert (a[:, 2:] > 0).all()
+    wa = _flat([p.detach() for p in ex.D.parameters()])
+    wb = _flat([p.detach() for p in fd.D.parameters()])
+    assert _rel(wb, wa) < 1e-4
+
+
+def test_trainer_switches_method_live():
+    from gan_lab.trainer import Trainer
+
+    tr = Trainer(RunConfig(**TR_SMALL))
+    tr.run_steps(2)
+    tr.apply(hsn_method="fd")
+    assert tr.reg_d.method == "fd" and tr.reg_g.method == "fd"
+    assert np.isfinite(tr.run_steps(2)).all()
+
+
+def test_trainer_fd_state_export_resumes_bit_identically():
+    # What the ZeroGPU chunks do: the kept vector v crosses a chunk boundary as exported state.
+    from gan_lab.trainer import Trainer
+
+    cfg = RunConfig(**TR_SMALL, hsn_method="fd")
+    whole = Trainer(cfg)
+    whole.run_steps(9)
+    first = Trainer(cfg)
+    first.run_steps(4)
+    st = first.export_state()
+    assert st.reg_d["v"] is not None and st.reg_g["v"] is not None
+    second = Trainer(cfg)
+    second.import_state(st)
+    second.run_steps(5)
+    for net in ("G", "D"):
+        for p, q in zip(getattr(whole, net).parameters(), getattr(second, net).parameters()):
+            assert torch.equal(p, q)
+    assert all(torch.equal(x, y) for x, y in zip(whole.reg_d.v, second.reg_d.v))
+
+
+def test_hsn1r_fd_uses_the_torch_function_mode_only_when_needed(monkeypatch):
+    # The mode costs a few microseconds per torch call (~10% of a ring8 step): with the nets
+    # given, a loss whose only kinks are activation modules never enters it; the hinge loss's
+    # own relu does.
+    import gan_lab.regularizers as R
+
+    made = []
+    real_init = R._KinkMode.__init__
+    monkeypatch.setattr(R._KinkMode, "__init__",
+                        lambda self, tape: (made.append(1), real_init(self, tape))[1])
+    for name, uses in (("dloss-leaky", False), ("hinge-leaky", True)):
+        net, closure = dict(FD_CASES)[name]()
+        made.clear()
+        HSN1R(reg_params(net, False), method="fd", modules=(net,)).backward(closure, 1.0, 0)
+        assert bool(made) == uses, name
+
+
+def test_hsn1r_fd_step_shrinks_with_the_curvature():
+    from gan_lab.regularizers import FD_CURV, FD_SCALE_MAX, FD_SCALE_MIN
+
+    w = torch.zeros(3, requires_grad=True)
+    e0 = torch.finfo(torch.float32).eps ** 0.25
+    for host in (True, False):   # CPU floats / device tensors (no host sync)
+        reg = HSN1R([w], method="fd")
+        reg._host = host
+        assert float(reg.eps_for(0.5, w)) == pytest.approx(e0 * FD_SCALE_MAX)   # none logged
+        steps = []
+        for curv in (FD_CURV / 100, FD_CURV, 4 * FD_CURV, 1e6):
+            reg.value = 0.5 * curv   # the logged value is lambda * |v.Hv|
+            steps.append(float(reg.eps_for(0.5, w)))
+        assert steps == pytest.approx([e0 * FD_SCALE_MAX, e0, e0 / 2, e0 * FD_SCALE_MIN])
+        assert isinstance(reg.eps_for(0.5, w), float) == host
+        fixed = HSN1R([w], method="fd", fd_eps=0.1)
+        fixed._host = host
+        assert float(fixed.eps_for(0.5, w)) == pytest.approx(0.1)
+    assert float(HSN1R([w.double()], method="fd").eps_for(0.5, w.double())) == pytest.approx(
+        torch.finfo(torch.float64).eps ** 0.25 * FD_SCALE_MAX)
+
+
+@pytest.mark.parametrize("name", ["dloss-leaky", "hinge-leaky", "mse-tanh"])
+def test_hsn1r_fd_device_path_matches_the_cpu_path(name):
+    # Off the CPU the scalars stay 0-d tensors (no host sync); same numbers up to rounding.
+    net, closure = dict(FD_CASES)[name]()
+    ps = reg_params(net, False)
+    allp = list(net.parameters())
+    out = []
+    for host in (True, False):
+        reg = HSN1R(ps, iters=2, method="fd", modules=(net,))
+        reg._host = host
+        _clear(allp)
+        for step in range(3):
+            reg.backward(closure, 0.6, step)
+        out.append((reg.value, _grads(allp), _flat(reg.v)))
+    assert out[1][0] == pytest.approx(out[0][0], rel=1e-9)
+    assert torch.allclose(out[1][1], out[0][1], rtol=1e-9, atol=1e-12)
+    assert torch.allclose(out[1][2], out[0][2], rtol=1e-9, atol=1e-12)
