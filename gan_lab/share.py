@@ -78,16 +78,55 @@ def to_query(cfg: RunConfig) -> str:
     return "&".join(parts)
 
 
-def share_url(base_url: str, cfg: RunConfig) -> str:
+def share_url(base_url: str, cfg: RunConfig, extra: dict[str, str] | None = None,
+              compare_with: RunConfig | None = None) -> str:
     """`base_url` with the config as its query. The base's own query and fragment are dropped:
     on Hugging Face Spaces the page's URL carries a per-visitor `__sign` token that must not be
-    passed on, and an old config query would otherwise mix with the new one."""
+    passed on, and an old config query would otherwise mix with the new one.
+
+    extra: page keys (PAGE_KEYS: a drawing, a lesson) added after the config. compare_with: run
+    A of a comparison whose run B is `cfg`; its fields that differ from cfg go in as `a.NAME`."""
     parts = urlsplit(base_url.strip())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", to_query(cfg), ""))
+    query = to_query(cfg)
+    items = [(k, v) for k, v in (extra or {}).items()]
+    if compare_with is not None:
+        items.append(("compare", "1"))
+        a, b = compare_with.to_dict(), cfg.to_dict()
+        items += [(A_PREFIX + k, format_value(k, a[k])) for k in a if a[k] != b[k]]
+    tail = "&".join(f"{quote(k, safe='.')}={quote(v, safe='')}" for k, v in items)
+    query = "&".join(q for q in (query, tail) if q)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
+
+
+# Keys of a link that belong to the page, not to RunConfig: a drawing, a lesson and the control
+# groups it hides, a comparison (with run A's differing fields as a.NAME).
+PAGE_KEYS = frozenset({"draw", "lesson", "hide", "compare"})
+A_PREFIX = "a."
 
 
 def _ignored(key: str) -> bool:
-    return key.startswith("_") or key.startswith("utm_") or key in TRACKING_KEYS
+    return (key.startswith("_") or key.startswith("utm_") or key in TRACKING_KEYS
+            or key in PAGE_KEYS or key.startswith(A_PREFIX))
+
+
+def page_params(query: Any) -> dict[str, str]:
+    """The page keys of a link (PAGE_KEYS and a.NAME), first value of each."""
+    out: dict[str, str] = {}
+    for k, v in _pairs(query):
+        k = str(k).strip().lower()
+        if (k in PAGE_KEYS or k.startswith(A_PREFIX)) and k not in out:
+            out[k] = v if isinstance(v, str) else str(v)
+    return out
+
+
+def parse_compare(query: Any, b: RunConfig) -> tuple[RunConfig | None, list[ConfigError]]:
+    """Run A of a comparison link whose run B is `b`: b with the link's a.NAME fields."""
+    values = {k[len(A_PREFIX):]: v for k, v in page_params(query).items()
+              if k.startswith(A_PREFIX)}
+    unknown = [_unknown(k) for k in values if k not in field_map()]
+    if unknown:
+        return None, unknown
+    return validate_all({**b.to_dict(), **values})
 
 
 def _pairs(query: Any) -> list[tuple[str, str]]:

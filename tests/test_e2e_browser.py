@@ -42,7 +42,7 @@ def page(live_app):
 
 
 def samples_src(pg) -> str:
-    return pg.eval_on_selector("#plot-samples img", "e => e.src") or ""
+    return pg.eval_on_selector("#samples-plot img", "e => e.src") or ""
 
 
 def status(pg) -> str:
@@ -57,29 +57,29 @@ def pixels(png: bytes) -> np.ndarray:
 
 def test_train_pause_screenshot(page):
     pg = page
-    pg.wait_for_selector("#btn-train")
+    pg.wait_for_selector("#train-btn")
     # The untrained generator is drawn on page load, before anyone presses Train.
-    pg.wait_for_selector("#plot-samples img", timeout=30_000)
+    pg.wait_for_selector("#samples-plot img", timeout=30_000)
     src0 = samples_src(pg)
     assert src0.startswith("data:image/")
 
     t0 = time.monotonic()
-    pg.click("#btn-train")
+    pg.click("#train-btn")
     pg.wait_for_function("() => document.querySelector('#gl-status [data-testid=markdown]')"
                          ".innerText.includes('Training')", timeout=10_000)
     first_status = time.monotonic() - t0
-    pg.wait_for_function("s => document.querySelector('#plot-samples img').src !== s", arg=src0,
+    pg.wait_for_function("s => document.querySelector('#samples-plot img').src !== s", arg=src0,
                          timeout=10_000)
     first = time.monotonic() - t0
     assert "Training" in status(pg) or "Done" in status(pg)
-    pg.wait_for_selector("#plot-loss canvas, #plot-loss svg", timeout=10_000)
-    loss_a = pixels(pg.locator("#plot-loss").screenshot())
+    pg.wait_for_selector("#loss-plot canvas, #loss-plot svg", timeout=10_000)
+    loss_a = pixels(pg.locator("#loss-plot").screenshot())
 
     # Count the new pictures the page receives, as a student would see them.
     pg.evaluate("""() => {
-        window.__frames = 0; let last = document.querySelector('#plot-samples img').src;
+        window.__frames = 0; let last = document.querySelector('#samples-plot img').src;
         window.__iv = setInterval(() => {
-            const s = document.querySelector('#plot-samples img').src;
+            const s = document.querySelector('#samples-plot img').src;
             if (s !== last) { window.__frames++; last = s; }
         }, 20);
     }""")
@@ -96,14 +96,14 @@ def test_train_pause_screenshot(page):
 
     src1 = samples_src(pg)
     assert src1 != src0, "the samples picture did not change while training"
-    loss_b = pixels(pg.locator("#plot-loss").screenshot())
+    loss_b = pixels(pg.locator("#loss-plot").screenshot())
     assert loss_a.shape != loss_b.shape or np.abs(loss_a - loss_b).mean() > 0.1, \
         "the loss chart did not change while training"
     # The loss chart really drew curves: its legend names both networks' losses.
-    legend = pg.inner_text("#plot-loss")
+    legend = pg.inner_text("#loss-plot")
     assert "D loss" in legend and "G loss" in legend, legend
 
-    pg.click("#btn-pause")
+    pg.click("#pause-btn")
     pg.wait_for_function("() => document.querySelector('#gl-status [data-testid=markdown]')"
                          ".innerText"
                          ".includes('Paused')", timeout=10_000)
@@ -122,8 +122,8 @@ def message(pg) -> str:
 
 def test_live_edit_and_bad_input_in_the_page(page):
     pg = page
-    pg.wait_for_selector("#plot-samples img", timeout=30_000)
-    pg.click("#btn-train")
+    pg.wait_for_selector("#samples-plot img", timeout=30_000)
+    pg.click("#train-btn")
     pg.wait_for_function("() => /step [1-9]/.test(document.querySelector("
                          "'#gl-status [data-testid=markdown]').innerText)", timeout=15_000)
 
@@ -154,7 +154,7 @@ def test_live_edit_and_bad_input_in_the_page(page):
                          ".classList.contains('gl-bad')", timeout=10_000)
     assert "Batch size" not in message(pg)
     assert "Training" in status(pg) or "Done" in status(pg)
-    pg.click("#btn-pause")
+    pg.click("#pause-btn")
 
 
 def test_share_link_opens_with_its_settings(live_app):
@@ -177,7 +177,7 @@ def test_share_link_opens_with_its_settings(live_app):
                                  "?.includes('Settings from the link')", timeout=30_000)
             assert pg.input_value("#ctl-lam input[type=number]") == "0.02"
             assert pg.input_value("#ctl-reg input") == "L1"
-            pg.click("#acc-share button:has-text('Share link, downloads')")
+            pg.click("#grp-share button:has-text('Share link, downloads')")
             pg.click("#btn-share")
             pg.wait_for_function("() => document.querySelector('#share-link textarea')"
                                  ".value.startsWith('http')", timeout=10_000)
@@ -200,7 +200,7 @@ def test_html_in_user_text_stays_text_in_toasts(page):
     no clickable link reaches the page (gradio renders toasts as sanitized HTML, which keeps
     links, so the app escapes user text)."""
     pg = page
-    pg.wait_for_selector("#plot-samples img", timeout=30_000)
+    pg.wait_for_selector("#samples-plot img", timeout=30_000)
     pg.click("button:has-text('Share or load settings (JSON)')")
     editor = pg.locator(".cm-content").first
     editor.click()

@@ -120,14 +120,17 @@ def test_loss_frame_penalties_nonfinite_and_row_cap(l1):
     assert not {4, 11} & set(d["step"])
 
 
-def test_metric_frames(ring, l1):
+def test_metric_frames_one_scale_per_chart(ring, l1):
     snap = ring[1]
-    q = plots.metric_frame(snap, "quality")
+    q = plots.metric_frame(snap, "coverage")
     assert list(q.columns) == ["step", "value", "series"]
-    assert set(q["series"]) == {"modes", "HQ %"}
-    hq = q[q["series"] == "HQ %"]
+    assert set(q["series"]) == {"modes captured"}
+    hq = plots.metric_frame(snap, "fidelity")
+    assert set(hq["series"]) == {"high-quality %"}
     np.testing.assert_allclose(hq["value"], snap.metrics["hq_frac"] * 100)
     assert list(hq["step"]) == [0, 20, 40]
+    dv = plots.metric_frame(snap, "divergence")
+    assert set(dv["series"]) == {"reverse KL", "grid KL", "grid JS"}   # all in nats
     s = plots.metric_frame(l1, "sparsity")
     assert set(s["series"]) == {"G sparse %", "D sparse %", "G zeros %", "D zeros %"}
     assert ((s["value"] >= 0) & (s["value"] <= 100)).all()
@@ -136,25 +139,29 @@ def test_metric_frames(ring, l1):
     sh = plots.metric_frame(snap, "sharpness")
     assert set(sh["series"]) == {"D sharpness", "G sharpness"}  # measured at the end
     assert np.isfinite(sh["value"]).all()
-    for kind in ("quality", "sparsity", "sharpness"):
+    for kind in plots.METRIC_SERIES:
         e = plots.metric_frame(dataclasses.replace(snap, metrics={}), kind)
         assert list(e.columns) == ["step", "value", "series"] and len(e) == 0
     with pytest.raises(ValueError, match="unknown metric kind"):
         plots.metric_frame(snap, "nope")
 
 
-def test_metric_frame_quality_for_mnist_and_shapes(ring):
+def test_metric_frames_for_mnist_and_shapes(ring):
     m = {"step": np.array([0, 100]), "digits_covered": np.array([3.0, 9.0]),
          "cls_is": np.array([1.5, np.nan]), "fcd": np.array([300.0, 120.0]),
          "class_kl": np.array([1.2, 0.1]), "sparsity_g": np.array([0.0, 0.1])}
-    q = plots.metric_frame(dataclasses.replace(ring[1], metrics=m), "quality")
-    assert set(q["series"]) == {"digits covered", "classifier IS", "FCD", "class KL"}
-    assert len(q[q["series"] == "classifier IS"]) == 1  # the NaN row is dropped
-    # A shape without mode centres still gets a quality curve: the grid divergence.
+    snap = dataclasses.replace(ring[1], metrics=m)
+    assert set(plots.metric_frame(snap, "coverage")["series"]) == {"digits covered"}
+    f = plots.metric_frame(snap, "fidelity")
+    assert set(f["series"]) == {"inception score"} and len(f) == 1   # the NaN row is dropped
+    assert set(plots.metric_frame(snap, "divergence")["series"]) == {"FCD"}
+    # A shape without mode centres has no coverage chart, but a divergence curve.
     m = {"step": np.array([0, 100]), "grid_kl": np.array([3.0, 1.0]),
          "grid_js": np.array([0.5, 0.2])}
-    q = plots.metric_frame(dataclasses.replace(ring[1], metrics=m), "quality")
-    assert set(q["series"]) == {"grid KL", "grid JS"}
+    snap = dataclasses.replace(ring[1], metrics=m)
+    assert len(plots.metric_frame(snap, "coverage")) == 0
+    assert set(plots.metric_frame(snap, "divergence")["series"]) == {"grid KL", "grid JS"}
+    assert plots.metric_title("fidelity", True).startswith("Inception score")
 
 
 def test_layer_names(ring, mnist):

@@ -12,17 +12,19 @@ Everything matplotlib is imported on first use, so `from gan_lab import plots` s
 from __future__ import annotations
 
 from .curves import (
-    GRID_SERIES,
     LOSS_SERIES,
     METRIC_SERIES,
+    METRIC_TITLES,
     PENALTY_SERIES,
     layer_names,
     loss_frame,
     metric_frame,
+    metric_title,
 )
 
-__all__ = ["GRID_SERIES", "LOSS_SERIES", "METRIC_SERIES", "PENALTY_SERIES", "layer_names",
-           "loss_frame", "metric_frame", "FigureRenderer", "save_samples_png", "figure_to_array"]
+__all__ = ["LOSS_SERIES", "METRIC_SERIES", "METRIC_TITLES", "PENALTY_SERIES", "layer_names",
+           "loss_frame", "metric_frame", "metric_title", "FigureRenderer", "save_samples_png",
+           "figure_to_array"]
 
 
 def __getattr__(name):

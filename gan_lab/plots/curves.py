@@ -18,18 +18,31 @@ MAX_ROWS_PER_SERIES = 1000
 
 LOSS_SERIES = (("loss_d", "D loss"), ("loss_g", "G loss"))
 PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"))
-# kind -> ((metrics key, series name, scale), ...); keys absent from the run are left out.
+# One scale per chart: kind -> ((metrics key, series name, scale), ...); keys a run did not
+# measure are left out. Counts, percentages, scores and divergences never share an axis:
+# "coverage"   how many modes / digits the samples cover (a count),
+# "fidelity"   high-quality samples % (ring8/grid25) or the classifier's inception score (MNIST),
+# "divergence" distance to the data, lower is better: reverse KL and grid KL/JS in nats (2-D),
+#              the Frechet classifier distance (MNIST).
 METRIC_SERIES = {
-    "quality": (("modes", "modes", 1.0), ("hq_frac", "HQ %", 100.0),
-                ("digits_covered", "digits covered", 1.0), ("cls_is", "classifier IS", 1.0),
-                ("fcd", "FCD", 1.0), ("class_kl", "class KL", 1.0)),
+    "coverage": (("modes", "modes captured", 1.0), ("digits_covered", "digits covered", 1.0)),
+    "fidelity": (("hq_frac", "high-quality %", 100.0), ("cls_is", "inception score", 1.0)),
+    "divergence": (("rev_kl", "reverse KL", 1.0), ("grid_kl", "grid KL", 1.0),
+                   ("grid_js", "grid JS", 1.0), ("fcd", "FCD", 1.0)),
     "sparsity": (("sparsity_g", "G sparse %", 100.0), ("sparsity_d", "D sparse %", 100.0),
                  ("zeros_g", "G zeros %", 100.0), ("zeros_d", "D zeros %", 100.0)),
     "sharpness": (("sharpness_d", "D sharpness", 1.0), ("sharpness_g", "G sharpness", 1.0)),
 }
-# Shapes without mode centres (spiral, moons, custom, ...) have no mode coverage; their quality
-# curve is GAN Lab's grid divergence instead, so the chart is never blank for a 2-D run.
-GRID_SERIES = (("grid_kl", "grid KL", 1.0), ("grid_js", "grid JS", 1.0))
+# Chart titles and y-axis names per kind: (2-D title, image title, y title).
+METRIC_TITLES = {
+    "coverage": ("Modes captured", "Digits covered (>= 1% of samples)", "count"),
+    "fidelity": ("High-quality samples (%)", "Inception score (classifier, max 10)", "value"),
+    "divergence": ("Distance to the data (nats, lower is better)",
+                   "Frechet classifier distance (lower is better)", "value"),
+    "sparsity": ("Sparsity over time (%)", "Sparsity over time (%)", "%"),
+    "sharpness": ("Sharpness (top |Hessian eigenvalue|)", "Sharpness (top |Hessian eigenvalue|)",
+                  "|λ| max"),
+}
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -81,18 +94,16 @@ def loss_frame(snap: Snapshot) -> pd.DataFrame:
 
 
 def metric_frame(snap: Snapshot, kind: str) -> pd.DataFrame:
-    """Evaluation curves in the same long format as loss_frame.
-
-    kind "quality": modes and HQ % (ring8/grid25), grid KL/JS (other 2-D shapes), digits covered,
-    classifier IS, FCD and class KL (MNIST), whichever the run measured; "sparsity": G/D sparse %
-    and exact-zero %; "sharpness": D and G sharpness (top |Hessian eigenvalue|)."""
+    """Evaluation curves of one kind (see METRIC_SERIES), in the same long format as loss_frame;
+    empty when the run measured none of them (e.g. coverage for a shape without modes)."""
     if kind not in METRIC_SERIES:
         raise ValueError(f"unknown metric kind {kind!r}; one of {', '.join(METRIC_SERIES)}")
     cols = snap.metrics or {}
-    series = [s for s in METRIC_SERIES[kind] if _has_finite(cols, s[0])]
-    if kind == "quality" and not series:
-        series = [s for s in GRID_SERIES if _has_finite(cols, s[0])]
-    return _long(cols, series)
+    return _long(cols, [s for s in METRIC_SERIES[kind] if _has_finite(cols, s[0])])
+
+
+def metric_title(kind: str, is_image: bool) -> str:
+    return METRIC_TITLES[kind][1 if is_image else 0]
 
 
 def layer_names(snap: Snapshot) -> list[str]:

@@ -8,46 +8,35 @@ handles share links, downloads and uploads; messages.py reports. Every handler t
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 
 import gradio as gr
 
-from .. import share
-from ..config import RunConfig, plan_change
+from .. import lessons, share
+from ..config import ConfigError, RunConfig, plan_change
+from ..data import drawing
 from ..presets import PRESETS, preset_config
 from .controls import Controls, label_of, slider_to_value, value_to_slider
-from .layout import DOWNLOADS, build_page, reg_teaching
+from .draw import Draw
+from .layout import build_page, reg_teaching
+from .lesson import LessonPanel
+from .many import Compare, Sweep
 from .messages import Messages, errors_html, html_box, shown_value
 from .render_worker import RenderService
 from .sessions import Registry, Session
 from .storage import AppFiles, CacheJanitor
 from .stream import Stream
 from .transfer import Transfers
+from .wiring import wire
 
 log = logging.getLogger("gan_lab.ui")
 
 STEP_WAIT_S = 15.0
 FIRST_FRAME_WAIT_S = 0.3
-# Fills the hidden page-URL input with the address in the browser's bar (the only place that
-# knows it exactly, proxies and mount paths included).
-PAGE_URL_JS = "(u, ...rest) => [window.location.href, ...rest]"
-# Clipboard writes can be refused (plain http on another host, no focus); the link stays in
-# its text box to be copied by hand then.
-COPY_JS = "(link) => { if (link && navigator.clipboard) navigator.clipboard.writeText(link)" \
-          ".catch(() => {}); }"
-
-
-def _expose(fn, names: list[str]):
-    """Give a (*values, request) handler a signature with one named parameter per input, so
-    gradio injects the request and gradio_client can pass inputs by field name."""
-    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
-    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                    annotation=gr.Request))
-    fn.__signature__ = inspect.Signature(params)
-    fn.__annotations__ = {"request": gr.Request}
-    return fn
+def _blocks(group) -> list:
+    """A control group's blocks (layout.build_page keeps one, or a list of them)."""
+    return list(group) if isinstance(group, (list, tuple)) else [group]
 
 
 class GanLabApp:
@@ -72,31 +61,69 @@ class GanLabApp:
     def on_load(self, s, heat, arrows, mani, layer, *controls, request=None):
         """A new tab: show the untrained run at once (a preview; no run is created to look).
 
-        A share link's settings (the page URL's query) are applied to every control and the
-        job when all of them are valid; otherwise nothing of the link is applied and the
-        message lists every bad field with what it allows."""
+        A link's settings (the page URL's query) are applied to every control and the job when
+        all of them are valid, with its page keys: a drawing, a lesson, control groups to hide,
+        a comparison. Otherwise nothing of the link is applied and the message lists every bad
+        field or key with what it allows."""
         view = (heat, arrows, mani, layer)
         query = getattr(request, "query_params", None)
+        page = share.page_params(query) if query else {}
         link, errors = share.parse_query(query) if query else (None, [])
         if link is not None and not link.non_default():
             link = None   # only platform or tracking keys (__theme, __sign, utm_...)
-        if link is not None:
-            errors = self.registry.usable(s, link)
+        lesson_i, why = lessons.parse_lesson(page.get("lesson"))
+        hidden, unknown = lessons.parse_hide(page.get("hide"))
+        errors = list(errors) + ([ConfigError("lesson", why)] if why else []) + [
+            ConfigError("hide", f"unknown group {n!r}; the groups are "
+                                f"{', '.join(lessons.hideable())}") for n in unknown]
+        counts = None
+        if "draw" in page:
+            try:
+                counts = drawing.decode(page["draw"])
+            except ValueError as e:
+                errors.append(ConfigError("draw", str(e)))
         if link is not None and not errors:
+            if link.dataset == "custom" and counts is not None:
+                s.drawing, s.points_drawn = counts, True
+                s.points = drawing.points(counts)
+            errors = self.registry.usable(s, link)
+        if errors:
+            note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
+            s.shown.clear()
+            n = len(errors)
+            out = {self.page.msg: errors_html(
+                f"⚠️ The settings in this link were not applied ({n} problem"
+                f"{'s' if n > 1 else ''}); the page shows the defaults.", errors)}
+            self.msgs.clear_bad(s, out)
+            return {**out, **self._render(s, view)}
+        out: dict = {}
+        for group in hidden:   # a teacher's link: controls the class should not touch yet
+            for block in _blocks(self.page.groups[group]):
+                out[block] = gr.update(visible=False)
+        if lesson_i is not None:
+            out.update(self.lesson.show(s, lesson_i, view))
+        elif link is not None:
             shown = ", ".join(f"{label_of(k)} = {shown_value(k, v)}"
                               for k, v in link.non_default().items())
-            return self.apply(s, link, f"Settings from the link: {shown}. Press **Train**.",
-                              *view)
-        note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
-        s.shown.clear()
-        if not errors:
-            return {**self.msgs.ok(s, note), **self._render(s, view)}
-        n = len(errors)
-        out = {self.page.msg: errors_html(
-            f"⚠️ The settings in this link were not applied ({n} problem"
-            f"{'s' if n > 1 else ''}); the page shows the defaults.", errors)}
-        self.msgs.clear_bad(s, out)
-        return {**out, **self._render(s, view)}
+            out.update(self.apply(s, link, f"Settings from the link: {shown}. Press "
+                                           "**Train**.", *view))
+            if page.get("compare"):
+                bad = self.compare.from_link(s, query, link)
+                if bad:
+                    out[self.page.msg] = errors_html("⚠️ Run A of this comparison link was not "
+                                                     "set up:", bad)
+                else:
+                    s.tab = "compare"
+                    out[self.page.tabs] = gr.Tabs(selected="compare")
+                    out.update(self.msgs.ok(s, "A comparison from a link: A and B are set up "
+                                               "(Compare tab). Press **Train B beside A**."))
+        else:
+            note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
+            s.shown.clear()
+            out.update({**self.msgs.ok(s, note), **self._render(s, view)})
+        if counts is not None:
+            out.update(self.draw.on_show(s))
+        return out
 
     def apply(self, s, cfg: RunConfig, note: str, heat, arrows, mani, layer) -> dict:
         """Make the controls and the session's job show `cfg`, as a fresh run from step 0."""
@@ -152,6 +179,16 @@ class GanLabApp:
 
     def poll(self, s, heat, arrows, mani, layer):
         return self.stream.render(s, heat, arrows, mani, layer)
+
+    def on_tab(self, s, heat, arrows, mani, layer, evt):
+        """A tab was chosen: its pictures (compare, sweep) are drawn from now on."""
+        tab = getattr(evt, "value", None)
+        names = {"Watch": "watch", "Compare": "compare", "Sweep": "sweep",
+                 "Draw your data": "draw"}
+        s.tab = names.get(tab, tab if tab in names.values() else "watch")
+        for k in ("compare", "sweep"):
+            s.shown.pop(k, None)
+        return self._render(s, (heat, arrows, mani, layer))
 
     def on_view(self, s, heat, arrows, mani, layer):
         """A view toggle or the layer menu changed: redraw now, even while paused."""
@@ -271,81 +308,10 @@ class GanLabApp:
             self.stream = Stream(self.page, self.registry, self.renderers)
             self.transfers = Transfers(self.page, self.ctl, self.registry, self.files,
                                        self.stream, self.msgs, self.apply)
-            self._wire(demo)
+            self.compare = Compare(self.page, self.ctl, self.registry, self.msgs, self.apply)
+            self.sweep = Sweep(self.page, self.ctl, self.registry, self.msgs)
+            self.stream.extras += [self.compare.frame, self.sweep.frame]
+            self.draw = Draw(self.page, self.ctl, self.registry, self.stream, self.msgs)
+            self.lesson = LessonPanel(self.page, self.apply)
+            wire(self, demo)
         return demo
-
-    def _wire(self, demo: gr.Blocks) -> None:
-        ctl, p, tr = self.ctl, self.page, self.transfers
-        view_in = [p.heat, p.arrows, p.mani, p.layer]
-        view_names = ["heatmap", "arrows", "manifold", "layer"]
-        frame = [p.status, p.loss_plot, p.quality_plot, p.sparsity_plot, p.sharp_plot,
-                 p.samples_plot, p.weights_plot, p.layer, p.timer, p.view_row, p.pen_plot]
-        full = [p.msg, *frame, *ctl.components, *ctl.log_sliders.values(), p.reg_help]
-        # preprocess=False: values reach the handlers as the client sent them. Gradio's own
-        # checks (a dropdown value not among the choices, a slider value out of range) would
-        # refuse an API client's value with a generic error before any handler runs;
-        # RunConfig's validation names the field and what it allows. Files are still checked
-        # and moved into gradio's cache; they arrive as FileData dicts (transfer.upload_path).
-        opts = dict(show_progress="hidden", concurrency_limit=None, preprocess=False)
-
-        def on(trigger, fn, inputs, names, outputs, api_name=None, with_request=False, **kw):
-            handler = _expose(self.msgs.guarded(fn, has_msg=p.msg in outputs,
-                                                outline=ctl.components[0] in outputs,
-                                                with_request=with_request), names)
-            vis = "public" if api_name else "private"
-            return trigger(handler, inputs, outputs, api_name=api_name, api_visibility=vis,
-                           **opts, **kw)
-
-        ctrl_names = ctl.names
-        controls_in, controls_names = view_in + ctl.components, view_names + ctrl_names
-        on(p.train_btn.click, self.on_train, controls_in, controls_names, full, "train")
-        on(p.pause_btn.click, self.on_pause, view_in, view_names, full, "pause")
-        on(p.step_btn.click, self.on_step, controls_in, controls_names, full, "step")
-        on(p.reset_btn.click, self.on_reset, controls_in, controls_names, full, "reset")
-        # The timer's poll is public so gradio_client can stream exactly as the page does.
-        on(p.timer.tick, self.poll, view_in, view_names, frame, "poll")
-        for comp in view_in:
-            on(comp.input, self.on_view, view_in, view_names, frame)
-        # The page's own query (a share link) reaches on_load as request.query_params: gradio's
-        # page sends window.location.search along with every event.
-        on(demo.load, self.on_load, controls_in, controls_names, full, "init",
-           with_request=True)
-
-        for name, comp in ctl.fields.items():
-            handler = self.on_edit(name)
-            handler.__name__ = f"edit_{name}"
-            events = [comp.submit, comp.blur] if isinstance(comp, gr.Number) else \
-                [comp.release] if isinstance(comp, gr.Slider) else [comp.input]
-            for ev in events:
-                on(ev, handler, controls_in, controls_names, full)
-        for name, slider in ctl.log_sliders.items():
-            handler = self.on_log_slider(name)
-            handler.__name__ = f"slide_{name}"
-            on(slider.release, handler, [slider, *controls_in],
-               [f"{name}_log10", *controls_names], full)
-        ctl.fields["reg"].change(reg_teaching, ctl.fields["reg"], p.reg_help,
-                                 show_progress="hidden", api_visibility="private", queue=False)
-        for name, btn in p.preset_btns.items():
-            handler = self.on_preset(name)
-            handler.__name__ = f"preset_{name}"
-            on(btn.click, handler, view_in, view_names, full)
-        on(p.export_btn.click, self.on_export, ctl.components, ctrl_names, [*full, p.cfg_json],
-           "export")
-        on(p.import_btn.click, self.on_import, [p.cfg_json], ["settings"], full,
-           "load_settings")
-        on(p.share_btn.click, tr.on_share, [p.page_url, *ctl.components],
-           ["page_url", *ctrl_names], [p.msg, p.share_box], "share_link",
-           with_request=True, js=PAGE_URL_JS).then(
-            None, [p.share_box], None, js=COPY_JS, show_progress="hidden",
-            api_visibility="private", queue=False)
-        for kind, _label in DOWNLOADS:
-            handler = tr.on_download(kind)
-            handler.__name__ = f"download_{kind}"
-            on(p.dl_btns[kind].click, handler, ctl.components, ctrl_names,
-               [p.msg, p.download], f"download_{kind}")
-        for comp, fn, api in ((p.up_config, tr.on_upload_config, "upload_config"),
-                              (p.up_ckpt, tr.on_upload_checkpoint, "upload_checkpoint"),
-                              (p.up_points, tr.on_upload_points, "upload_points")):
-            on(comp.upload, tr.consuming(fn), [comp, *controls_in], ["file", *controls_names],
-               full, api)
-        demo.unload(self.on_unload)

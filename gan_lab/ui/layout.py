@@ -1,6 +1,11 @@
 """The page's layout: every component, where it sits, its stable elem_id. No behaviour here
 (gan_lab/ui/app.py wires events to handlers).
 
+Sized for a projector: at 1280x720 the buttons, the status line, the samples plot and the loss
+curve are on screen without scrolling; the controls live in a collapsible sidebar, each RunConfig
+UI group in its own box (`p.groups[name]`, which a lesson link may hide). On a phone the sidebar
+folds away and the columns stack.
+
 `build_page(ctl, limits)` must run inside a gr.Blocks context; it returns a namespace of the
 components the handlers read and update (p.train_btn, p.msg, p.status, p.samples_plot, ...).
 """
@@ -13,32 +18,61 @@ import gradio as gr
 
 from .. import uploads
 from ..checkpoint import max_bytes_for
+from ..config import specs
+from ..data import drawing
+from ..lessons import LESSONS
+from ..plots import metric_title
 from ..presets import PRESETS
 from ..regularizers import REGISTRY
 from . import teaching
 from .controls import PROMINENT, Controls, accordion_groups
-from .stream import SLOW_TICK_S
 
 CSS = """
-#gl-status { font-size: 0.95rem; min-height: 3.2em; padding: 0.4em 0.8em;
+#gl-title h2 { margin: 0; font-size: 1.25rem; }
+#gl-title small { font-size: 0.8rem; }
+#gl-status { font-size: 0.9rem; min-height: 2.9em; padding: 0.3em 0.7em;
   border-radius: 8px; background: var(--block-background-fill);
   border: 1px solid var(--block-border-color); }
-#gl-status p { margin: 0.1em 0; }
-.gl-msg-box { min-height: 1.5em; }
-.gl-msg-box .gl-err, .gl-msg-box .gl-note, .gl-msg-box .gl-busy { padding: 0.45em 0.7em;
+#gl-status p { margin: 0.05em 0; }
+.gl-msg-box { min-height: 0; }
+.gl-msg-box .gl-err, .gl-msg-box .gl-note, .gl-msg-box .gl-busy { padding: 0.35em 0.7em;
   border-radius: 6px; }
 .gl-err { background: #fde8e8; color: #8a1111; border-left: 4px solid #c81e1e; }
 .gl-busy { background: #fff4e0; color: #7a4b00; border-left: 4px solid #d97706; }
 .gl-note { background: #eef5ff; color: #1e3a6e; border-left: 4px solid #3b82f6; }
 .gl-bad { outline: 2px solid #c81e1e !important; outline-offset: 2px; border-radius: 6px; }
 .gl-buttons button { min-width: 0 !important; }
-.gl-presets button { font-size: 0.85rem !important; }
+.gl-presets button { font-size: 0.82rem !important; }
 .gl-logslider { margin-top: -6px; }
+#lesson { border: 2px solid #3b82f6; border-radius: 10px; padding: 0.1em 0.8em;
+  font-size: 0.88rem; max-height: 190px; overflow-y: auto; }
+#lesson h3 { margin: 0.2em 0; font-size: 1rem; }
+#lesson p { margin: 0.25em 0; }
+#train-btn { white-space: nowrap; }
+#samples-plot, #draw-canvas { max-width: 520px; }
 """
 
+# The timer polls this often while a run trains, and this often otherwise (which keeps a paused
+# job's time-to-live fresh while its tab is open).
+FAST_TICK_S = 0.25
+SLOW_TICK_S = 5.0
 # (kind, button label): the downloads of the export section.
 DOWNLOADS = (("config", "Config JSON"), ("checkpoint", "Checkpoint"), ("metrics", "Metrics CSV"),
-             ("samples", "Samples PNG"), ("gif", "GIF of the run"))
+             ("samples", "Samples PNG"), ("gif", "GIF of the run"), ("points", "Points CSV"))
+# The quality charts: (component name, metric kind, elem_id); one scale each.
+QUALITY_CHARTS = (("quality_plot", "coverage", "quality-plot"),
+                  ("fidelity_plot", "fidelity", "fidelity-plot"),
+                  ("divergence_plot", "divergence", "divergence-plot"))
+
+
+# Fields a sweep may not vary (they change what is being compared, or where it runs).
+NOT_SWEPT = ("dataset", "device", "arch")
+
+
+def sweep_fields() -> list[tuple[str, str]]:
+    """(label, field) of the fields a sweep may vary."""
+    return [(s["label"] or s["name"], s["name"]) for s in specs()
+            if s["ui"] and s["name"] not in NOT_SWEPT]
 
 
 def reg_teaching(kind: str) -> str:
@@ -47,127 +81,216 @@ def reg_teaching(kind: str) -> str:
     return r.teaching if r is not None else ""
 
 
+def line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
+    return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
+                       x_title="step", y_title=y_title, tooltip="all", height=260, **kw)
+
+
 def build_page(ctl: Controls, limits) -> SimpleNamespace:
     """Lay out the page inside the current gr.Blocks; returns its components."""
-    p = SimpleNamespace()
-    gr.Markdown("## GAN Lab: watch a GAN learn, and see what regularizers do to it")
-    gr.Markdown(teaching.INTRO)
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=340):
+    p = SimpleNamespace(groups={})
+    with gr.Sidebar(open=True, width=330, elem_id="sidebar", label="Controls"):
+        _controls(p, ctl, limits)
+    with gr.Row(equal_height=False, elem_id="topbar"):
+        with gr.Column(scale=2, min_width=300):
+            gr.Markdown("## GAN Lab <small style='font-weight:400;opacity:.7'>watch a GAN "
+                        "learn, and what regularizers do to it</small>", elem_id="gl-title")
             with gr.Row(elem_classes=["gl-buttons"]):
-                p.train_btn = gr.Button("▶ Train", variant="primary",
-                                           elem_id="btn-train", min_width=60)
-                p.pause_btn = gr.Button("Pause", elem_id="btn-pause", min_width=60)
-                p.step_btn = gr.Button("Step", elem_id="btn-step", min_width=60)
-                p.reset_btn = gr.Button("Reset", elem_id="btn-reset", min_width=60)
-            p.msg = gr.Markdown(elem_id="gl-msg", elem_classes=["gl-msg-box"])
-            gr.Markdown("**Presets** (one click sets every control):")
-            with gr.Row(elem_classes=["gl-presets"]):
-                p.preset_btns = {
-                    name: gr.Button(name, size="sm", min_width=120,
-                                    elem_id=f"preset-{i}")
-                    for i, name in enumerate(PRESETS)}
-            ctl.render("dataset")
-            for name in PROMINENT:
-                ctl.render(name)
-            with gr.Accordion("What does this regularizer do?", open=False):
-                p.reg_help = gr.Markdown(
-                    reg_teaching(ctl.specs["reg"]["default"]))
-            ctl.render_group("basic", skip=("dataset",))
-            for group, title in accordion_groups().items():
-                with gr.Accordion(title, open=False):
-                    ctl.render_group(group, skip=PROMINENT)
-            with gr.Accordion("Share or load settings (JSON)", open=False):
-                with gr.Row():
-                    p.export_btn = gr.Button("Show current settings", size="sm")
-                    p.import_btn = gr.Button("Load settings", size="sm")
-                p.cfg_json = gr.Code(language="json", label="Settings",
-                                        interactive=True, lines=6)
-            _share_section(p, limits)
-        with gr.Column(scale=3, min_width=480):
+                p.train_btn = gr.Button("▶ Train", variant="primary", elem_id="train-btn",
+                                        min_width=60)
+                p.pause_btn = gr.Button("Pause", elem_id="pause-btn", min_width=60)
+                p.step_btn = gr.Button("Step", elem_id="step-btn", min_width=60)
+                p.reset_btn = gr.Button("Reset", elem_id="reset-btn", min_width=60)
+        with gr.Column(scale=3, min_width=300):
             p.status = gr.Markdown("**Ready** · press **Train**", elem_id="gl-status")
-            with gr.Row(equal_height=False):
-                with gr.Column(min_width=320):
-                    p.samples_plot = gr.Plot(label="Samples", elem_id="plot-samples",
-                                                format="webp", show_label=False)
-                    with gr.Row() as view_row:
-                        p.heat = gr.Checkbox(True, label="D(x) heatmap",
-                                                min_width=100)
-                        p.arrows = gr.Checkbox(True, label="G gradient arrows",
-                                                  min_width=100)
-                        p.mani = gr.Checkbox(True, label="Noise grid (manifold)",
-                                                min_width=100)
-                    _explain("samples")
-                with gr.Column(min_width=320):
-                    p.loss_plot = _line("Losses", "plot-loss", "loss")
-                    p.pen_plot = _line("Regularization penalty (lambda "
-                                               "included)", "plot-penalty", "penalty",
-                                               visible=False)
-                    _explain("losses")
-            with gr.Row(equal_height=False):
-                with gr.Column(min_width=320):
-                    p.weights_plot = gr.Plot(label="Weight magnitudes (log10 |w|)",
-                                                elem_id="plot-weights", format="webp",
-                                                show_label=False)
-                    p.layer = gr.Dropdown(["all"], value="all", label="Layer",
-                                             info="All weight tensors, or one layer.",
-                                             elem_id="ctl-layer")
-                    _explain("weights")
-                with gr.Column(min_width=320):
-                    p.sparsity_plot = _line("Sparsity over time (%)",
-                                                    "plot-sparsity", "%")
-                    _explain("sparsity")
-            with gr.Row(equal_height=False):
-                with gr.Column(min_width=320):
-                    p.quality_plot = _line("Sample quality", "plot-quality",
-                                                   "value")
-                    _explain("quality")
-                with gr.Column(min_width=320):
-                    p.sharp_plot = _line("Sharpness (top |Hessian eigenvalue|)",
-                                                 "plot-sharpness", "|λ| max")
-                    _explain("sharpness")
+    p.msg = gr.Markdown(elem_id="gl-msg", elem_classes=["gl-msg-box"])
+    with gr.Column(visible=False, elem_id="lesson") as p.lesson_box:
+        p.lesson_text = gr.Markdown()
+        with gr.Row(elem_classes=["gl-buttons"]):
+            p.lesson_back = gr.Button("◀ Back", size="sm", elem_id="lesson-back")
+            p.lesson_next = gr.Button("Next ▶", size="sm", elem_id="lesson-next")
+            p.lesson_close = gr.Button("Close the lesson", size="sm", elem_id="lesson-close")
+    with gr.Tabs(elem_id="tabs") as p.tabs:
+        with gr.Tab("Watch", id="watch", elem_id="tab-watch"):
+            _watch(p)
+        with gr.Tab("Compare", id="compare", elem_id="tab-compare") as p.groups["compare"]:
+            _compare(p)
+        with gr.Tab("Sweep", id="sweep", elem_id="tab-sweep") as p.groups["sweep"]:
+            _sweep(p)
+        with gr.Tab("Draw your data", id="draw", elem_id="tab-draw") as p.groups["draw"]:
+            _draw(p)
+    with gr.Accordion("What is this? How to read the plots", open=False, elem_id="about"):
+        gr.Markdown(teaching.INTRO)
+        for plot in ("samples", "losses", "weights", "quality", "sparsity", "sharpness"):
+            gr.Markdown(teaching.PLOTS[plot])
     p.timer = gr.Timer(SLOW_TICK_S)
-    p.view_row = view_row
     return p
 
 
-def _explain(plot: str) -> None:
-    with gr.Accordion("What am I looking at?", open=False):
-        gr.Markdown(teaching.PLOTS[plot])
+# --------------------------------------------------------------------------------------------
+def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
+    with gr.Column(elem_id="grp-presets") as p.groups["presets"]:
+        p.lesson_pick = gr.Dropdown([("Start a guided lesson…", 0)] +
+                                    [(f"{i}. {les.title}", i) for i, les in
+                                     enumerate(LESSONS, 1)], value=0, show_label=False,
+                                    elem_id="lesson-pick", interactive=True)
+        gr.Markdown("**Presets** (one click sets every control):")
+        with gr.Row(elem_classes=["gl-presets"]):
+            p.preset_btns = {name: gr.Button(name, size="sm", min_width=110,
+                                             elem_id=f"preset-{i}")
+                             for i, name in enumerate(PRESETS)}
+    # "basic" is two boxes: the dataset first, the rest after the regularizer (the point of
+    # the app); a lesson link that hides "basic" hides both.
+    with gr.Column(elem_id="grp-basic-data") as data_box:
+        ctl.render("dataset")
+    with gr.Column(elem_id="grp-regularization") as p.groups["regularization"]:
+        for name in PROMINENT:
+            ctl.render(name)
+        with gr.Accordion("What does this regularizer do?", open=False):
+            p.reg_help = gr.Markdown(reg_teaching(ctl.specs["reg"]["default"]))
+        with gr.Accordion(accordion_groups()["regularization"], open=False):
+            ctl.render_group("regularization", skip=PROMINENT)
+    with gr.Column(elem_id="grp-basic") as basic_box:
+        ctl.render_group("basic", skip=("dataset",))
+    p.groups["basic"] = [data_box, basic_box]
+    for group, title in accordion_groups().items():
+        if group == "regularization":
+            continue
+        with gr.Accordion(title, open=False, elem_id=f"grp-{group}") as acc:
+            ctl.render_group(group)
+        p.groups[group] = acc
+    with gr.Accordion("Share or load settings (JSON)", open=False,
+                      elem_id="grp-settings") as p.groups["settings"]:
+        with gr.Row():
+            p.export_btn = gr.Button("Show current settings", size="sm")
+            p.import_btn = gr.Button("Load settings", size="sm")
+        p.cfg_json = gr.Code(language="json", label="Settings", interactive=True, lines=6)
+    _share_section(p, limits)
 
 
-def _line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
-    return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
-                       x_title="step", y_title=y_title, tooltip="all", **kw)
+def _watch(p: SimpleNamespace) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=320):
+            p.samples_plot = gr.Plot(label="Samples", elem_id="samples-plot", format="webp",
+                                     show_label=False)
+            with gr.Row() as p.view_row:
+                p.heat = gr.Checkbox(True, label="D(x) heatmap", min_width=90)
+                p.arrows = gr.Checkbox(True, label="G gradient arrows", min_width=90)
+                p.mani = gr.Checkbox(True, label="Noise grid (manifold)", min_width=90)
+        with gr.Column(min_width=320):
+            p.loss_plot = line("Losses", "loss-plot", "loss")
+            p.pen_plot = line("Regularization penalty (lambda included)", "penalty-plot",
+                              "penalty", visible=False)
+            p.quality_plot = line(metric_title("coverage", False), "quality-plot", "count")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=320):
+            p.weights_plot = gr.Plot(label="Weight magnitudes (log10 |w|)",
+                                     elem_id="weights-plot", format="webp", show_label=False)
+            p.layer = gr.Dropdown(["all"], value="all", label="Layer",
+                                  info="All weight tensors, or one layer.", elem_id="ctl-layer")
+        with gr.Column(min_width=320):
+            p.fidelity_plot = line(metric_title("fidelity", False), "fidelity-plot", "value")
+            p.divergence_plot = line(metric_title("divergence", False), "divergence-plot",
+                                     "value")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=320):
+            p.sparsity_plot = line(metric_title("sparsity", False), "sparsity-plot", "%")
+        with gr.Column(min_width=320):
+            p.sharp_plot = line(metric_title("sharpness", False), "sharpness-plot", "|λ| max")
+
+
+def _compare(p: SimpleNamespace) -> None:
+    gr.Markdown("Pin the run on screen as **A**, change one thing, and train **B** beside it "
+                "from the same seed. Curves are overlaid (A dashed).")
+    with gr.Row(elem_classes=["gl-buttons"]):
+        p.keep_a_btn = gr.Button("Keep as A", size="sm", elem_id="keep-a-btn")
+        p.train_ab_btn = gr.Button("▶ Train B beside A", size="sm", variant="primary",
+                                   elem_id="train-ab-btn")
+        p.with_without_btn = gr.Button("With vs without the regularizer", size="sm",
+                                       elem_id="with-without-btn")
+        p.compare_link_btn = gr.Button("Comparison link", size="sm",
+                                       elem_id="compare-link-btn")
+    p.compare_status = gr.Markdown(elem_id="compare-status")
+    with gr.Row(equal_height=False):
+        p.a_samples = gr.Plot(label="A", elem_id="a-samples-plot", format="webp")
+        p.b_samples = gr.Plot(label="B", elem_id="b-samples-plot", format="webp")
+    p.overlay_plot = gr.Plot(label="A (dashed) and B overlaid", elem_id="overlay-plot",
+                             format="webp")
+    with gr.Row(equal_height=False):
+        p.a_weights = gr.Plot(label="A weights", elem_id="a-weights-plot", format="webp")
+        p.b_weights = gr.Plot(label="B weights", elem_id="b-weights-plot", format="webp")
+    with gr.Accordion("Saved runs: overlay up to 4", open=False, elem_id="saved-runs"):
+        with gr.Row(elem_classes=["gl-buttons"]):
+            p.save_run_btn = gr.Button("Save the run on screen", size="sm",
+                                       elem_id="save-run-btn")
+            p.overlay_saved_btn = gr.Button("Overlay the chosen runs", size="sm",
+                                            elem_id="overlay-saved-btn")
+        p.saved_runs = gr.CheckboxGroup([], label="Your saved runs (choose up to 4)",
+                                        elem_id="saved-runs-pick")
+
+
+def _sweep(p: SimpleNamespace) -> None:
+    gr.Markdown("Train the current settings once per value of one field (same seed), a few at "
+                "a time, and compare the results in a table and a trade-off plot.")
+    with gr.Row():
+        p.sweep_field = gr.Dropdown(sweep_fields(), value="lam", label="Field to sweep",
+                                    elem_id="sweep-field", interactive=True)
+        p.sweep_values = gr.Textbox(label="Values (comma-separated)", value="0.0001, 0.001, "
+                                    "0.01, 0.1", elem_id="sweep-values")
+    with gr.Row(elem_classes=["gl-buttons"]):
+        p.sweep_btn = gr.Button("▶ Run the sweep", size="sm", variant="primary",
+                                elem_id="sweep-btn")
+        p.sweep_stop_btn = gr.Button("Stop the sweep", size="sm", elem_id="sweep-stop-btn")
+    p.sweep_table = gr.Dataframe(label="Results", interactive=False, elem_id="sweep-table",
+                                 wrap=True)
+    p.sweep_plot = gr.Plot(label="Trade-off", elem_id="sweep-plot", format="webp")
+
+
+def _draw(p: SimpleNamespace) -> None:
+    gr.Markdown("Click on the canvas to spray points where the real data should be (each click "
+                "adds a small cloud); then train on your drawing. The canvas shows [-2, 2]².")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=320):
+            p.draw_canvas = gr.Image(drawing.canvas(drawing.empty()), label="Your data",
+                                     elem_id="draw-canvas", type="numpy", interactive=False,
+                                     show_label=False, buttons=[])
+        with gr.Column(min_width=240):
+            p.draw_n = gr.Slider(1, 50, value=20, step=1, label="Points per click",
+                                 elem_id="draw-n")
+            p.draw_spread = gr.Slider(0.01, 0.5, value=0.08, step=0.01,
+                                      label="Spread of each click", elem_id="draw-spread")
+            p.draw_info = gr.Markdown(elem_id="draw-info")
+            with gr.Row(elem_classes=["gl-buttons"]):
+                p.draw_undo = gr.Button("Undo", size="sm", elem_id="draw-undo")
+                p.draw_clear = gr.Button("Clear", size="sm", elem_id="draw-clear")
+            p.draw_use = gr.Button("▶ Train on my drawing", variant="primary",
+                                   elem_id="draw-use")
 
 
 def _share_section(p: SimpleNamespace, limits) -> None:
-    with gr.Accordion("Share link, downloads, uploads", open=False, elem_id="acc-share"):
-        p.share_btn = gr.Button("🔗 Copy share link", size="sm", elem_id="btn-share")
+    with gr.Accordion("Share link, downloads, uploads", open=False,
+                      elem_id="grp-share") as p.groups["share"]:
+        p.share_btn = gr.Button("Copy share link", size="sm", elem_id="btn-share")
         p.share_box = gr.Textbox(label="Share link", interactive=False, max_lines=3,
-                                    buttons=["copy"], elem_id="share-link",
-                                    placeholder="Press “Copy share link”")
+                                 buttons=["copy"], elem_id="share-link",
+                                 placeholder="Press “Copy share link”")
         # Filled by PAGE_URL_JS with the browser's address when the button is pressed.
         p.page_url = gr.Textbox(visible=False, elem_id="page-url")
         gr.Markdown("**Download** (of the run on screen; the config of the controls)")
         with gr.Row(elem_classes=["gl-buttons"]):
             p.dl_btns = {kind: gr.Button(label, size="sm", min_width=90,
-                                            elem_id=f"btn-dl-{kind}")
-                            for kind, label in DOWNLOADS}
-        p.download = gr.File(label="Your download", interactive=False,
-                                elem_id="dl-file")
+                                         elem_id=f"btn-dl-{kind}")
+                         for kind, label in DOWNLOADS}
+        p.download = gr.File(label="Your download", interactive=False, elem_id="dl-file")
         gr.Markdown(f"**Upload** (limits: config {uploads.CONFIG_MAX_BYTES // 1024} KiB, "
-                    f"points CSV {uploads.POINTS_MAX_BYTES // (1024 * 1024)} MiB, "
-                    f"checkpoint {max_bytes_for(limits.max_params) / 2**20:.0f}"
-                    " MiB, "
-                    "safetensors only). See docs/SHARING.md for the formats.")
-        with gr.Row():
-            p.up_config = gr.File(label="Config JSON", file_types=[".json"],
-                                     elem_id="up-config", height=110)
-            # No file_types on these two: gradio would refuse other names with its own
-            # generic toast; on_upload_checkpoint explains why only safetensors is taken,
-            # and points are judged by their content, whatever the file is called.
-            p.up_ckpt = gr.File(label="Checkpoint (.safetensors)", elem_id="up-ckpt",
-                                   height=110)
-            p.up_points = gr.File(label="Your 2-D points (CSV: x,y per row)",
-                                     elem_id="up-points", height=110)
+                    f"points CSV {uploads.POINTS_MAX_BYTES // (1024 * 1024)} MiB, checkpoint "
+                    f"{max_bytes_for(limits.max_params) / 2**20:.0f} MiB, safetensors only). "
+                    "See docs/SHARING.md for the formats.")
+        p.up_config = gr.File(label="Config JSON", file_types=[".json"], elem_id="up-config",
+                              height=100)
+        # No file_types on these two: gradio would refuse other names with its own generic
+        # toast; on_upload_checkpoint explains why only safetensors is taken, and points are
+        # judged by their content, whatever the file is called.
+        p.up_ckpt = gr.File(label="Checkpoint (.safetensors)", elem_id="up-ckpt", height=100)
+        p.up_points = gr.File(label="Your 2-D points (CSV: x,y per row)", elem_id="up-points",
+                              height=100)

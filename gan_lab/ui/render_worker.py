@@ -33,6 +33,9 @@ log = logging.getLogger("gan_lab.ui")
 IMAGE_FORMAT = "webp"  # a fifth of PNG's bytes for the same encode time
 MAX_SESSIONS = 64      # renderers kept in the child; the least recently used go first
 START_TIMEOUT_S = 60.0
+# Ops drawing one Snapshot (sent without its curves, weights as numpy); "overlay" and
+# "tradeoff" get plain data of several runs.
+SNAPSHOT_OPS = ("samples", "weights", "png")
 
 
 def encode(fig) -> bytes:
@@ -81,6 +84,12 @@ class _Store:
         the array being the same figure shrunk to at most frame_side pixels a side (a frame
         for the run's GIF, taken here so the server never draws a figure twice)."""
         opts = dict(opts)
+        if op in ("overlay", "tradeoff"):   # several runs: `snap` is their data
+            from ..plots import overlay
+
+            fig = (overlay.overlay_figure(snap) if op == "overlay"
+                   else overlay.tradeoff_figure(snap, opts.get("field_label", "value")))
+            return encode(fig)
         if op == "png":   # the samples download: a full-size PNG, all overlays on
             from ..exports import samples_png
 
@@ -181,7 +190,7 @@ class RenderService:
         with self._lock:
             if not self.use_process:
                 return self._local.draw(op, key, snap, opts)
-            msg = (op, key, _portable(snap), opts)
+            msg = (op, key, _portable(snap) if op in SNAPSHOT_OPS else snap, opts)
             try:
                 return self._request(msg)
             except (OSError, EOFError):
@@ -222,7 +231,8 @@ def _serve(host: str, port: int) -> None:
                 store.drop(skey)
                 out = None
             else:
-                out = store.draw(op, skey, _restore(snap), opts)
+                out = store.draw(op, skey, _restore(snap) if op in SNAPSHOT_OPS else snap,
+                                 opts)
             conn.send_bytes(pickle.dumps(("ok", out), protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as e:  # noqa: BLE001 - report to the server, keep serving
             conn.send_bytes(pickle.dumps(("err", f"{type(e).__name__}: {e}")))

@@ -119,6 +119,29 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     # Serializes this session's handlers: a poll never renders while Reset swaps the job.
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Run A of a comparison (the session's `job` is run B while one is set up).
+    job_a: Job | None = None
+    # ui.many.SweepState of the session's sweep, if any.
+    sweep: Any = None
+    # The painted distribution: data.drawing counts, and the clicks that made it (for Undo).
+    drawing: Any = None
+    strokes: list = field(default_factory=list)
+    points_drawn: bool = False      # `points` came from the drawing (so a link can carry it)
+    # The page's selected tab ("watch", "compare", ...): pictures of hidden tabs wait.
+    tab: str = "watch"
+    # The guided lesson on screen (an index into lessons.LESSONS), if any.
+    lesson: int | None = None
+
+    def jobs(self) -> list[Job]:
+        """Every job of the session: its run, run A of a comparison, its sweep's runs."""
+        out = [j for j in (self.job, self.job_a) if j is not None]
+        if self.sweep is not None:
+            out += [j for j in self.sweep.jobs if j is not None]
+        return out
+
+    def stop_all(self, message: str) -> None:
+        for j in self.jobs():
+            j.stop(message)
 
 
 class Registry:
@@ -147,8 +170,8 @@ class Registry:
         """The tab closed: stop its job and forget it. Returns the session (None if unknown)."""
         with self._lock:
             s = self._sessions.pop(session_token(session_hash), None)
-        if s is not None and s.job is not None:
-            s.job.stop("Stopped: the page was closed.")
+        if s is not None:
+            s.stop_all("Stopped: the page was closed.")
         return s
 
     def sweep(self) -> None:
@@ -161,26 +184,24 @@ class Registry:
             stale = [k for k, s in self._sessions.items() if now - s.last_seen > forget]
             gone = [self._sessions.pop(k) for k in stale]
         for s in gone:
-            if s.job is not None:
-                s.job.stop("Stopped: the page was closed.")
+            s.stop_all("Stopped: the page was closed.")
 
     def close_all(self) -> None:
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
         for s in sessions:
-            if s.job is not None:
-                s.job.stop("Stopped: the server is shutting down.")
+            s.stop_all("Stopped: the server is shutting down.")
         if self.pool is not None:
             self.pool.close()
 
     def running(self, exclude: Session | None = None) -> int:
         with self._lock:
-            return sum(1 for s in self._sessions.values()
-                       if s is not exclude and s.job is not None and s.job.state == "running")
+            return sum(1 for s in self._sessions.values() if s is not exclude
+                       for j in s.jobs() if j.state == "running")
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            jobs = [s.job for s in self._sessions.values() if s.job is not None]
+            jobs = [j for s in self._sessions.values() for j in s.jobs()]
         return {"sessions": len(self._sessions), "jobs": len(jobs),
                 "running": sum(j.state == "running" for j in jobs)}
 

@@ -17,17 +17,17 @@ import html
 import math
 import time
 from concurrent import futures
+from typing import Any, NamedTuple
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
 from .. import plots
 from ..exports import FrameRecorder
+from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
 from .render_worker import IMAGE_FORMAT, RenderService
 from .sessions import Session
 
-FAST_TICK_S = 0.25
-SLOW_TICK_S = 5.0
 # The histogram changes slowly and costs as much to encode as the samples; refreshing it at most
 # this often leaves the CPU to training.
 WEIGHTS_MIN_INTERVAL_S = 1.0
@@ -69,6 +69,20 @@ def _frame_or_none(df):
     return df if len(df) else None
 
 
+class Picture(NamedTuple):
+    """A picture a frame wants: drawn by `op` in the render process (renderer key `rkey`) from
+    `payload`, shown in `comp`; redrawn when `key` changes. `record`: also a GIF frame."""
+
+    name: str
+    comp: Any
+    key: Any
+    op: str
+    rkey: str
+    payload: Any
+    opts: dict
+    record: bool = False
+
+
 def fmt_rate(r: float) -> str:
     return f"{r:,.0f}" if r >= 10 else f"{r:.1f}"
 
@@ -80,6 +94,8 @@ class Stream:
         self.page = page
         self.registry = registry
         self.renderers = renderers
+        # Extra views (compare, sweep): fn(session, out) -> [Picture], may add to `out`.
+        self.extras: list = []
         # One drawing thread: the child process draws one picture at a time anyway.
         self._draw_pool = futures.ThreadPoolExecutor(max_workers=1,
                                                      thread_name_prefix="gan-lab-draw")
@@ -111,11 +127,14 @@ class Stream:
 
         wait=False (the timer): pictures are drawn in the background and delivered by a later
         poll, so a frame never waits for matplotlib. wait=True (buttons): the answer carries
-        pictures of exactly the state the button produced."""
+        pictures of exactly the state the button produced (within DRAW_WAIT_S)."""
         p = self.page
         job = s.job
-        if job is None:
-            return {p.status: gr.skip()}
+        if job is None:   # only a sweep, say: its view still updates
+            out: dict = {}
+            self._pictures(s, out, [w for extra in self.extras for w in extra(s, out)],
+                                  wait)
+            return out or {p.status: gr.skip()}
         # View inputs come from the client: anything unexpected means the default view.
         layer = layer if isinstance(layer, str) else "all"
         heat, arrows, mani = (v is not False for v in (heat, arrows, mani))
@@ -126,33 +145,14 @@ class Stream:
             # shown is cleared exactly when a run starts over (new tab, Reset, rebuild, a
             # loaded checkpoint or points), so the GIF starts over with it.
             s.recorder = FrameRecorder(GIF_MAX_FRAMES, max_side=GIF_MAX_SIDE)
+        kind = (snap.is_image, snap.modes is not None)
+        if sh.get("kind") != kind:
+            sh["kind"] = kind
+            out.update(self._chart_layout(snap))
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out[p.status] = self.status_text(snap)
-            df = plots.loss_frame(snap)
-            # Penalties get their own chart: lambda * sum|w| is often 10-100x the adversarial
-            # losses and would flatten them into a line at the bottom of a shared axis.
-            is_pen = df["series"].isin(PENALTY_NAMES)
-            out[p.loss_plot] = _frame_or_none(df[~is_pen])
-            pen = df[is_pen]
-            if len(pen):
-                out[p.pen_plot] = gr.update(value=pen, visible=True)
-                sh["pen"] = True
-            elif sh.get("pen", True):
-                out[p.pen_plot] = gr.update(value=None, visible=False)
-                sh["pen"] = False
-            mcols = snap.metrics or {}
-            mkey = (len(mcols.get("step", ())), tuple(mcols),
-                    tuple(float(mcols[k][-1]) for k in mcols if len(mcols[k])))
-            if sh.get("metrics") != mkey:
-                sh["metrics"] = mkey
-                for comp, kind in ((p.quality_plot, "quality"),
-                                   (p.sparsity_plot, "sparsity"),
-                                   (p.sharp_plot, "sharpness")):
-                    out[comp] = _frame_or_none(plots.metric_frame(snap, kind))
-        if sh.get("is_image") != snap.is_image:
-            sh["is_image"] = snap.is_image  # heatmap, arrows and noise grid are 2-D only
-            out[p.view_row] = gr.update(visible=not snap.is_image)
+            out.update(self._curves(s, snap))
         names = plots.layer_names(snap)
         if sh.get("layers") != names:
             sh["layers"] = names
@@ -161,8 +161,12 @@ class Stream:
             out[p.layer] = gr.update(choices=names, value=layer)
         elif layer not in names:
             layer = "all"
-        busy = self._figures(s, snap, out, heat, arrows, mani, layer, wait)
-        tick = FAST_TICK_S if snap.state == "running" or busy else SLOW_TICK_S
+        wants = self._main_pictures(s, snap, heat, arrows, mani, layer, wait)
+        for extra in self.extras:   # compare and sweep views (ui/many.py)
+            wants += extra(s, out)
+        busy = self._pictures(s, out, wants, wait)
+        running = any(j.state == "running" for j in s.jobs())
+        tick = FAST_TICK_S if running or busy else SLOW_TICK_S
         if sh.get("tick") != tick:
             sh["tick"] = tick
             out[p.timer] = gr.Timer(value=tick, active=True)
@@ -171,50 +175,97 @@ class Stream:
             out[p.status] = gr.skip()
         return out
 
-    def _figures(self, s: Session, snap, out: dict, heat, arrows, mani, layer,
-                 wait: bool) -> bool:
-        """Start drawing pictures that are out of date; put finished ones in `out`. Returns
-        whether a picture is still pending (the timer then keeps ticking fast)."""
+    def _chart_layout(self, snap) -> dict:
+        """Titles and visibility of the charts for this kind of data: 2-D with modes (modes,
+        high-quality %), other 2-D shapes (divergence only), images (digits, inception score,
+        FCD). The heatmap, arrows and noise grid toggles are 2-D only."""
+        p = self.page
+        with_modes = snap.is_image or snap.modes is not None
+        out = {p.view_row: gr.update(visible=not snap.is_image)}
+        for name, kind, _elem in QUALITY_CHARTS:
+            visible = with_modes or kind == "divergence"
+            out[getattr(p, name)] = gr.update(label=plots.metric_title(kind, snap.is_image),
+                                              visible=visible)
+        return out
+
+    def _curves(self, s: Session, snap) -> dict:
         p = self.page
         sh = s.shown
-        plot_of = {"samples": p.samples_plot, "weights": p.weights_plot}
+        out: dict = {}
+        df = plots.loss_frame(snap)
+        # Penalties get their own chart: lambda * sum|w| is often 10-100x the adversarial
+        # losses and would flatten them into a line at the bottom of a shared axis.
+        is_pen = df["series"].isin(PENALTY_NAMES)
+        out[p.loss_plot] = _frame_or_none(df[~is_pen])
+        pen = df[is_pen]
+        if len(pen):
+            out[p.pen_plot] = gr.update(value=pen, visible=True)
+            sh["pen"] = True
+        elif sh.get("pen", True):
+            out[p.pen_plot] = gr.update(value=None, visible=False)
+            sh["pen"] = False
+        mcols = snap.metrics or {}
+        mkey = (len(mcols.get("step", ())), tuple(mcols),
+                tuple(float(mcols[k][-1]) for k in mcols if len(mcols[k])))
+        if sh.get("metrics") != mkey:
+            sh["metrics"] = mkey
+            charts = [(getattr(p, name), kind) for name, kind, _ in QUALITY_CHARTS]
+            for comp, kind in charts + [(p.sparsity_plot, "sparsity"),
+                                        (p.sharp_plot, "sharpness")]:
+                out[comp] = _frame_or_none(plots.metric_frame(snap, kind))
+        return out
+
+    def _main_pictures(self, s: Session, snap, heat, arrows, mani, layer,
+                       wait: bool) -> list[Picture]:
+        p = self.page
+        sh = s.shown
+        jid = id(s.job)   # a rebuilt job counts weights_version from 1 again
+        out = [Picture("samples", p.samples_plot, (jid, snap.weights_version, heat, arrows, mani),
+                       "samples", s.key, snap,
+                       dict(heatmap=heat, arrows=arrows, manifold=mani),
+                       record=self._frame_due(s, snap))]
+        wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
+        # The histogram changes slowly and costs as much to encode as the samples: while a run
+        # trains it is redrawn at most every WEIGHTS_MIN_INTERVAL_S.
+        if (wait or snap.state != "running" or sh.get("weights_layer") != layer
+                or time.monotonic() - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S):
+            out.append(Picture("weights", p.weights_plot, wkey, "weights", s.key, snap,
+                               dict(layer=layer)))
+            if sh.get("weights") != wkey and "weights" not in s.draws:
+                sh["weights_t"], sh["weights_layer"] = time.monotonic(), layer
+        elif sh.get("weights") != wkey:
+            sh["weights_pending"] = True
+        return out
+
+    def _pictures(self, s: Session, out: dict, wants: list[Picture], wait: bool) -> bool:
+        """Start drawing the pictures that are out of date; put finished ones in `out`.
+        Returns whether a picture is still pending (the timer then keeps ticking fast)."""
+        sh = s.shown
+        comp_of = {w.name: w.comp for w in wants}
         # A button's answer waits for its pictures, but not beyond DRAW_WAIT_S in all: on a
         # busy server a later poll delivers them instead.
         deadline = time.monotonic() + DRAW_WAIT_S
         for _ in range(3 if wait else 1):
             # Collect first, then submit: a picture finished since the last poll is shown now
             # and the next one starts drawing in the same poll.
-            for kind, (key, fut) in list(s.draws.items()):
+            for name, (key, comp, fut) in list(s.draws.items()):
                 if wait:
                     futures.wait([fut], timeout=max(0.0, deadline - time.monotonic()))
                 if fut.done():
-                    del s.draws[kind]
-                    out[plot_of[kind]] = _plot_data(fut.result())
-                    sh[kind] = key
-            now = time.monotonic()
-            want = {}
-            # id(job): a rebuilt job counts weights_version from 1 again
-            jid = id(s.job)
-            skey = (jid, snap.weights_version, bool(heat), bool(arrows), bool(mani))
-            if sh.get("samples") != skey:
-                want["samples"] = (skey, dict(heatmap=bool(heat), arrows=bool(arrows),
-                                              manifold=bool(mani)))
-            wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
-            if sh.get("weights") != wkey and (
-                    wait or snap.state != "running" or sh.get("weights_layer") != layer
-                    or now - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S):
-                want["weights"] = (wkey, dict(layer=layer))
-            for kind, (key, opts) in want.items():
-                if kind not in s.draws:  # one drawing per picture in flight; newest wins next
-                    rec = s.recorder if kind == "samples" and self._frame_due(s, snap) \
-                        else None
-                    fut = self._draw_pool.submit(self._draw, kind, s.key, snap, opts, rec)
-                    s.draws[kind] = (key, fut)
-                    if kind == "weights":
-                        sh["weights_t"], sh["weights_layer"] = now, layer
-            if not wait or not (want or s.draws):
+                    del s.draws[name]
+                    try:
+                        out[comp_of.get(name, comp)] = _plot_data(fut.result())
+                        sh[name] = key
+                    except Exception:  # noqa: BLE001 - one failed picture is redrawn later
+                        sh.pop(name, None)
+            todo = [w for w in wants if sh.get(w.name) != w.key and w.name not in s.draws]
+            for w in todo:   # one drawing per picture in flight; the newest wins next time
+                rec = s.recorder if w.record else None
+                fut = self._draw_pool.submit(self._draw, w.op, w.rkey, w.payload, w.opts, rec)
+                s.draws[w.name] = (w.key, w.comp, fut)
+            if not wait or not (todo or s.draws):
                 break
-        return bool(s.draws) or sh.get("weights") != wkey
+        return bool(s.draws) or bool(sh.pop("weights_pending", False))
 
     @staticmethod
     def _frame_due(s: Session, snap) -> bool:
@@ -228,13 +279,13 @@ class Stream:
             return True
         return snap.state != "running" and bool(rec.steps) and snap.step > rec.steps[-1]
 
-    def _draw(self, kind: str, key: str, snap, opts: dict, rec) -> bytes:
+    def _draw(self, op: str, key: str, payload, opts: dict, rec) -> bytes:
         """Draw in the render process. With a recorder, the render process also returns the
         same picture as a small RGB array, which becomes a GIF frame: the frames are exactly
         what the page showed, drawn once. A recorder replaced meanwhile (Reset) just gets a
         frame nobody reads."""
         if rec is None:
-            return self.renderers.draw(kind, key, snap, **opts)
-        image, frame = self.renderers.draw(kind, key, snap, frame_side=rec.max_side, **opts)
-        rec.add(snap, frame=frame)
+            return self.renderers.draw(op, key, payload, **opts)
+        image, frame = self.renderers.draw(op, key, payload, frame_side=rec.max_side, **opts)
+        rec.add(payload, frame=frame)
         return image

@@ -20,6 +20,7 @@ import gradio as gr
 from .. import exports, share, uploads
 from ..checkpoint import CheckpointError, max_bytes_for
 from ..config import ConfigError
+from ..data import drawing
 from .layout import reg_teaching
 from .messages import errors_html
 from .storage import discard_upload
@@ -87,11 +88,14 @@ class Transfers:
     def on_share(self, s, page_url, *controls, request=None):
         """The page's address with the current controls' settings as its query."""
         cfg = self.ctl.to_config(list(controls))
+        extra = {}
         if cfg.dataset == "custom":
-            raise ConfigError("dataset", "a link cannot carry your uploaded points; share the "
-                                         "config JSON and your CSV instead, or pick another "
-                                         "dataset")
-        link = share.share_url(page_base(page_url, request), cfg)
+            if not s.points_drawn or s.drawing is None:
+                raise ConfigError("dataset", "a link cannot carry your uploaded points; share "
+                                             "the config JSON and your CSV instead, draw your "
+                                             "data, or pick another dataset")
+            extra["draw"] = drawing.encode(s.drawing)   # a drawing fits in the link
+        link = share.share_url(page_base(page_url, request), cfg, extra=extra)
         return {self.page.share_box: link,
                 **self.msgs.note("Share link below (also copied to your clipboard where the "
                                  "browser allows it). Opening it sets every control to these "
@@ -106,6 +110,14 @@ class Transfers:
                                   exports.config_json(cfg).encode(),
                                   "Config JSON of the current controls. `python -m gan_lab "
                                   "train --config FILE` runs it; **Upload config** loads it.")
+            if kind == "points":
+                if s.points is None:
+                    return self.msgs.note("No points of yours yet: draw your data or upload "
+                                          "a CSV first.")
+                text = "x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in s.points.tolist())
+                return self._file(s, "gan-lab-points.csv", text.encode(),
+                                  f"Your {len(s.points):,} points as CSV (x,y per row); "
+                                  "**Upload points** loads them again.")
             job = s.job
             if job is None:
                 return self.msgs.note("Nothing to download yet: press **Train** first.")
@@ -217,7 +229,7 @@ class Transfers:
         pts = uploads.import_points_csv(path)   # ConfigError naming the bad line
         cfg = self.ctl.to_config(list(controls)).replace(dataset="custom")
         self.registry.new_job(s, cfg, pts)
-        s.points = pts
+        s.points, s.points_drawn = pts, False
         out = {self.ctl.fields["dataset"]: gr.update(choices=self.ctl.choices("dataset",
                                                                               hidden=()),
                                                       value="custom")}

@@ -1,0 +1,116 @@
+"""Guided lessons: each is a preset, what to watch, and a question to answer.
+
+A teacher links to one with `?lesson=N` (1-based) and may hide control groups the class should
+not touch yet with `&hide=group,group` (the groups are RunConfig's UI groups plus a few page
+sections; see HIDEABLE). Unknown lesson numbers and group names are reported on the page, never
+ignored. Every lesson's fields are checked by tests/test_lessons.py with RunConfig.from_dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import RunConfig, specs
+from .presets import REG_SETTINGS
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    fields: dict
+    intro: str
+    watch: str
+    question: str
+
+    def config(self) -> RunConfig:
+        return RunConfig.from_dict(self.fields)
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        "What G and D do",
+        {"dataset": "ring8", "reg": "none"},
+        "The generator G turns noise into points; the discriminator D scores how real a point "
+        "looks. They take turns: D learns to tell the green real points from G's purple ones, "
+        "then G moves its points where D says 'real'.",
+        "Press **Train** and watch the samples plot: the background is D's belief (green = "
+        "real), the orange arrows are where D pushes G's points, the faint grid is G's noise "
+        "space folded onto the plane. Press **Pause** and **Step** to see one update at a "
+        "time.",
+        "Before the purple points reach a green cluster, is the background there already "
+        "green? What does that tell you about who leads, D or G?"),
+    Lesson(
+        "Mode collapse",
+        {"dataset": "ring8", "reg": "none", "lr_g": 3e-3, "lr_d": 3e-4,
+         "lr_schedule": "constant", "steps": 3000},
+        "Here G learns ten times faster than D. A generator can fool a slow discriminator by "
+        "putting all its samples on a few clusters: that is mode collapse.",
+        "Watch the **Modes captured** chart and the samples: how many of the 8 clusters get "
+        "purple points, and do they stay put?",
+        "How many modes does G cover at step 1,000 and at step 3,000? What happens to the "
+        "purple points each time D catches up?"),
+    Lesson(
+        "L1 makes D sparse",
+        {"dataset": "ring8", **REG_SETTINGS["l1"]["fields"]},
+        "L1 adds lambda * sum |w| to D's loss; in proximal mode every step also sets small "
+        "weights to exactly zero.",
+        "Watch the **weights** histogram of D: the red bar at the left counts exact zeros. "
+        "Watch **Sparsity over time** too, and whether G still covers all 8 modes.",
+        "What share of D's weights is exactly zero at the end? Does D still do its job "
+        "(look at the modes and high-quality charts)?"),
+    Lesson(
+        "L2 shrinks every weight",
+        {"dataset": "ring8", "reg": "l2", "lam": 3e-3, "reg_target": "d"},
+        "L2 adds (lambda/2) * sum w^2: it pulls every weight toward zero in proportion to its "
+        "size, like a spring.",
+        "Watch D's weight histogram move left as a whole, and the exact-zero bar. Compare with "
+        "lesson 3.",
+        "Does L2 create exact zeros the way L1 did? Why would a spring-like pull never quite "
+        "reach zero?"),
+    Lesson(
+        "HSN1R flattens D",
+        {"dataset": "ring8", **REG_SETTINGS["hsn1r"]["fields"], "sharpness_every": 100},
+        "HSN1R penalizes the sharpness of D's loss: the largest |eigenvalue| of its Hessian, "
+        "how sharply the loss curves around the current weights.",
+        "Watch the **Sharpness** chart (D sharpness) and the D(x) heatmap in the samples plot. "
+        "Then switch the regularizer to none (it applies live) and watch again.",
+        "How high does D's sharpness climb with HSN1R, and without it? Do the samples look "
+        "worse when D is kept flat?"),
+)
+
+# Page sections a teacher may hide besides RunConfig's UI groups.
+PAGE_SECTIONS = ("presets", "settings", "share", "draw", "compare", "sweep")
+
+
+def groups() -> tuple[str, ...]:
+    seen: list[str] = []
+    for s in specs():
+        if s["ui"] and s["group"] not in seen:
+            seen.append(s["group"])
+    return tuple(seen)
+
+
+def hideable() -> tuple[str, ...]:
+    return groups() + PAGE_SECTIONS
+
+
+def parse_lesson(value) -> tuple[int | None, str | None]:
+    """(lesson index, error): `value` is the 1-based lesson number from a link."""
+    if value is None or str(value).strip() == "":
+        return None, None
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= len(LESSONS):
+        return None, (f"lesson must be a number from 1 to {len(LESSONS)}, got "
+                      f"{text[:20]!r}")
+    return int(text) - 1, None
+
+
+def parse_hide(value) -> tuple[tuple[str, ...], list[str]]:
+    """(groups to hide, unknown names) from a link's comma-separated `hide` list."""
+    if value is None:
+        return (), []
+    names = [n.strip().lower() for n in str(value).split(",") if n.strip()]
+    known = hideable()
+    ok = tuple(dict.fromkeys(n for n in names if n in known))
+    bad = [n[:30] for n in names if n not in known]
+    return ok, bad

@@ -1,0 +1,254 @@
+"""Many runs per session: a comparison (run A pinned beside run B) and a small sweep of one
+field. Both are ordinary jobs of the session (Session.job_a, Session.sweep.jobs), trained on the
+same worker pool as everyone's, within the session's caps; their pictures are drawn in the render
+process when their tab is on screen (`frame`, a Stream extra).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .. import share
+from ..config import ConfigError, RunConfig, coerce
+from ..presets import REG_SETTINGS
+from .controls import label_of
+from .layout import reg_teaching, sweep_fields
+from .messages import ServerBusy, shown_value
+from .stream import Picture
+from .transfer import page_base
+
+SWEEP_MAX_VALUES = 6       # runs in one sweep
+SWEEP_PARALLEL = 2         # of a session's sweep runs, training at once
+
+
+def _run_data(label: str, snap, dashed: bool = False) -> dict:
+    return {"label": label, "history": snap.history, "metrics": snap.metrics,
+            "is_image": snap.is_image, "dashed": dashed}
+
+
+class Compare:
+    def __init__(self, page, ctl, registry, msgs, apply):
+        self.page, self.ctl, self.registry, self.msgs, self.apply = (page, ctl, registry, msgs,
+                                                                     apply)
+
+    def on_keep_a(self, s, heat, arrows, mani, layer, *controls):
+        """Pin the run on screen as A; the controls now edit a fresh run B (same settings)."""
+        if s.job is None:
+            return self.msgs.note("Nothing to keep yet: press **Train** first.")
+        if s.job_a is not None:
+            s.job_a.stop("Replaced by a new run A.")
+        s.job_a, s.job = s.job, None
+        cfg = self.ctl.to_config(list(controls))
+        self.registry.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
+        step = s.job_a.snapshot().step
+        return self.msgs.ok(s, f"Run A pinned at step {step:,}. Change one thing in the "
+                               "controls, then press **Train B beside A** (same seed as A).")
+
+    def on_train_ab(self, s, heat, arrows, mani, layer, *controls):
+        if s.job_a is None:
+            return self.msgs.note("Pin a run as A first (**Keep as A**), or press **With vs "
+                                  "without the regularizer**.")
+        a = s.job_a.cfg
+        cfg = self.ctl.to_config(list(controls))
+        note = ""
+        if cfg.seed != a.seed:
+            cfg = cfg.replace(seed=a.seed)
+            note = f" B uses A's seed ({a.seed}) so that only your change differs."
+        self.registry.start(s, cfg)
+        if s.job_a.state in ("idle", "paused", "diverged"):
+            try:
+                s.job_a.start()
+            except Exception as e:  # noqa: BLE001 - A cannot go on: say so, B still trains
+                note += f" Run A could not continue ({e})."
+        return self.msgs.ok(s, "A and B train side by side (Compare tab)." + note)
+
+    def on_with_without(self, s, heat, arrows, mani, layer, *controls):
+        """A: the current settings without a regularizer; B: with one (the current one, or
+        the L1 preset's when none is chosen). Same seed; both at step 0."""
+        cfg = self.ctl.to_config(list(controls))
+        reg = cfg.reg if cfg.reg != "none" else "l1"
+        with_reg = cfg.replace(**(REG_SETTINGS[reg]["fields"] if cfg.reg == "none"
+                                  and reg in REG_SETTINGS else {"reg": reg}))
+        points = s.points if cfg.dataset == "custom" else None
+        if s.job_a is not None:
+            s.job_a.stop("Replaced by a new comparison.")
+        s.job_a = None
+        self.registry.new_job(s, cfg.replace(reg="none"), points)
+        s.job_a, s.job = s.job, None
+        self.registry.new_job(s, with_reg, points)
+        out = self.ctl.set_updates(with_reg)
+        out[self.page.reg_help] = reg_teaching(with_reg.reg)
+        what = ", ".join(f"{label_of(k)} = {shown_value(k, v)}"
+                         for k, v in with_reg.to_dict().items() if v != getattr(cfg, k)
+                         or k in ("reg", "lam"))
+        out.update(self.msgs.ok(s, f"A: no regularizer. B: {what}. Same seed "
+                                   f"({cfg.seed}). Press **Train B beside A**."))
+        return out
+
+    def on_link(self, s, page_url, *controls, request=None):
+        """A link that opens this comparison (B's settings, A's differences as a.NAME)."""
+        if s.job_a is None:
+            return self.msgs.note("There is no comparison to share yet.")
+        cfg = self.ctl.to_config(list(controls))
+        if cfg.dataset == "custom" or s.job_a.cfg.dataset == "custom":
+            raise ConfigError("dataset", "a comparison link cannot carry uploaded points")
+        link = share.share_url(page_base(page_url, request), cfg, compare_with=s.job_a.cfg)
+        return {self.page.share_box: link,
+                **self.msgs.note("Comparison link in **Share link, downloads, uploads** "
+                                 "(sidebar).")}
+
+    def from_link(self, s, query, b: RunConfig) -> list[ConfigError]:
+        """Set up the comparison a link describes (B is already the session's job)."""
+        a, errors = share.parse_compare(query, b)
+        if errors:
+            return errors
+        self.registry.check(a)
+        if s.job_a is not None:
+            s.job_a.stop("Replaced by a new comparison.")
+        job_b, s.job = s.job, None
+        self.registry.new_job(s, a)
+        s.job_a, s.job = s.job, job_b
+        return []
+
+    def frame(self, s, out: dict) -> list[Picture]:
+        p = self.page
+        if s.tab != "compare":
+            return []
+        if s.job_a is None:
+            if s.shown.get("compare") is not None:
+                s.shown["compare"] = None
+                out[p.compare_status] = "No comparison yet: **Keep as A**, or **With vs " \
+                                        "without the regularizer**."
+            return []
+        a, b = s.job_a.snapshot(), s.job.snapshot()
+        text = (f"**A** {a.state}, step {a.step:,} / {a.steps_total:,} · **B** {b.state}, "
+                f"step {b.step:,} / {b.steps_total:,}")
+        if s.shown.get("compare") != text:
+            s.shown["compare"] = text
+            out[p.compare_status] = text
+        ids = (id(s.job_a), id(s.job))
+        runs = [_run_data("A", a, dashed=True), _run_data("B", b)]
+        return [
+            Picture("a_samples", p.a_samples, (ids, a.weights_version), "samples",
+                    f"A:{s.key}", a, {}),
+            Picture("b_samples", p.b_samples, (ids, b.weights_version), "samples",
+                    f"B:{s.key}", b, {}),
+            Picture("a_weights", p.a_weights, (ids, a.weights_version), "weights",
+                    f"A:{s.key}", a, {}),
+            Picture("b_weights", p.b_weights, (ids, b.weights_version), "weights",
+                    f"B:{s.key}", b, {}),
+            Picture("overlay", p.overlay_plot, (ids, a.version, b.version), "overlay", s.key,
+                    runs, {}),
+        ]
+
+
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SweepState:
+    name: str
+    values: list
+    jobs: list = field(default_factory=list)
+
+
+class Sweep:
+    def __init__(self, page, ctl, registry, msgs):
+        self.page, self.ctl, self.registry, self.msgs = page, ctl, registry, msgs
+
+    def parse(self, name: Any, text: Any) -> tuple[str, list]:
+        if name not in dict((n, n) for _, n in sweep_fields()):
+            raise ConfigError("sweep", f"choose the field to sweep (got {str(name)[:30]!r})")
+        raw = [v.strip() for v in str(text or "").split(",") if v.strip()]
+        if not 2 <= len(raw) <= SWEEP_MAX_VALUES:
+            raise ConfigError(name, f"a sweep takes 2 to {SWEEP_MAX_VALUES} values separated "
+                                    f"by commas, got {len(raw)}")
+        values = list(dict.fromkeys(coerce(name, v) for v in raw))
+        return name, values
+
+    def on_start(self, s, name, text, heat, arrows, mani, layer, *controls):
+        name, values = self.parse(name, text)
+        base = self.ctl.to_config(list(controls))
+        cfgs = [base.replace(**{name: v}) for v in values]   # every value checked first
+        for c in cfgs:
+            self.registry.check(c)
+        self.stop(s)
+        from ..jobs import make_job
+
+        points = s.points if base.dataset == "custom" else None
+        lim = self.registry.limits
+        s.sweep = SweepState(name, values, [
+            make_job(c, points, ttl_s=lim.ttl_s, history_cap=self.registry.history_cap,
+                     pool=self.registry.pool) for c in cfgs])
+        s.shown.pop("sweep", None)
+        self._advance(s)
+        return self.msgs.note(f"Sweep of **{label_of(name)}** over {len(values)} values, "
+                              f"{SWEEP_PARALLEL} at a time; results fill the table.")
+
+    def on_stop(self, s, *_):
+        self.stop(s)
+        return self.msgs.note("Sweep stopped; the finished runs stay in the table.")
+
+    def stop(self, s) -> None:
+        if s.sweep is not None:
+            for j in s.sweep.jobs:
+                if j.state not in ("done", "stopped", "error"):
+                    j.stop("Sweep stopped.")
+
+    def _advance(self, s) -> None:
+        """Keep SWEEP_PARALLEL runs of the sweep training; start the next when one ends."""
+        sw = s.sweep
+        running = sum(j.state == "running" for j in sw.jobs)
+        for j in sw.jobs:
+            if running >= SWEEP_PARALLEL:
+                break
+            if j.state == "idle":
+                try:
+                    j.start()
+                except Exception as e:  # noqa: BLE001 - the server's run cap: try later
+                    raise ServerBusy(f"Sweep waiting: {e}") from None
+                running += 1
+
+    def rows(self, s) -> tuple[pd.DataFrame, list[dict]]:
+        sw = s.sweep
+        table, done = [], []
+        for v, j in zip(sw.values, sw.jobs):
+            snap = j.snapshot()
+            lat = snap.latest
+            qname, q = ("inception score", lat.get("cls_is")) if snap.is_image else \
+                ("high-quality %", None if lat.get("hq_frac") is None else
+                 100 * lat["hq_frac"])
+            cov = lat.get("digits_covered") if snap.is_image else lat.get("modes")
+            row = {label_of(sw.name): shown_value(sw.name, v), "state": snap.state,
+                   "step": snap.step, "modes / digits": cov, qname: q,
+                   "D sparse %": None if lat.get("sparsity_d") is None
+                   else round(100 * lat["sparsity_d"], 2),
+                   "D sharpness": lat.get("sharpness_d")}
+            table.append(row)
+            if snap.state == "done":
+                done.append({"value": v, "quality": q, "quality_name": qname,
+                             "sparsity_d": row["D sparse %"],
+                             "sharpness_d": lat.get("sharpness_d")})
+        return pd.DataFrame(table).round(4), done
+
+    def frame(self, s, out: dict) -> list[Picture]:
+        p = self.page
+        if s.sweep is None:
+            return []
+        try:
+            self._advance(s)
+        except ServerBusy:
+            pass
+        if s.tab != "sweep":
+            return []
+        df, done = self.rows(s)
+        key = df.to_json()
+        if s.shown.get("sweep") != key:
+            s.shown["sweep"] = key
+            out[p.sweep_table] = df
+        if not done:
+            return []
+        label = label_of(s.sweep.name)
+        return [Picture("sweep_plot", p.sweep_plot, (id(s.sweep), len(done)), "tradeoff",
+                        s.key, done, {"field_label": label})]

@@ -1,0 +1,147 @@
+"""Many runs per session through the launched app (gradio_client): a comparison where A and B
+both train, a sweep that fills its table and trade-off plot, and a guided lesson."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from gradio_client import Client
+
+from gan_lab.ui.storage import session_token
+
+SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval_every=20,
+             sharpness_every=40)
+# /poll's outputs as a client sees them (layout blocks carry no value): status, loss, quality,
+# sparsity, sharpness, samples, weights, layer, timer, penalty, then the views added since.
+POLL = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
+        "timer", "penalty", "fidelity", "divergence", "a_samples", "b_samples", "overlay",
+        "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot")
+
+
+def poll(c) -> dict:
+    r = c.predict(api_name="/poll")
+    assert len(r) == len(POLL)
+    return dict(zip(POLL, r))
+
+
+def image(v) -> bool:
+    return isinstance(v, dict) and str(v.get("plot", "")).startswith("data:image/")
+
+
+def session(demo, client):
+    return demo.gan_lab.registry._sessions[session_token(client.session_hash)]
+
+
+def wait_for(pred, timeout=40.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached in {timeout}s")
+
+
+@pytest.fixture
+def client(live_app):
+    url, demo = live_app
+    c = Client(url, verbose=False)
+    yield c, demo
+    s = demo.gan_lab.registry._sessions.get(session_token(c.session_hash))
+    if s is not None:
+        for j in s.jobs():
+            j.pause()
+    c.close()
+
+
+def test_compare_trains_a_and_b_side_by_side(client):
+    c, demo = client
+    c.predict(api_name="/reset", steps=120, **SMALL)
+    out = c.predict(api_name="/with_without", steps=120, **SMALL)
+    assert "A: no regularizer" in out[0] and "same seed" in out[0].lower(), out[0]
+    s = session(demo, c)
+    assert s.job_a.cfg.reg == "none" and s.job.cfg.reg == "l1"
+    assert s.job_a.cfg.seed == s.job.cfg.seed
+    # The controls now show B's settings; Train B beside A trains both.
+    cfg_b = s.job.cfg
+    out = c.predict(api_name="/train_ab", **{**SMALL, "steps": 120, "reg": "l1",
+                                            "lam": cfg_b.lam, "l1_mode": cfg_b.l1_mode})
+    assert "side by side" in out[0], out[0]
+    wait_for(lambda: s.job_a.snapshot().step > 10 and s.job.snapshot().step > 10, 60,
+             "both runs advancing")
+    s.tab = "compare"   # what the page's tab switch does
+    s.shown.pop("compare", None)
+    seen = set()
+
+    status = []
+
+    def pictures():
+        f = poll(c)
+        seen.update(k for k in ("a_samples", "b_samples", "overlay", "a_weights", "b_weights")
+                    if image(f[k]))
+        if isinstance(f["compare_status"], str):
+            status.append(f["compare_status"])
+        return seen >= {"a_samples", "b_samples", "overlay", "a_weights", "b_weights"}
+
+    wait_for(pictures, 90, "both runs' pictures and the overlay")
+    assert status and "**A**" in status[0] and "**B**" in status[0], status
+
+
+def test_keep_as_a_pins_the_run_and_b_gets_as_seed(client):
+    c, demo = client
+    c.predict(api_name="/step", steps=500, seed=3, **SMALL)
+    out = c.predict(api_name="/keep_a", steps=500, seed=3, **SMALL)
+    assert "Run A pinned at step 1" in out[0], out[0]
+    s = session(demo, c)
+    a = s.job_a
+    out = c.predict(api_name="/train_ab", steps=500, seed=9, lr_d=5e-4, **SMALL)
+    assert "uses A's seed (3)" in out[0], out[0]
+    assert s.job.cfg.seed == 3 and s.job.cfg.lr_d == 5e-4 and s.job_a is a
+
+
+def test_a_sweep_fills_its_table_and_plot(client):
+    c, demo = client
+    out = c.predict(api_name="/sweep", field="lam", values="0.001, 0.01, 0.1",
+                    **{**SMALL, "steps": 60, "reg": "l2"})
+    assert "Sweep of <b>Lambda</b> over 3 values" in out[0], out[0]
+    s = session(demo, c)
+    assert [j.cfg.lam for j in s.sweep.jobs] == [0.001, 0.01, 0.1]
+    s.tab = "sweep"
+    table, plot = {}, {}
+
+    def finished():
+        f = poll(c)
+        if isinstance(f["sweep_table"], dict) and f["sweep_table"].get("data"):
+            table.update(f["sweep_table"])
+        if image(f["sweep_plot"]):
+            plot.update(f["sweep_plot"])
+        done = all(j.state == "done" for j in s.sweep.jobs)
+        return done and table and plot and all(r[1] == "done" for r in table["data"])
+
+    wait_for(finished, 120, "the sweep's three runs")
+    rows = table["data"]
+    assert len(rows) == 3
+    assert table["headers"][0] == "Lambda" and "D sparse %" in table["headers"]
+    # at most two of a session's sweep runs trained at once
+    assert max(sum(j.state == "running" for j in s.sweep.jobs), 0) <= 2
+
+
+def test_bad_sweeps_name_the_problem(client):
+    c, _ = client
+    out = c.predict(api_name="/sweep", field="lam", values="0.1", **SMALL)
+    assert "2 to 6 values" in out[0], out[0]
+    out = c.predict(api_name="/sweep", field="lam", values="0.1, 7", **SMALL)
+    assert "Lambda" in out[0] and "[0, 1]" in out[0], out[0]
+    out = c.predict(api_name="/sweep", field="nope", values="1,2", **SMALL)
+    assert "choose the field" in out[0], out[0]
+
+
+def test_a_lesson_sets_up_its_preset_and_text(client):
+    c, demo = client
+    out = c.predict(api_name="/lesson", lesson=3)
+    assert "Lesson 3" in out[0], out[0]
+    s = session(demo, c)
+    assert s.lesson == 2 and s.job.cfg.reg == "l1" and s.job.cfg.l1_mode == "proximal"
+    # the lesson box's text is among the outputs
+    assert any(isinstance(v, str) and "What to watch" in v for v in out)
