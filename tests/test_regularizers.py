@@ -551,7 +551,7 @@ def test_hsn1r_fd_with_unfrozen_kinks_would_be_far_off():
     reg = HSN1R(ps, method="fd", fd_eps=0.05)
     reg.v = [x.clone() for x in v]
     held = _penalty_by("fd", net, closure, v, 1.0)[1]
-    import gan_lab.regularizers as R
+    import gan_lab.regularizers.hsn1r as R
     old = R._KinkMode.__torch_function__
     try:   # a mode that records nothing and replays nothing: plain finite differences
         R._KinkMode.__torch_function__ = lambda self, func, types, args=(), kwargs=None: \
@@ -758,7 +758,7 @@ def test_hsn1r_fd_uses_the_torch_function_mode_only_when_needed(monkeypatch):
     # The mode costs a few microseconds per torch call (~10% of a ring8 step): with the nets
     # given, a loss whose only kinks are activation modules never enters it; the hinge loss's
     # own relu does.
-    import gan_lab.regularizers as R
+    import gan_lab.regularizers.hsn1r as R
 
     made = []
     real_init = R._KinkMode.__init__

@@ -1,190 +1,25 @@
-"""Weight regularizers behind one small interface (definitions: shared/DESIGN.md, "Regularizers").
-
-The Trainer owns one Regularizer per regularized network and, each step, does
-
-    opt.zero_grad()
-    loss, total = reg.backward(closure, lam, step)  # closure() -> that network's loss
-    opt.step()                                      # (total = loss + penalty, detached:
-    reg.after_step(lam, lr)                         #  logged and checked for NaN)
-
-backward() owns the forward and the backward of the step, so that a regularizer may evaluate the
-loss more than once (HSN1R's 'fd' method evaluates it at w and w +- eps v). The closure must
-recompute the same loss on the same batch each call. The default backward() is what the Trainer
-did before it existed, bit for bit:
-
-    loss = closure()
-    pen = reg.penalty(loss, lam, step)              # loss's graph intact; None = nothing added
-    (loss if pen is None else loss + pen).backward()
-
-so a regularizer that only needs the loss's graph overrides penalty() alone (L1, L2, HSN1R's
-'exact' method). penalty() stays public: it is the term itself, for callers that do their own
-backward.
-
-The penalty is always ADDED to the loss: a subtracted penalty would reward growing weights.
-`value` is for logging only; it is kept as a detached tensor and turned into a float when read,
-so a GPU run does not wait on the device every step just to log it (`value_tensor` hands over
-the tensor itself, for a logger that syncs once per batch of steps).
-
-`REGISTRY` maps each kind (RunConfig.reg) to its class, label, formula, help and teaching text;
-RunConfig's choices, the CLI help, the UI's labels and explanations are read from it. Adding a
-regularizer is one Regularizer subclass and one `register(...)` call at the end of this file.
-"""
+"""HSN1R: lambda * the spectral norm of the Hessian of a network's own loss, by power iteration
+with Hessian-vector products ('exact': double backprop; 'fd': finite differences of the
+gradient along the kept vector, with piecewise activations held on their branch)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from .hessian import dot, grads_with_graph, hvp, norm, random_unit
+from ..hessian import dot, grads_with_graph, hvp, norm, random_unit
+from .base import Regularizer, _check_lam
 
-L1_MODES = ("penalty", "proximal")
 HSN_METHODS = ("exact", "fd")
 # HSN1R 'fd' step scaling (see HSN1R.eps_for), tuned on ring8 / MNIST MLP / MNIST conv Ds.
 FD_CURV = 4.0
 FD_SCALE_MIN, FD_SCALE_MAX = 1 / 16, 2.5
-
-
-def reg_params(net: nn.Module, reg_bias: bool) -> list[nn.Parameter]:
-    """Weight matrices and conv kernels (dim >= 2); biases and other 1-D (or 0-d) parameters
-    only when reg_bias."""
-    return [p for p in net.parameters() if p.dim() >= 2 or reg_bias]
-
-
-def _check_lam(lam: float) -> None:
-    if lam < 0:
-        raise ValueError(f"lambda must be >= 0 (the penalty is added, never subtracted); got {lam}")
-
-
-class Regularizer:
-    """Base class and the interface the Trainer uses. See the module docstring."""
-
-    kind = "none"
-
-    def __init__(self, params: Sequence[nn.Parameter]):
-        self.params = list(params)
-        self._value: Tensor | float = 0.0
-
-    @property
-    def value(self) -> float:
-        """The last penalty value, lambda included (0.0 before the first step)."""
-        if isinstance(self._value, Tensor):
-            self._value = float(self._value)  # the one host sync, paid only when read
-        return self._value
-
-    @value.setter
-    def value(self, v: Tensor | float) -> None:
-        self._value = v.detach() if isinstance(v, Tensor) else float(v)
-
-    @property
-    def value_tensor(self) -> Tensor | float:
-        """The same value without a host sync: a detached 0-d tensor on the weights' device when
-        the last step computed one, else a float. For loggers that batch their syncs."""
-        return self._value
-
-    def penalty(self, loss: Tensor, lam: float, step: int) -> Tensor | None:
-        """The term to ADD to the network's loss, or None when nothing is added this step."""
-        _check_lam(lam)
-        self.value = 0.0
-        return None
-
-    def backward(self, closure: Callable[[], Tensor], lam: float,
-                 step: int) -> tuple[Tensor, Tensor]:
-        """loss = closure(); accumulate the gradient of loss + penalty into the .grad of every
-        tensor the loss depends on (exactly what (loss + pen).backward() does); return
-        (loss, total) detached, total = loss + the penalty added, for logging and the finite check.
-
-        `closure` must recompute the same loss on the same batch each time it is called (no
-        fresh noise inside it): a method that differentiates by evaluating the loss at nearby
-        weights (HSN1R's 'fd') calls it more than once. This default calls it once and goes
-        through penalty(), so every regularizer that only overrides penalty() behaves as before.
-        """
-        loss = closure()
-        pen = self.penalty(loss, lam, step)
-        total = loss if pen is None else loss + pen
-        total.backward()
-        return loss.detach(), total.detach()
-
-    def after_step(self, lam: float, lr: float) -> None:
-        """Called after optimizer.step()."""
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self.params)} tensors)"
-
-
-class NoReg(Regularizer):
-    kind = "none"
-
-
-def _sum_abs(params: Sequence[Tensor]) -> Tensor:
-    return torch.stack([p.abs().sum() for p in params]).sum()
-
-
-class L1(Regularizer):
-    """lambda * sum |w|.
-
-    mode 'penalty': the term goes through the loss (its subgradient sign(w) joins the optimizer's
-    gradient; with Adam that is rescaled like any gradient, so weights get small but seldom 0).
-    mode 'proximal': nothing is added to the loss; after each optimizer step the weights are
-    soft-thresholded, w <- sign(w) * max(|w| - lr*lambda, 0), which gives exact zeros (LASSO).
-    """
-
-    kind = "l1"
-
-    def __init__(self, params: Sequence[nn.Parameter], mode: str = "proximal"):
-        if mode not in L1_MODES:
-            raise ValueError(f"L1 mode must be one of {', '.join(L1_MODES)}; got {mode!r}")
-        super().__init__(params)
-        self.mode = mode
-
-    def penalty(self, loss: Tensor, lam: float, step: int) -> Tensor | None:
-        _check_lam(lam)
-        if lam == 0 or not self.params:
-            self.value = 0.0
-            return None
-        if self.mode == "proximal":
-            # Logged all the same, so proximal and penalty runs can be compared on one chart.
-            with torch.no_grad():
-                self.value = lam * _sum_abs(self.params)
-            return None
-        pen = lam * _sum_abs(self.params)
-        self.value = pen
-        return pen
-
-    def after_step(self, lam: float, lr: float) -> None:
-        _check_lam(lam)
-        if self.mode != "proximal" or lam == 0 or lr == 0:
-            return
-        t = lr * lam
-        with torch.no_grad():
-            for p in self.params:
-                # where() rather than sign(w) * clamp(|w| - t, 0) so thresholded entries are +0.0,
-                # not -0.0 (identical arithmetic elsewhere: w - t*sign(w) == sign(w)*(|w| - t)).
-                p.copy_(torch.where(p.abs() > t, p - t * p.sign(), torch.zeros_like(p)))
-
-    def __repr__(self) -> str:
-        return f"L1(mode={self.mode!r}, {len(self.params)} tensors)"
-
-
-class L2(Regularizer):
-    """(lambda / 2) * sum w^2 (its gradient is lambda * w)."""
-
-    kind = "l2"
-
-    def penalty(self, loss: Tensor, lam: float, step: int) -> Tensor | None:
-        _check_lam(lam)
-        if lam == 0 or not self.params:
-            self.value = 0.0
-            return None
-        pen = 0.5 * lam * torch.stack([p.pow(2).sum() for p in self.params]).sum()
-        self.value = pen
-        return pen
 
 
 # --- HSN1R 'fd': piecewise activations held on their branch ----------------------------------
@@ -552,91 +387,3 @@ class HSN1R(Regularizer):
     def __repr__(self) -> str:
         return (f"HSN1R(iters={self.iters}, every={self.every}, method={self.method!r}, "
                 f"{len(self.params)} tensors)")
-
-
-# --------------------------------------------------------------------------------------------
-# The registry
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RegKind:
-    """One regularizer choice. make(params, cfg) builds it for one network's reg_params, reading
-    its options from the RunConfig."""
-
-    name: str
-    label: str
-    formula: str          # one line for the CLI and control help, e.g. "lambda*sum|w|"
-    teaching: str         # markdown shown beside the regularizer menu
-    make: Callable[[Sequence[nn.Parameter], object], Regularizer]
-
-
-REGISTRY: dict[str, RegKind] = {}
-
-
-def register(name: str, make: Callable[[Sequence[nn.Parameter], object], Regularizer], *,
-             label: str, formula: str, teaching: str) -> RegKind:
-    kind = RegKind(name, label, formula, teaching, make)
-    REGISTRY[name] = kind
-    return kind
-
-
-# Options of make_regularizer when no RunConfig is given (direct use, tests).
-MAKE_DEFAULTS = {"l1_mode": "proximal", "hsn_iters": 1, "hsn_every": 1, "hsn_method": "exact",
-                 "modules": ()}
-
-
-class _Options:
-    """`overrides` first, then `base` (a RunConfig, or MAKE_DEFAULTS)."""
-
-    def __init__(self, base, overrides: dict):
-        self._base, self._over = base, overrides
-
-    def __getattr__(self, name):
-        if name in self._over:
-            return self._over[name]
-        if isinstance(self._base, dict):
-            return self._base[name]
-        return getattr(self._base, name)
-
-
-def make_regularizer(kind: str, params: Sequence[nn.Parameter], cfg=None,
-                     **options) -> Regularizer:
-    """The regularizer named by RunConfig.reg for one network's reg_params. Its options come
-    from `cfg` (a RunConfig; None = MAKE_DEFAULTS), with `options` (RunConfig field names such
-    as l1_mode=..., hsn_iters=...) on top."""
-    if kind not in REGISTRY:
-        raise ValueError(f"unknown regularizer {kind!r}; expected one of {', '.join(REGISTRY)}")
-    return REGISTRY[kind].make(params, _Options(MAKE_DEFAULTS if cfg is None else cfg, options))
-
-
-register("none", lambda params, cfg: NoReg(params), label="none", formula="nothing added",
-         teaching="**No regularizer.** Each network minimizes only its adversarial loss. Use "
-                  "this as the baseline to compare against.")
-register("l1", lambda params, cfg: L1(params, mode=cfg.l1_mode), label="L1",
-         formula="lambda*sum|w|",
-         teaching="**L1**: adds **lambda * sum |w|** to the target network's loss.  \n"
-                  "*proximal* mode (default): after each optimizer step every weight is "
-                  "soft-thresholded, w <- sign(w) * max(|w| - lr * lambda, 0), so small weights "
-                  "become **exactly 0** (the LASSO effect): watch the exact-zero % and the "
-                  "sparsity curve climb.  \n*penalty* mode: the subgradient goes through the "
-                  "loss; weights get small but rarely exactly zero. Too large a lambda zeroes "
-                  "whole layers and training stalls.")
-register("l2", lambda params, cfg: L2(params), label="L2", formula="(lambda/2)*sum w^2",
-         teaching="**L2** (weight decay): adds **(lambda / 2) * sum w^2**. It shrinks **all** "
-                  "weights in proportion to their size, so the histogram shifts left as a "
-                  "whole, but weights almost never reach exactly zero. A smoother, "
-                  "smaller-weight discriminator often trains more stably.")
-register("hsn1r", lambda params, cfg: HSN1R(params, iters=cfg.hsn_iters, every=cfg.hsn_every,
-                                             method=cfg.hsn_method, modules=cfg.modules),
-         label="HSN1R", formula="lambda * Hessian spectral norm",
-         teaching="**HSN1R** (Hessian spectral-norm regularization): adds **lambda * ||H||_2**, "
-                  "where H is the Hessian of the target network's own adversarial loss with "
-                  "respect to its weights and **||H||_2 is its spectral norm = the largest "
-                  "|eigenvalue|** (some source texts call it a sum of eigenvalues or write a "
-                  "1-norm; we use the spectral norm). It is estimated by power iteration with "
-                  "Hessian-vector products, keeping the vector between steps. *HSN1R method* "
-                  "**fd** (default) gets the penalty's gradient from finite differences of the "
-                  "ordinary gradient along that vector (within 1% of the exact value); **exact** "
-                  "uses double backpropagation. Expect a **lower sharpness** curve and a "
-                  "flatter, smoother D(x) heatmap. On a 2-core CPU a regularized ring8 step "
-                  "costs about 1.9x a plain one with fd (3.7x exact); *HSN1R every k* = 8 "
-                  "applies it every 8th step with 8x lambda for ~1.15x.")
