@@ -5,9 +5,10 @@
     python scripts/load_test.py --url http://127.0.0.1:7860/ --pid 1234   # an existing server
 
 Each session is a gradio_client Client (one browser tab's worth of server state): it presses
-Train (all together, behind a barrier), then polls every 0.25 s as the page's timer does for
---duration seconds, then closes (which ends its session on the server). Meanwhile one thread
-GETs the page every 0.25 s, and a sampler reads the server's process tree from /proc.
+Train (all together, behind a barrier), then polls as the page's timer does (at the period the
+server sets it to) for --duration seconds, then closes (which ends its session on the server).
+Meanwhile one thread GETs the page every 0.25 s, and a sampler reads the server's process tree
+from /proc.
 
 Printed (and written with --json): Train reply p50/p95/max, poll reply p50/p95, page GET
 p50/p95, replies that were errors or "busy", how many sessions trained, the longest time a
@@ -145,6 +146,7 @@ class SessionRun:
         self.status = ""
         self.steps: list[tuple[float, int]] = []
         self.recovered: bool | None = None   # after an error state: did Train work again?
+        self.tick = POLL_S                   # the page's timer, as the server sets it
 
     def _call(self, api: str, **kw):
         t = time.perf_counter()
@@ -156,6 +158,9 @@ class SessionRun:
         dt = time.perf_counter() - t
         msg = out[0] if api != "/poll" else ""
         status = out[1] if api != "/poll" else out[0]
+        timer = out[9] if api != "/poll" else out[8]   # the page's gr.Timer: its period
+        if isinstance(timer, dict) and isinstance(timer.get("value"), (int, float)):
+            self.tick = float(timer["value"])
         if isinstance(msg, str) and ("Unexpected error" in msg or "gl-err" in msg):
             self.errors.append(f"{api}: {re.sub('<[^>]+>', '', msg)[:160]}")
         if isinstance(msg, str) and "Server busy" in msg:
@@ -186,7 +191,7 @@ class SessionRun:
                 self.recovered = False
                 self.press_train()
                 self.recovered = self.status.startswith("**Training**")
-            time.sleep(max(0.0, POLL_S - (time.perf_counter() - t)))
+            time.sleep(max(0.0, self.tick - (time.perf_counter() - t)))
 
     def max_stall_s(self) -> float:
         """Longest time between two moments the session saw its step grow (while training)."""
@@ -250,6 +255,10 @@ def run(args) -> dict:
         env = dict(kv.split("=", 1) for kv in args.env)
         proc, url = start_server(env)
         root = proc.pid
+    if args.client_nice:
+        # The simulated browsers run here, on the server's own cores; real students' browsers
+        # run on their own machines. Niced, the clients take only what the server leaves.
+        os.nice(args.client_nice)
     try:
         time.sleep(args.settle)
         before = tree_stats(root) if root else None
@@ -300,7 +309,7 @@ def run(args) -> dict:
     stalls = [s.max_stall_s() for s in sessions if s.trained]
     res = {
         "sessions": args.sessions, "duration_s": args.duration, "wall_s": round(wall, 1),
-        "settings": settings, "server_env": args.env,
+        "settings": settings, "server_env": args.env, "client_nice": args.client_nice,
         "cpu": _cpu(), "cores": os.cpu_count(), "load_before": os.getloadavg()[0],
         "train_reply_s": {"p50": pct(train, 50), "p95": pct(train, 95), "max": max(train),
                           "all": sorted(round(x, 3) for x in train)},
@@ -337,7 +346,8 @@ def report(r: dict) -> str:
     f = lambda d: f"p50 {d['p50']:.3f} s, p95 {d['p95']:.3f} s"   # noqa: E731
     lines = [
         f"{r['sessions']} sessions, {r['duration_s']} s each, on {r['cpu']} ({r['cores']} "
-        f"cores, load {r['load_before']:.1f} at start); server env {r['server_env'] or '-'}",
+        f"cores, load {r['load_before']:.1f} at start); server env {r['server_env'] or '-'}; "
+        f"clients at nice {r['client_nice']}",
         f"Train reply: {f(r['train_reply_s'])}, max {r['train_reply_s']['max']:.3f} s",
         f"poll reply: {f(r['poll_reply_s'])}; page GET: {f(r['page_get_s'])}",
         f"error replies {r['error_replies']}, busy replies {r['busy_replies']}, sessions that "
@@ -372,6 +382,9 @@ def main(argv=None) -> int:
     p.add_argument("--url", help="test a running server instead of starting one")
     p.add_argument("--pid", type=int, help="with --url: the server's pid, for /proc figures")
     p.add_argument("--settle", type=float, default=3.0, help="seconds before and after")
+    p.add_argument("--client-nice", type=int, default=0,
+                   help="run the simulated sessions at this niceness (they share the server's "
+                        "cores here; real browsers do not)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     res = run(args)

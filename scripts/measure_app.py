@@ -43,15 +43,15 @@ def measure_page(url: str, seconds: float) -> dict:
                                     "--disable-component-update", "--disable-sync"])
         pg = b.new_page(viewport={"width": 1400, "height": 1000})
         pg.goto(url)
-        pg.wait_for_selector("#plot-samples img", timeout=60_000)
-        src0 = pg.eval_on_selector("#plot-samples img", "e => e.src")
+        pg.wait_for_selector("#samples-plot img", timeout=60_000)
+        src0 = pg.eval_on_selector("#samples-plot img", "e => e.src")
         pg.evaluate("""() => { window.__frames = []; let last = null;
-            new MutationObserver(() => { const s = document.querySelector('#plot-samples img');
+            new MutationObserver(() => { const s = document.querySelector('#samples-plot img');
               if (s && s.src !== last) { last = s.src; window.__frames.push(performance.now()); }
             }).observe(document.body, {subtree: true, attributes: true, childList: true}); }""")
         t0 = time.monotonic()
-        pg.click("#btn-train")
-        pg.wait_for_function("s => document.querySelector('#plot-samples img').src !== s",
+        pg.click("#train-btn")
+        pg.wait_for_function("s => document.querySelector('#samples-plot img').src !== s",
                              arg=src0, timeout=30_000)
         first = time.monotonic() - t0
         status = "#gl-status [data-testid=markdown]"
@@ -61,7 +61,7 @@ def measure_page(url: str, seconds: float) -> dict:
         time.sleep(seconds)
         s1, tb = step_of(pg.inner_text(status)), time.monotonic()
         n1 = pg.evaluate("() => window.__frames.length")
-        pg.click("#btn-pause")
+        pg.click("#pause-btn")
         b.close()
     return {"first_picture_s": round(first, 3),
             "pictures_per_s": round((n1 - n0) / (tb - ta), 2),

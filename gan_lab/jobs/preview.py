@@ -34,24 +34,39 @@ _PREVIEW_LOCK = threading.Lock()
 PREVIEW_CACHE = 32
 
 
+_BUILDING: dict[str, threading.Lock] = {}
+
+
 def preview(cfg: RunConfig, points=None, weights: tuple | None = None) -> Preview:
     """The untrained run of `cfg` (or `weights` = (g, d, step) loaded into it), as a page shows
     it: built on the CPU in this process, with its start evaluation. Cached per config (not
-    for user points or loaded weights): a class on the same settings builds it once."""
+    for user points or loaded weights): a class on the same settings builds it once, even when
+    thirty tabs ask at the same moment (the others wait for that one build)."""
     key = None if points is not None or weights is not None else cfg.to_json()
-    if key is not None:
+    if key is None:
+        return _build(cfg, points, weights)
+    with _PREVIEW_LOCK:
+        hit = _PREVIEWS.get(key)
+        if hit is not None:
+            _PREVIEWS.move_to_end(key)
+            return hit
+        building = _BUILDING.setdefault(key, threading.Lock())
+    with building:
         with _PREVIEW_LOCK:
             hit = _PREVIEWS.get(key)
-            if hit is not None:
-                _PREVIEWS.move_to_end(key)
-                return hit
+        if hit is None:
+            hit = _build(cfg, None, None)
+            with _PREVIEW_LOCK:
+                _PREVIEWS[key] = hit
+                while len(_PREVIEWS) > PREVIEW_CACHE:
+                    _PREVIEWS.popitem(last=False)
+    with _PREVIEW_LOCK:
+        _BUILDING.pop(key, None)
+    return hit
+
+
+def _build(cfg: RunConfig, points, weights) -> Preview:
     run = Run(cfg, points, weights=weights, history_cap=2, device="cpu")
     g, d, samples = run.view()
     info = dataclasses.replace(run.info(), device="", device_reason="")
-    pv = Preview(cfg, info, run.step, tuple(run.metric_log.rows), g, d, samples)
-    if key is not None:
-        with _PREVIEW_LOCK:
-            _PREVIEWS[key] = pv
-            while len(_PREVIEWS) > PREVIEW_CACHE:
-                _PREVIEWS.popitem(last=False)
-    return pv
+    return Preview(cfg, info, run.step, tuple(run.metric_log.rows), g, d, samples)

@@ -45,12 +45,18 @@ class WorkerDied(RuntimeError):
 # --------------------------------------------------------------------------------------------
 # Inside a worker process
 # --------------------------------------------------------------------------------------------
-def _host_main(conn, threads: int) -> None:
+def _host_main(conn, threads: int, nice: int = 0) -> None:
+    import os
+
     import torch
 
     from ..config import RunConfig
     from ..run import Run
 
+    if nice:
+        # Training uses the cores the page does not need: the server and the render process
+        # answer first, so a class's clicks stay quick while every core trains.
+        os.nice(nice)
     torch.set_num_threads(threads)
     # Pay the one-off costs (autograd and optimizer set-up, kernels, the metrics' imports) now,
     # so a student's first Train answers as fast as every later one.
@@ -125,16 +131,36 @@ class _main_script_hidden:
 class Host:
     """One worker process and its pipe. call() is one request/reply, serialized."""
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, nice: int = 0):
         self.conn, child = _CTX.Pipe()
-        self.proc = _CTX.Process(target=_host_main, args=(child, threads), daemon=True,
+        self.proc = _CTX.Process(target=_host_main, args=(child, threads, nice), daemon=True,
                                  name="gan-lab-worker")
         with _main_script_hidden():
             self.proc.start()
         child.close()
         self._lock = threading.Lock()
+        # Control requests (create, apply, export, drop) go before the next training slice: a
+        # student's click waits for at most the slice in flight, not for a queue of slices.
+        self._turn = threading.Condition()
+        self._controls = 0
 
     def call(self, op: str, *args, timeout: float = 120.0):
+        control = op != "advance"
+        with self._turn:
+            if control:
+                self._controls += 1
+            else:
+                while self._controls:
+                    self._turn.wait(0.05)
+        try:
+            return self._call(op, *args, timeout=timeout)
+        finally:
+            if control:
+                with self._turn:
+                    self._controls -= 1
+                    self._turn.notify_all()
+
+    def _call(self, op: str, *args, timeout: float = 120.0):
         with self._lock:
             if not self.proc.is_alive():
                 raise WorkerDied("the training process has exited")
@@ -178,10 +204,11 @@ class WorkerPool:
     running ones and stops those nobody polls (their ttl_s)."""
 
     def __init__(self, processes: int = 2, max_runs: int = 64, threads: int = 1,
-                 period_s: float = PERIOD_S):
+                 period_s: float = PERIOD_S, nice: int = 0):
         self.processes = max(1, int(processes))
         self.max_runs = int(max_runs)
         self.threads = threads
+        self.nice = nice
         self.period_s = period_s
         self._cond = threading.Condition()
         self._closed = False
@@ -212,7 +239,7 @@ class WorkerPool:
                 h.kill()
             if self._closed:
                 raise PoolBusy("the server is shutting down")
-            self._hosts[slot] = h = Host(self.threads)
+            self._hosts[slot] = h = Host(self.threads, self.nice)
             return h
 
     def pids(self) -> list[int]:

@@ -43,7 +43,7 @@ class GanLabApp:
     def __init__(self, registry: Registry | None = None,
                  renderers: RenderService | None = None):
         self.registry = registry or Registry()
-        self.renderers = renderers or RenderService()
+        self.renderers = renderers or RenderService(nice=self.registry.limits.worker_nice)
         self.ctl = Controls()
         # Downloads are written here (one folder per session token, removed when its tab
         # closes; the whole folder at shutdown); gradio copies them into its own cache to serve
@@ -143,7 +143,10 @@ class GanLabApp:
         note = self.registry.start(s, cfg)
         # The job publishes new weights within ~0.1-0.25 s; waiting that long lets this answer
         # carry a picture of the moving run instead of leaving it to the second timer tick.
-        deadline = time.monotonic() + FIRST_FRAME_WAIT_S
+        # (Not when many runs share the server: the picture then comes with a later poll.)
+        wait = FIRST_FRAME_WAIT_S if self.registry.running() <= self.registry.limits.max_running \
+            else 0.0
+        deadline = time.monotonic() + wait
         while s.job.snapshot().weights_version == before and time.monotonic() < deadline \
                 and s.job.state == "running":
             time.sleep(0.01)

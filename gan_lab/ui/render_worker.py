@@ -111,11 +111,15 @@ class RenderService:
     "weights", or "png" for the samples download; with frame_side=N: (image bytes,
     H x W x 3 uint8 array), see _Store.draw), `drop(key)`."""
 
-    def __init__(self, use_process: bool | None = None, timeout_s: float = 30.0):
+    def __init__(self, use_process: bool | None = None, timeout_s: float = 30.0,
+                 nice: int = 0):
         if use_process is None:
             use_process = os.environ.get("GAN_LAB_RENDER_PROCESS", "1") != "0"
         self.use_process = use_process
         self.timeout_s = timeout_s
+        # Pictures share the cores with training (the same niceness as the workers), so the
+        # server process, which answers the clicks, comes first.
+        self.nice = nice
         self._lock = threading.Lock()
         self._local = _Store()
         self._proc: subprocess.Popen | None = None
@@ -132,7 +136,8 @@ class RenderService:
             host, port = listener.address
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "gan_lab.ui.render_worker", host, str(port)],
-                stdin=subprocess.PIPE, env=env)
+                stdin=subprocess.PIPE, env=env,
+                preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None)
             self._proc.stdin.write(key.hex().encode() + b"\n")
             self._proc.stdin.close()
             # Listener.accept has no timeout of its own; a child that dies before connecting

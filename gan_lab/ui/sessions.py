@@ -30,7 +30,7 @@ from .messages import ServerBusy
 from .storage import session_token
 
 
-def _env_num(env, name: str, default, cast=int):
+def _env_num(env, name: str, default, cast=int, allow_zero: bool = False):
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -38,8 +38,8 @@ def _env_num(env, name: str, default, cast=int):
         v = cast(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a number") from None
-    if v <= 0:
-        raise ValueError(f"{name}={raw!r} must be positive")
+    if v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name}={raw!r} must be {'>= 0' if allow_zero else 'positive'}")
     return v
 
 
@@ -60,6 +60,8 @@ class Limits:
     GAN_LAB_CACHE_MB     gradio's upload/download cache is kept under this size (oldest
                          files deleted first)
     GAN_LAB_CACHE_AGE_S  cached files (unused uploads, served downloads) are deleted after this
+    GAN_LAB_WORKER_NICE  niceness of the training processes (0-19; default 5): the page's
+                         processes answer first, training takes the rest of the cores
     """
 
     max_running: int = 2
@@ -71,6 +73,7 @@ class Limits:
     process_jobs: bool = True
     cache_mb: int = 512
     cache_age_s: int = 600
+    worker_nice: int = 5
 
     @classmethod
     def from_env(cls, env=None) -> "Limits":
@@ -86,6 +89,7 @@ class Limits:
             process_jobs=env.get("GAN_LAB_PROCESS_JOBS", "1").strip() != "0",
             cache_mb=_env_num(env, "GAN_LAB_CACHE_MB", d.cache_mb),
             cache_age_s=_env_num(env, "GAN_LAB_CACHE_AGE_S", d.cache_age_s),
+            worker_nice=_env_num(env, "GAN_LAB_WORKER_NICE", d.worker_nice, allow_zero=True),
         )
 
     def threads(self) -> int:
@@ -152,7 +156,7 @@ class Registry:
         self._lock = threading.Lock()
         # Warm worker processes (torch imported), one per core, hosting every session's run.
         self.pool = (WorkerPool(processes=self.limits.max_running,
-                                max_runs=self.limits.max_jobs)
+                                max_runs=self.limits.max_jobs, nice=self.limits.worker_nice)
                      if self.limits.process_jobs else None)
 
     # --- sessions ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import threading
 import time
 from concurrent import futures
 from typing import Any, NamedTuple
@@ -32,7 +33,10 @@ from .sessions import Session
 # this often leaves the CPU to training.
 WEIGHTS_MIN_INTERVAL_S = 1.0
 # A button's answer waits this long in all for its pictures; a later poll delivers the rest.
+# With more than BUSY_DRAWS pictures queued for the render process it waits BUSY_DRAW_WAIT_S.
 DRAW_WAIT_S = 5.0
+BUSY_DRAWS = 4
+BUSY_DRAW_WAIT_S = 0.3
 # GIF of the run: at most this many frames of at most this many pixels a side (60 x 256 x 256 x 3
 # bytes = 11.8 MB per session at most; the recorder thins frames as the run grows).
 GIF_MAX_FRAMES = 60
@@ -96,12 +100,18 @@ class Stream:
         self.renderers = renderers
         # Extra views (compare, sweep): fn(session, out) -> [Picture], may add to `out`.
         self.extras: list = []
+        self._inflight = 0            # pictures queued or being drawn, all sessions
+        self._count_lock = threading.Lock()
         # One drawing thread: the child process draws one picture at a time anyway.
         self._draw_pool = futures.ThreadPoolExecutor(max_workers=1,
                                                      thread_name_prefix="gan-lab-draw")
 
     def close(self) -> None:
         self._draw_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _drawn(self, _fut) -> None:
+        with self._count_lock:
+            self._inflight -= 1
 
     def status_text(self, snap) -> str:
         badge = STATE_BADGES.get(snap.state, snap.state)
@@ -166,7 +176,7 @@ class Stream:
             wants += extra(s, out)
         busy = self._pictures(s, out, wants, wait)
         running = any(j.state == "running" for j in s.jobs())
-        tick = FAST_TICK_S if running or busy else SLOW_TICK_S
+        tick = self.fast_tick() if running or busy else SLOW_TICK_S
         if sh.get("tick") != tick:
             sh["tick"] = tick
             out[p.timer] = gr.Timer(value=tick, active=True)
@@ -174,6 +184,13 @@ class Stream:
             # gradio reads an empty dict as one (missing) value, not as "nothing changed"
             out[p.status] = gr.skip()
         return out
+
+    def fast_tick(self) -> float:
+        """The poll period while a run trains: FAST_TICK_S, longer when more runs take turns
+        than there are cores (each run then advances only in its turns, so polling faster
+        would fetch nothing new and cost the shared server)."""
+        share = self.registry.stats()["running"] / max(1, self.registry.limits.max_running)
+        return FAST_TICK_S * min(4.0, max(1.0, round(share)))
 
     def _chart_layout(self, snap) -> dict:
         """Titles and visibility of the charts for this kind of data: 2-D with modes (modes,
@@ -220,19 +237,31 @@ class Stream:
         p = self.page
         sh = s.shown
         jid = id(s.job)   # a rebuilt job counts weights_version from 1 again
-        out = [Picture("samples", p.samples_plot, (jid, snap.weights_version, heat, arrows, mani),
-                       "samples", s.key, snap,
-                       dict(heatmap=heat, arrows=arrows, manifold=mani),
-                       record=self._frame_due(s, snap))]
+        now = time.monotonic()
+        # Pictures cost the shared cores what training needs: while more runs take turns than
+        # there are cores, each session's pictures are redrawn less often (by the same factor
+        # as its poll period), and the histogram, which changes slowly, half as often again.
+        slow = self.fast_tick() / FAST_TICK_S
+        out = []
+        skey = (jid, snap.weights_version, heat, arrows, mani)
+        if (wait or snap.state != "running" or slow <= 1 or sh.get("samples") is None
+                or now - sh.get("samples_t", 0.0) >= FAST_TICK_S * slow):
+            out.append(Picture("samples", p.samples_plot, skey, "samples", s.key, snap,
+                               dict(heatmap=heat, arrows=arrows, manifold=mani),
+                               record=self._frame_due(s, snap)))
+            if sh.get("samples") != skey and "samples" not in s.draws:
+                sh["samples_t"] = now
+        elif sh.get("samples") != skey:
+            sh["weights_pending"] = True
         wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
         # The histogram changes slowly and costs as much to encode as the samples: while a run
-        # trains it is redrawn at most every WEIGHTS_MIN_INTERVAL_S.
+        # trains it is redrawn at most every WEIGHTS_MIN_INTERVAL_S (times the slow-down).
         if (wait or snap.state != "running" or sh.get("weights_layer") != layer
-                or time.monotonic() - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S):
+                or now - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S * slow):
             out.append(Picture("weights", p.weights_plot, wkey, "weights", s.key, snap,
                                dict(layer=layer)))
             if sh.get("weights") != wkey and "weights" not in s.draws:
-                sh["weights_t"], sh["weights_layer"] = time.monotonic(), layer
+                sh["weights_t"], sh["weights_layer"] = now, layer
         elif sh.get("weights") != wkey:
             sh["weights_pending"] = True
         return out
@@ -242,9 +271,11 @@ class Stream:
         Returns whether a picture is still pending (the timer then keeps ticking fast)."""
         sh = s.shown
         comp_of = {w.name: w.comp for w in wants}
-        # A button's answer waits for its pictures, but not beyond DRAW_WAIT_S in all: on a
-        # busy server a later poll delivers them instead.
-        deadline = time.monotonic() + DRAW_WAIT_S
+        # A button's answer waits for its pictures, but not beyond DRAW_WAIT_S in all, and
+        # hardly at all while the render process has other sessions' pictures queued (a class
+        # pressing Train together): a later poll delivers them instead.
+        budget = DRAW_WAIT_S if self._inflight <= BUSY_DRAWS else BUSY_DRAW_WAIT_S
+        deadline = time.monotonic() + budget
         for _ in range(3 if wait else 1):
             # Collect first, then submit: a picture finished since the last poll is shown now
             # and the next one starts drawing in the same poll.
@@ -262,6 +293,9 @@ class Stream:
             for w in todo:   # one drawing per picture in flight; the newest wins next time
                 rec = s.recorder if w.record else None
                 fut = self._draw_pool.submit(self._draw, w.op, w.rkey, w.payload, w.opts, rec)
+                with self._count_lock:
+                    self._inflight += 1
+                fut.add_done_callback(self._drawn)
                 s.draws[w.name] = (w.key, w.comp, fut)
             if not wait or not (todo or s.draws):
                 break
