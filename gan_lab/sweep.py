@@ -549,6 +549,8 @@ def tradeoff_png(doc: dict, path: Path) -> None:
                             ax.annotate(f"{p[4]['lam']:g}", (xi, yi), fontsize=7,
                                         textcoords="offset points", xytext=(3, 3), color=color)
             ax.set_xscale(scale)
+            if qk in ("modes", "digits_covered"):
+                ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
             ax.set_xlabel(xlabel)
             ax.set_ylabel(qlabel)
             ax.grid(alpha=0.3)
