@@ -1,4 +1,4 @@
-"""Headless command line: `python -m gan_lab train|bench|eval ...`.
+"""Headless command line: `python -m gan_lab train|bench|eval|sweep ...`.
 
 `train` flags are derived from RunConfig's declarations (one flag per field, `--lr_g` or
 `--lr-g`), so a new hyperparameter appears here without editing this file. Bad flags or values
@@ -87,18 +87,29 @@ class Progress:
 
 
 def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
-          init: str | None = None, log_every: int | None = None, quiet: bool = False) -> dict:
-    """Train cfg to completion, writing config.json, metrics.csv, summary.json,
-    checkpoint.safetensors, samples.npy and samples.png into `out`. Returns the summary."""
+          init: str | None = None, log_every: int | None = None, quiet: bool = False,
+          png: bool = True) -> dict:
+    """Train cfg to completion, writing config.json, metrics.csv, checkpoint.safetensors,
+    samples.npy, samples.png (unless png=False) and, last, summary.json into the run folder
+    `out`, atomically (gan_lab.runs.atomic_dir: nothing appears at `out` until the run is
+    complete; a crash leaves a .partial-* sibling). Returns the summary."""
+    from . import runs
+
+    with runs.atomic_dir(out) as tmp:
+        return _train_into(cfg, tmp, points, init, log_every, quiet, png)
+
+
+def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png) -> dict:
     import torch
 
+    from . import runs
     from .checkpoint import load_checkpoint, save_checkpoint
     from .run import Run
     from .snapshot import snapshot_of
     from .trainer import LOSS_KEYS, default_threads
 
+    w_start, c_start = time.perf_counter(), time.process_time()
     torch.set_num_threads(default_threads(cfg))
-    out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.to_json() + "\n")
     weights = None
     if init:
@@ -113,7 +124,7 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     recent: list[np.ndarray] = []
     bar = Progress(cfg.steps, not quiet and sys.stderr.isatty())
     diverged = None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while True:
         c = run.advance(seconds=0.2, view=False)   # 0.2 s: how often the progress bar moves
         for i, r in enumerate(c.rows):
@@ -133,7 +144,7 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
             break
         if c.done:
             break
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     bar.update(tr.step, dict(zip(LOSS_KEYS, recent[-1])) if recent else {}, force=True)
     bar.close()
     if diverged:   # a finished run made its final evaluation in advance(); a diverged one not
@@ -163,21 +174,28 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
         np.save(out / "samples.npy", imgs)
     else:
         np.save(out / "samples.npy", samples.astype(np.float32))
-    try:
-        from .plots import save_samples_png
-        save_samples_png(snapshot_of(run), out / "samples.png")
-    except ImportError as e:  # matplotlib missing: everything else is still written
-        print(f"warning: samples.png not written ({e})", file=sys.stderr)
+    if png:
+        try:
+            from .plots import save_samples_png
+            save_samples_png(snapshot_of(run), out / "samples.png")
+        except ImportError as e:  # matplotlib missing: everything else is still written
+            print(f"warning: samples.png not written ({e})", file=sys.stderr)
 
     tail = np.mean(recent, axis=0) if recent else np.full(len(LOSS_KEYS), np.nan)
     final = dict(zip(LOSS_KEYS, (float(x) for x in tail)))
     final.update({k: float(v) for k, v in final_metrics.items()})
+    # wall_s/cpu_s: the training loop (evaluations on its way included); total_*: the whole
+    # call (building the nets, the loop, the final evaluation, writing the files).
     summary = {
+        "id": runs.config_id(cfg, points, init), "name": runs.run_name(cfg),
         "config": cfg.to_dict(), "steps": tr.step, "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
         "steps_per_s": round(tr.step / wall, 2) if wall > 0 else None,
         "device": str(tr.device), "device_reason": tr.device_reason,
         "final": final, "diverged": diverged,
     }
+    summary["total_wall_s"] = round(time.perf_counter() - w_start, 3)
+    summary["total_cpu_s"] = round(time.process_time() - c_start, 3)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     return summary
 
@@ -244,13 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
-    for name, mod in (("bench", "bench"), ("eval", "evaluate")):
+    for name, mod in (("bench", "bench"), ("eval", "evaluate"), ("sweep", "sweep")):
         _add_optional_command(sub, name, mod)
     return p
 
 
 def _add_optional_command(sub, name: str, module: str) -> None:
-    """bench/eval live in their own modules (they import more); each exposes add_parser(sub)."""
+    """bench/eval/sweep live in their own modules (they import more); each exposes
+    add_parser(sub)."""
     import importlib
 
     try:

@@ -90,15 +90,16 @@ def fmt_mean_se(mean: float, se: float, scale: float = 1.0, decimals: int | None
     return m if not math.isfinite(se) else f"{m} ± {se * scale:.{decimals}f}"
 
 
-def aggregate(runs: list[dict], keys: list[str]) -> list[dict]:
-    """One row per (dataset, reg), in first-seen order: n, diverged count, and for each key a
-    {"mean", "se"} pair over the runs' values."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+def aggregate(runs: list[dict], keys: list[str], by=("dataset", "reg")) -> list[dict]:
+    """One row per value of the `by` fields (default: per (dataset, reg)), in first-seen
+    order: those fields, n, seeds, diverged count, and for each key a {"mean", "se"} pair over
+    the runs' values (r["metrics"][key])."""
+    groups: dict[tuple, list[dict]] = {}
     for r in runs:
-        groups.setdefault((r["dataset"], r["reg"]), []).append(r)
+        groups.setdefault(tuple(r[k] for k in by), []).append(r)
     rows = []
-    for (ds, reg), rs in groups.items():
-        row = {"dataset": ds, "reg": reg, "n": len(rs),
+    for group, rs in groups.items():
+        row = {**dict(zip(by, group)), "n": len(rs),
                "seeds": [r["seed"] for r in rs],
                "diverged": sum(1 for r in rs if r.get("diverged"))}
         for k in keys:

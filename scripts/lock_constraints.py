@@ -9,6 +9,10 @@ evaluated for that interpreter), then merges them: a version both agree on is pi
 the rest get a `python_version` marker. `pip install -r requirements-dev.txt -c constraints.txt`
 then reproduces the tested set on either Python. Needs only the standard library and `packaging`
 (which gradio brings) in each environment.
+
+Optional requirement files (OPTIONAL: requirements-ray.txt) are pinned where installed: CI
+installs Ray on Python 3.11 (.ci/run), so its packages get `python_version >= "3.11"` pins when
+the 3.10 environment (ZeroGPU's Python, which never uses Ray) lacks them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+OPTIONAL = ("requirements-ray.txt",)
 
 # Runs inside each interpreter: the installed closure of the given top-level names.
 _WALK = r"""
@@ -27,6 +32,8 @@ from importlib.metadata import distribution, PackageNotFoundError
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 todo = [(canonicalize_name(n), ()) for n in json.loads(sys.argv[1])]
+optional = {canonicalize_name(n) for n in json.loads(sys.argv[2])}
+todo += [(n, ()) for n in optional]
 seen, done = {}, set()
 while todo:
     name, extras = todo.pop()
@@ -36,6 +43,8 @@ while todo:
     try:
         dist = distribution(name)
     except PackageNotFoundError:
+        if name in optional:
+            continue
         sys.exit(f"{name} is required but not installed in {sys.executable}")
     seen[name] = dist.version.split("+")[0]
     for line in dist.requires or []:
@@ -67,10 +76,11 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     roots = json.dumps(top_level(ROOT / "requirements-dev.txt"))
+    optional = json.dumps([n for f in OPTIONAL for n in top_level(ROOT / f)])
     envs = []
     for exe in argv:
-        out = subprocess.run([exe, "-c", _WALK, roots], check=True, capture_output=True,
-                             text=True).stdout
+        out = subprocess.run([exe, "-c", _WALK, roots, optional], check=True,
+                             capture_output=True, text=True).stdout
         envs.append(json.loads(out))
     (new, old) = envs
     if not new["python"] > old["python"]:
@@ -82,6 +92,7 @@ def main(argv: list[str]) -> int:
         f"#   Python {new_v} (.ci/run) and Python {old_v} "
         "(scripts/check_py310.sh).",
         "# Use: pip install -r requirements-dev.txt -c constraints.txt",
+        "# Optional Ray (Python 3.11): pip install -r requirements-ray.txt -c constraints.txt",
     ]
     newer = f'python_version >= "{new_v}"'
     older = f'python_version < "{new_v}"'

@@ -17,6 +17,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONS = ("3.10", "3.11")
+# Optional requirement files and the Pythons they are tested (and pinned) on: Ray runs in CI on
+# 3.11 (.ci/run); ZeroGPU Spaces (3.10) never use it, so constraints.txt pins it for 3.11 only.
+OPTIONAL = {"requirements-ray.txt": ("3.11",)}
 
 
 def read_reqs(name: str) -> list[Requirement]:
@@ -61,6 +64,20 @@ def test_constraints_pin_every_requirement_inside_its_range(python):
         assert name in pins, f"constraints.txt has no {name} for Python {python}"
         assert req.specifier.contains(pins[name], prereleases=True), (
             f"Python {python}: constraints.txt pins {name}=={pins[name]}, outside {req}")
+
+
+@pytest.mark.parametrize("name, python", [(f, p) for f, ps in OPTIONAL.items() for p in ps])
+def test_optional_requirements_are_pinned_where_tested(name, python):
+    pins = pins_for(python)
+    runtime = {canonicalize_name(r.name) for r in read_reqs("requirements-dev.txt")}
+    for req in read_reqs(name):
+        pkg = canonicalize_name(req.name)
+        assert pkg not in runtime, f"{pkg} is optional ({name}) and a requirement at once"
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"{name}: pin {pkg} exactly"
+        assert pins.get(pkg) == spec.version, (
+            f"Python {python}: constraints.txt pins {pkg}=={pins.get(pkg)}, {name} wants {req}")
+    assert f"-r {name}" in (ROOT / ".ci" / "run").read_text(), f"CI does not install {name}"
 
 
 def test_torch_and_gradio_stay_exact():

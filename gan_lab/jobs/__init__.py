@@ -16,7 +16,7 @@ from .process import ProcessJob
 from .thread import TrainingJob
 from .workers import PoolBusy, WorkerDied, WorkerPool
 
-__all__ = ["Job", "Preview", "preview", "TrainingJob", "ProcessJob", "ChunkedRunner",
+__all__ = ["Job", "Preview", "preview", "TrainingJob", "ProcessJob", "ChunkedRunner", "RayJob",
            "WorkerPool", "PoolBusy", "WorkerDied", "make_job"]
 
 
@@ -25,20 +25,35 @@ def __getattr__(name):
         from .zerogpu import ChunkedRunner
 
         return ChunkedRunner
+    if name == "RayJob":          # imports ray only when asked
+        from .ray import RayJob
+
+        return RayJob
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_job(cfg, points=None, *, ttl_s: float | None, history_cap: int,
              pool: WorkerPool | None = None) -> Job:
     """The kind of job a browser session gets: ZeroGPU chunks on a ZeroGPU Space (a process or
-    thread job would try CUDA where ZeroGPU has none), else a ProcessJob on the pool, else
-    (no pool: GAN_LAB_PROCESS_JOBS=0) a thread job."""
+    thread job would try CUDA where ZeroGPU has none), else a RayJob when GAN_LAB_RAY_ADDRESS
+    is set (jobs/ray.py), else a ProcessJob on the pool, else (no pool:
+    GAN_LAB_PROCESS_JOBS=0) a thread job."""
+    import os
+
     from .. import zerogpu
 
     if zerogpu.on_zerogpu():
         from .zerogpu import ChunkedRunner
 
         return ChunkedRunner(cfg, points, ttl_s=ttl_s, history_cap=history_cap)
+    address = os.environ.get("GAN_LAB_RAY_ADDRESS", "").strip()
+    if address:
+        from .ray import RayJob  # imports ray: only here
+
+        return RayJob(cfg, points, address=address,
+                      num_cpus=float(os.environ.get("GAN_LAB_RAY_CPUS_PER_RUN", "1")),
+                      num_gpus=float(os.environ.get("GAN_LAB_RAY_GPUS_PER_RUN", "0")),
+                      ttl_s=ttl_s, history_cap=history_cap)
     if pool is not None:
         return ProcessJob(cfg, points, pool=pool, ttl_s=ttl_s, history_cap=history_cap)
     return TrainingJob(cfg, points, ttl_s=ttl_s, history_cap=history_cap)

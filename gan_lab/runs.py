@@ -1,0 +1,369 @@
+"""Runs on disk: one folder per run, the same files whoever trained it.
+
+A run folder holds what `python -m gan_lab train` writes:
+
+    config.json              the whole RunConfig (every field, defaults included)
+    metrics.csv              loss curves and evaluations, one row per step
+    checkpoint.safetensors   G and D weights (config and step in its metadata)
+    samples.npy              the final samples (2-D: float32 [N, 2]; MNIST: uint8 [N, 28, 28])
+    samples.png              the samples figure (skipped without matplotlib, or when asked)
+    summary.json             written LAST: steps, times, final metrics, divergence, id, name
+
+Folders are written atomically (`atomic_dir`): everything goes into a temporary sibling named
+`.partial-<name>.<host>.<pid>.<random>`, which is renamed to the final name when complete.
+So a folder with a summary.json is a finished run (`is_complete`), and a crash or Ctrl-C leaves
+at most a `.partial-*` folder, which `remove_stale_partials` deletes once its writer is gone.
+Where the destination already exists and holds files (`train --out .`), the new files replace
+the old ones one by one, summary.json removed first and moved in last: the rule holds there too.
+
+Run ids (8 hex digits):
+- `config_id(cfg, points, init)`: a hash of the whole config (seed included), the custom points
+  and the starting checkpoint. CLI, eval and sweep runs use it: on the CPU the same config and
+  seed train bit-identical runs, so the same id means the same run, however often it is redone.
+- `new_run_id()`: random. Runs saved from the app use it: a session can save the same config
+  several times (at different steps, or after moving a live slider mid-run, when the config no
+  longer describes the whole history), and each save is a run of its own.
+
+`run_name(cfg)` is a readable name from what differs from the defaults ("ring8 · L1 0.1 on D").
+The runs folder is `GAN_LAB_RUNS_DIR` (default `runs/`, relative to the working directory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, RunConfig, spec, specs
+
+RUNS_DIR_ENV = "GAN_LAB_RUNS_DIR"
+DEFAULT_RUNS_DIR = "runs"
+PARTIAL = ".partial-"
+SUMMARY = "summary.json"
+RUN_FILES = ("config.json", "metrics.csv", "checkpoint.safetensors", "samples.npy",
+             "samples.png", SUMMARY)
+SEP = " · "
+# Regularizer fields that mean nothing when reg is "none" (every field of the "regularization"
+# group but reg itself): the name leaves them out, and a sweep collapses them (sweep.py).
+REG_ONLY = tuple(s["name"] for s in specs() if s["group"] == "regularization"
+                 and s["name"] != "reg")
+TARGETS = {"d": "D", "g": "G", "both": "G and D"}
+
+
+def runs_dir() -> Path:
+    """The runs folder: $GAN_LAB_RUNS_DIR, default runs/ (not created here)."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR)
+
+
+# --------------------------------------------------------------------------------------------
+# Ids and names
+# --------------------------------------------------------------------------------------------
+def config_id(cfg: RunConfig, points: np.ndarray | None = None,
+              init: bytes | str | os.PathLike | None = None) -> str:
+    """8 hex digits of a SHA-256 of the config (seed included), the custom points if any and
+    the starting checkpoint's bytes if any: the same inputs give the same id."""
+    h = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+    if points is not None:
+        p = np.ascontiguousarray(points, dtype=np.float64)
+        h.update(b"points" + str(p.shape).encode() + p.tobytes())
+    if init is not None:
+        data = init if isinstance(init, bytes) else Path(init).read_bytes()
+        h.update(b"init" + hashlib.sha256(data).digest())
+    return h.hexdigest()[:8]
+
+
+def new_run_id() -> str:
+    """8 random hex digits (a run saved from the app)."""
+    return secrets.token_hex(4)
+
+
+def _value(name: str, v) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(spec(name)["labels"].get(v, v)) if isinstance(v, str) else str(v)
+
+
+def run_name(cfg: RunConfig) -> str:
+    """A readable name from what differs from the defaults of cfg's dataset, e.g.
+    "ring8 · L1 0.1 on D" or "grid25 · HSN1R 0.01 on D every 4 · Seed 2": the dataset, then
+    the regularizer with lambda and target (reg="none" hides every regularizer field), then
+    each other changed field as "<label> <value>" in declaration order (device left out: it
+    says where a run trained, not what it is)."""
+    diff = cfg.non_default()
+    parts = [cfg.dataset]
+    if cfg.reg != "none":
+        reg = spec("reg")["labels"].get(cfg.reg, cfg.reg)
+        if cfg.reg == "l1" and "l1_mode" in diff:
+            reg += f" ({cfg.l1_mode})"
+        s = f"{reg} {cfg.lam:g} on {TARGETS.get(cfg.reg_target, cfg.reg_target)}"
+        if cfg.reg_bias:
+            s += " and biases"
+        if cfg.reg == "hsn1r":
+            if "hsn_every" in diff:
+                s += f" every {cfg.hsn_every}"
+            if "hsn_iters" in diff:
+                s += f", {cfg.hsn_iters} iterations"
+        parts.append(s)
+    skip = {"dataset", "device", "reg", *REG_ONLY}
+    for k, v in diff.items():
+        if k not in skip:
+            parts.append(f"{spec(k)['label'] or k} {_value(k, v)}")
+    return SEP.join(parts)
+
+
+def slug(text: str, max_len: int = 48) -> str:
+    """A file-name-safe lowercase form of a name ("ring8 · L1 0.1 on D" -> "ring8-l1-0.1-on-d")."""
+    s = re.sub(r"[^a-z0-9.=,+_-]+", "-", text.lower()).strip("-.")
+    return s[:max_len].rstrip("-.") or "run"
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic folders
+# --------------------------------------------------------------------------------------------
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:32] or "host"
+
+
+def _partial_name(dest: Path) -> str:
+    return f"{PARTIAL}{dest.name}.{_host()}.{os.getpid()}.{secrets.token_hex(3)}"
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder next to `dest`; when the block ends normally, it becomes
+    `dest` (see the module docstring). On an exception (Ctrl-C included) it is deleted and
+    `dest` is left as it was. Write summary.json last inside the block."""
+    dest = Path(dest).resolve()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / _partial_name(dest)
+    tmp.mkdir()
+    try:
+        yield tmp
+        _commit(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _commit(tmp: Path, dest: Path) -> None:
+    try:
+        os.rename(tmp, dest)    # dest absent, or an empty folder (replaced on POSIX)
+        return
+    except OSError as e:
+        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EACCES, errno.EPERM) or \
+                not dest.is_dir():
+            raise
+    # dest holds files: replace ours one by one, summary.json gone first and back last.
+    (dest / SUMMARY).unlink(missing_ok=True)
+    for f in sorted(tmp.iterdir(), key=lambda p: p.name == SUMMARY):
+        if (dest / f.name).is_dir():
+            shutil.rmtree(dest / f.name)
+        os.replace(f, dest / f.name)
+    tmp.rmdir()
+
+
+def write_run_files(dest: str | os.PathLike, files: dict[str, bytes]) -> Path:
+    """Write a run folder from file contents (name -> bytes) atomically, summary.json last."""
+    with atomic_dir(dest) as tmp:
+        for name in sorted(files, key=lambda n: n == SUMMARY):
+            if "/" in name or name.startswith("."):
+                raise ValueError(f"bad run file name {name!r}")
+            (tmp / name).write_bytes(files[name])
+    return Path(dest)
+
+
+def read_run_files(path: str | os.PathLike) -> dict[str, bytes]:
+    """The files of a run folder, name -> bytes (to move a run between machines)."""
+    return {p.name: p.read_bytes() for p in sorted(Path(path).iterdir()) if p.is_file()}
+
+
+def is_complete(path: str | os.PathLike) -> bool:
+    """A finished run folder: not a .partial-* one, and its summary.json is there."""
+    p = Path(path)
+    return not p.name.startswith(PARTIAL) and (p / SUMMARY).is_file()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(root: str | os.PathLike) -> list[Path]:
+    """Delete the .partial-* folders under root whose writer (a process on this host) is gone:
+    what a crash or a killed worker left. Folders of live writers and of other hosts stay."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    host = _host()
+    removed = []
+    for p in sorted(root.rglob(PARTIAL + "*")):
+        if not p.is_dir():
+            continue
+        bits = p.name.rsplit(".", 3)
+        try:
+            h, pid = bits[1], int(bits[2])
+        except (IndexError, ValueError):
+            continue
+        if h == host and not _alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+# --------------------------------------------------------------------------------------------
+# Reading runs
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SavedRun:
+    """A run folder read back. metrics: metrics.csv as columns (step, loss_d, ..., one array
+    per column, nan where a cell is empty), or None when not loaded (list_runs)."""
+
+    path: Path
+    id: str
+    name: str
+    cfg: RunConfig
+    summary: dict
+    metrics: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.summary.get("final", {})
+
+
+def read_metrics_csv(text: str) -> dict[str, np.ndarray]:
+    """metrics.csv (the CLI's or exports.metrics_csv's) as float columns; empty cells are nan."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return {}
+    head, body = rows[0], rows[1:]
+    cols = {k: np.full(len(body), np.nan) for k in head}
+    for i, r in enumerate(body):
+        for k, v in zip(head, r):
+            if v != "":
+                cols[k][i] = float(v)
+    if "step" in cols:
+        order = np.argsort(cols["step"], kind="stable")
+        cols = {k: v[order] for k, v in cols.items()}
+        cols["step"] = cols["step"].astype(np.int64)
+    return cols
+
+
+def load_run(path: str | os.PathLike, metrics: bool = True) -> SavedRun:
+    """Read a finished run folder. Raises FileNotFoundError when it is not complete, and
+    ConfigError when its config is not valid here (e.g. written by another version)."""
+    p = Path(path)
+    if not is_complete(p):
+        raise FileNotFoundError(f"{p} is not a finished run folder (no {SUMMARY})")
+    try:
+        summary = json.loads((p / SUMMARY).read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(SUMMARY, f"not valid JSON ({e.msg})") from None
+    cfg = RunConfig.from_json((p / "config.json").read_text())
+    run = SavedRun(path=p, id=summary.get("id") or config_id(cfg),
+                   name=summary.get("name") or run_name(cfg), cfg=cfg, summary=summary)
+    if metrics and (p / "metrics.csv").is_file():
+        run.metrics = read_metrics_csv((p / "metrics.csv").read_text())
+    return run
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[SavedRun]:
+    """Every finished run folder under root (default runs_dir()), at any depth (a sweep nests
+    them), sorted by path, without their metrics (load_run reads those). Folders that cannot be
+    read are left out."""
+    root = Path(root) if root is not None else runs_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for s in sorted(root.rglob(SUMMARY)):
+        p = s.parent
+        if any(part.startswith(PARTIAL) for part in p.relative_to(root).parts):
+            continue
+        try:
+            out.append(load_run(p, metrics=False))
+        except (OSError, ValueError, ConfigError):
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Saving a run from a job's Snapshot (the app)
+# --------------------------------------------------------------------------------------------
+def samples_npy(samples: np.ndarray, is_image: bool) -> bytes:
+    """samples.npy as the CLI writes it: 2-D float32 points, or MNIST uint8 [N, 28, 28]."""
+    a = np.asarray(samples)
+    if is_image:
+        a = a[:, 0] if a.ndim == 4 else a
+        a = np.clip(np.rint((a + 1) * 127.5), 0, 255).astype(np.uint8)
+    else:
+        a = a.astype(np.float32)
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _jsonable(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    raise TypeError(type(o).__name__)
+
+
+def summary_json(summary: dict) -> bytes:
+    return (json.dumps(summary, indent=2, default=_jsonable) + "\n").encode()
+
+
+def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
+                      name: str | None = None, *, png: bool = True,
+                      run_id: str | None = None) -> Path:
+    """Save a job's Snapshot (and the job's checkpoint_bytes() of the same weights) as a run
+    folder `<root>/<id>-<slug of name>` with the CLI's files; returns its path.
+
+    name: default run_name(snap.cfg); run_id: default new_run_id(); png: draw samples.png
+    (needs matplotlib: call it from the render process, or pass png=False). metrics.csv is
+    exports.metrics_csv (the downsampled curves the page shows); samples.npy holds the samples
+    on screen (2-D: the view's points; MNIST: the 64 digits on screen), not the CLI's 2,500."""
+    from .exports import metrics_csv
+
+    cfg = snap.cfg
+    run_id = run_id or new_run_id()
+    name = name or run_name(cfg)
+    final = {k: float(v) for k, v in snap.latest.items()
+             if isinstance(v, (int, float)) and math.isfinite(float(v))}
+    summary = {
+        "id": run_id, "name": name, "source": "app", "state": snap.state,
+        "config": cfg.to_dict(), "steps": int(snap.step), "device": snap.device,
+        "final": final, "diverged": snap.message if snap.state == "diverged" else None,
+    }
+    files = {
+        "config.json": (cfg.to_json() + "\n").encode(),
+        "metrics.csv": metrics_csv(snap).encode(),
+        "checkpoint.safetensors": bytes(checkpoint_bytes),
+    }
+    if snap.samples is not None:
+        files["samples.npy"] = samples_npy(snap.samples, snap.is_image)
+    if png:
+        from .exports import samples_png
+
+        files["samples.png"] = samples_png(snap)
+    files[SUMMARY] = summary_json(summary)
+    return write_run_files(Path(root) / f"{run_id}-{slug(name)}", files)
