@@ -58,7 +58,7 @@ RUN_FILES = ("config.json", "metrics.csv", "checkpoint.safetensors", "samples.np
              "samples.png", SUMMARY)
 SEP = " · "
 # Regularizer fields that mean nothing when reg is "none" (every field of the "regularization"
-# group but reg itself): the name leaves them out, and a sweep collapses them (sweep.py).
+# group but reg itself): the name leaves them out, and a sweep collapses them (gan_lab/sweep/).
 REG_ONLY = tuple(s["name"] for s in specs() if s["group"] == "regularization"
                  and s["name"] != "reg")
 TARGETS = {"d": "D", "g": "G", "both": "G and D"}

@@ -12,7 +12,7 @@ or "local" (start a private local instance). GAN_LAB_RAY_CPUS_PER_RUN (default 1
 GAN_LAB_RAY_GPUS_PER_RUN (default 0) size each actor. An actor holds its CPU while its job
 exists (paused included) and is killed on reset, load, stop or the job's time-to-live.
 
-`connect()` is shared with the sweep's Ray backend (gan_lab/sweep.py). This module and that
+`connect()` is shared with the sweep's Ray backend (gan_lab/sweep/). This module and that
 backend are the only ones that import ray.
 
 Code on the workers: a local instance's workers import gan_lab from this checkout. Connecting to

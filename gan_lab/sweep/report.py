@@ -1,0 +1,241 @@
+"""Sweep results, read back from the run folders only: results.csv, results.json, summary.md
+(PacGAN-style table) and tradeoff.png."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from .. import evaluate, runs
+from ..config import spec
+from .plan import METRIC_ORDER, TIME_KEYS, Point, fmt_value
+
+
+# --------------------------------------------------------------------------------------------
+# Results: read back from the folders
+# --------------------------------------------------------------------------------------------
+def gather(out: Path, points: list[Point], grid_names: list[str]) -> list[dict]:
+    """One record per finished run folder of the plan: folder, grid values (None where
+    collapsed), seed, id, steps, device, diverged, and metrics (summary "final" plus times)."""
+    records = []
+    for p in points:
+        folder = out / p.folder
+        if not runs.is_complete(folder):
+            continue
+        s = json.loads((folder / runs.SUMMARY).read_text())
+        values = dict(p.values)
+        m = dict(s.get("final", {}))
+        m["wall_s"] = s.get("total_wall_s", s.get("wall_s"))
+        m["cpu_s"] = s.get("total_cpu_s", s.get("cpu_s"))
+        m["loop_wall_s"] = s.get("wall_s")
+        m["loop_cpu_s"] = s.get("cpu_s")
+        records.append({"folder": p.folder, **{k: values.get(k) for k in grid_names},
+                        "seed": p.seed, "id": s.get("id"), "steps": s.get("steps"),
+                        "device": s.get("device"), "diverged": s.get("diverged"),
+                        "metrics": {k: v for k, v in m.items() if v is not None}})
+    return records
+
+
+def metric_keys(records: list[dict]) -> list[str]:
+    seen = {k for r in records for k in r["metrics"] if k not in TIME_KEYS}
+    first = [k for k in METRIC_ORDER if k in seen]
+    return first + sorted(seen - set(first)) + list(TIME_KEYS)
+
+
+def results_csv(records: list[dict], grid_names: list[str]) -> str:
+    import csv
+    import io
+
+    keys = metric_keys(records)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["folder", *grid_names, "seed", "id", "steps", "device", "diverged", *keys])
+    for r in records:
+        w.writerow([r["folder"], *("" if r[k] is None else fmt_value(r[k]) for k in grid_names),
+                    r["seed"], r["id"], r["steps"], r["device"], r["diverged"] or "",
+                    *(_cell(r["metrics"].get(k)) for k in keys)])
+    return buf.getvalue()
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    return repr(float(v)) if isinstance(v, float) else str(v)
+
+
+def table_columns(points: list[Point]) -> list[tuple[str, str, float, int | None]]:
+    images = {p.cfg.is_image for p in points}
+    cols = []
+    if False in images:
+        cols += evaluate.TOY_COLUMNS
+    if True in images:
+        cols += evaluate.MNIST_COLUMNS
+    return cols + evaluate.COMMON_COLUMNS
+
+
+def markdown(doc: dict) -> str:
+    grid_names = list(doc["grid"])
+    cols = [tuple(c) for c in doc["columns"]]
+    dev = doc["device"]
+    lines = [f"## GAN Lab sweep: {doc['out']}", "",
+             f"Command: `{doc['command']}`", "",
+             f"Device: {', '.join(dev['train_device']) or 'n/a'} ({dev['cpu_model']}, "
+             f"{dev['cpu_cores']} cores; backend {doc['backend']}, "
+             f"{dev['parallel_runs']} run(s) at a time, torch {dev['torch']})", "",
+             f"Seeds {', '.join(map(str, doc['seeds']))}; mean ± standard error over seeds "
+             f"(n runs per row); {doc['finished']} of {doc['planned']} runs finished.", ""]
+    head = [*grid_names, "n", "Diverged", *(c[1] for c in cols)]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join("---" for _ in head) + "|")
+    for row in doc["points"]:
+        cells = ["–" if row[k] is None else fmt_value(row[k]) for k in grid_names]
+        cells += [str(row["n"]), str(row["diverged"])]
+        for key, _title, scale, dec in cols:
+            v = row.get(key) or {"mean": None, "se": None}
+            cells.append(evaluate.fmt_mean_se(evaluate._nan(v["mean"]), evaluate._nan(v["se"]),
+                                              scale, dec))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Fixed settings: " + (evaluate._fields_str(doc["fixed"]) if doc["fixed"]
+                                          else "(defaults)"), ""]
+    notes = []
+    if doc["collapsed"]:
+        notes.append("reg=none ignores " + ", ".join(doc["collapsed"]) + ": its runs would be "
+                     "identical along those fields, so each seed runs once and its row shows "
+                     "– there (in tradeoff.png: a dashed reference line).")
+    notes.append("Wall s and CPU s: the whole run (building the nets, training, evaluations, "
+                 "writing the folder); results.csv also has loop_wall_s and loop_cpu_s, the "
+                 "training loop alone. CPU s is the better speed figure on a shared machine.")
+    notes.append("Every number is read back from the run folders (OUT/<grid point>/seed<k>/"
+                 "summary.json); results.csv has one row per run.")
+    lines += ["Notes:", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def command_line(fixed, grid, seeds, jobs, backend, out, address, cpus, gpus, png) -> str:
+    parts = ["python -m gan_lab sweep"]
+    parts += [f"--set {k}={fmt_value(v)}" for k, v in fixed.items()]
+    parts += [f"--grid {k}={','.join(fmt_value(v) for v in vs)}" for k, vs in grid.items()]
+    parts += [f"--seeds {','.join(map(str, seeds))}", f"--jobs {jobs}", f"--backend {backend}"]
+    if address:
+        parts.append(f"--address {address}")
+    if cpus != 1:
+        parts.append(f"--cpus-per-run {cpus:g}")
+    if gpus:
+        parts.append(f"--gpus-per-run {gpus:g}")
+    if not png:
+        parts.append("--no-png")
+    parts.append(f"--out {out}")
+    return " ".join(parts)
+
+
+def write_results(out: Path, points: list[Point], fixed: dict, grid: dict, seeds: list[int],
+                  *, command: str, backend: str, jobs: int, png_plot: bool = True) -> dict:
+    """Gather the finished folders and write results.csv, results.json, summary.md and
+    tradeoff.png into out. Returns the results document."""
+    grid_names = list(grid)
+    records = gather(out, points, grid_names)
+    cols = table_columns(points)
+    keys = sorted({k for r in records for k in r["metrics"]} | {c[0] for c in cols})
+    collapsed = [k for k in grid_names if k in runs.REG_ONLY
+                 and any(p.cfg.reg == "none" for p in points)]
+    doc = {
+        "out": str(out), "command": command, "backend": backend,
+        "device": evaluate.device_info(records, jobs),
+        "grid": {k: list(v) for k, v in grid.items()}, "fixed": fixed,
+        "seeds": list(seeds), "collapsed": collapsed,
+        "planned": len(points), "finished": len(records),
+        "columns": [list(c) for c in cols],
+        "points": evaluate.aggregate(records, keys, by=tuple(grid_names)),
+        "runs": records,
+    }
+    (out / "results.csv").write_text(results_csv(records, grid_names))
+    (out / "results.json").write_text(json.dumps(doc, indent=2, default=evaluate._jsonable)
+                                      + "\n")
+    (out / "summary.md").write_text(markdown(doc))
+    if png_plot and records:
+        try:
+            tradeoff_png(doc, out / "tradeoff.png")
+        except ImportError as e:
+            print(f"warning: tradeoff.png not written ({e})", file=sys.stderr)
+    return doc
+
+
+# --------------------------------------------------------------------------------------------
+# The trade-off figure
+# --------------------------------------------------------------------------------------------
+def tradeoff_png(doc: dict, path: Path) -> None:
+    """Quality (rows: the dataset's two headline metrics) against D's sparsity and sharpness
+    (columns), one line per regularizer through its lambda values (labelled), mean +- SE over
+    seeds; reg=none as a dashed reference line. Drawn with matplotlib's Agg canvas (no pyplot
+    state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = doc["points"]
+    image = any(c[0] == "digits_covered" for c in doc["columns"]) and \
+        not any(c[0] == "modes" for c in doc["columns"])
+    quality = [("digits_covered", "Digits covered", 1), ("fcd", "FCD (lower is better)", 1)] \
+        if image else [("modes", "Modes covered", 1), ("hq_frac", "High-quality samples %", 100)]
+    target = "g" if rows and all(_target_of(doc, r) == "g" for r in rows
+                                 if r.get("reg") not in (None, "none")) else "d"
+    xs = [(f"sparsity_{target}", f"{target.upper()} |w| <= eps %", 100, "linear"),
+          (f"sharpness_{target}", f"{target.upper()} sharpness (top |Hessian eigenvalue|)", 1,
+           "log")]
+    series: dict[str, list[dict]] = {}
+    for r in rows:
+        series.setdefault(str(r.get("reg", "all")), []).append(r)
+    fig = Figure(figsize=(10, 7.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2)
+    lam_gridded = "lam" in doc["grid"]
+    for i, (qk, qlabel, qs) in enumerate(quality):
+        for j, (xk, xlabel, xscale_k, scale) in enumerate(xs):
+            ax = axes[i][j]
+            for n, (reg, rs) in enumerate(series.items()):
+                pts = [(r[xk]["mean"], r[xk]["se"], r[qk]["mean"], r[qk]["se"], r)
+                       for r in rs if r.get(xk) and r.get(qk) and r[xk]["mean"] is not None
+                       and r[qk]["mean"] is not None]
+                if not pts:
+                    continue
+                if lam_gridded:
+                    pts.sort(key=lambda t: (t[4].get("lam") is None, t[4].get("lam") or 0))
+                x = [p[0] * xscale_k for p in pts]
+                y = [p[2] * qs for p in pts]
+                xe = [(p[1] or 0) * xscale_k for p in pts]
+                ye = [(p[3] or 0) * qs for p in pts]
+                color = f"C{n}"
+                if reg == "none" and len(pts) == 1:
+                    ax.axhline(y[0], color="0.4", ls="--", lw=1, label="none")
+                    ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="*", color="0.4", ms=10)
+                    continue
+                ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="-o", color=color, ms=4, capsize=2,
+                            label=reg)
+                if lam_gridded:
+                    for p, xi, yi in zip(pts, x, y):
+                        if p[4].get("lam") is not None:
+                            ax.annotate(f"{p[4]['lam']:g}", (xi, yi), fontsize=7,
+                                        textcoords="offset points", xytext=(3, 3), color=color)
+            ax.set_xscale(scale)
+            if qk in ("modes", "digits_covered"):
+                ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(qlabel)
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        axes[0][0].legend(handles, labels, fontsize=8, title="regularizer" if "reg" in
+                          doc["grid"] else None)
+    seeds = len(doc["seeds"])
+    fig.suptitle(f"Trade-off along lambda (labels), mean ± SE over {seeds} seed(s): "
+                 f"{doc['out']}", fontsize=10)
+    fig.savefig(path, format="png")
+
+
+def _target_of(doc: dict, row: dict) -> str:
+    if "reg_target" in doc["grid"] and row.get("reg_target"):
+        return row["reg_target"]
+    return doc["fixed"].get("reg_target", spec("reg_target")["default"])
+
+
