@@ -333,7 +333,7 @@ def summary_json(summary: dict) -> bytes:
 
 
 def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
-                      name: str | None = None, *, png: bool = True,
+                      name: str | None = None, *, png: bool | bytes = True,
                       run_id: str | None = None) -> Path:
     """Save a job's Snapshot (and the job's checkpoint_bytes() of the same weights) as a run
     folder `<root>/<id>-<slug of name>` with the CLI's files; returns its path.
@@ -341,7 +341,8 @@ def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
     name: default run_name(snap.cfg); run_id: default new_run_id(); png: draw samples.png
     (needs matplotlib: call it from the render process, or pass png=False). metrics.csv is
     exports.metrics_csv (the downsampled curves the page shows); samples.npy holds the samples
-    on screen (2-D: the view's points; MNIST: the 64 digits on screen), not the CLI's 2,500."""
+    on screen (2-D: the view's points; MNIST: the 64 digits on screen), not the CLI's 2,500.
+    png may also be the samples.png bytes, drawn elsewhere (the app's render process)."""
     from .exports import metrics_csv
 
     cfg = snap.cfg
@@ -361,7 +362,9 @@ def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
     }
     if snap.samples is not None:
         files["samples.npy"] = samples_npy(snap.samples, snap.is_image)
-    if png:
+    if isinstance(png, (bytes, bytearray)):
+        files["samples.png"] = bytes(png)
+    elif png:
         from .exports import samples_png
 
         files["samples.png"] = samples_png(snap)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import time
 
 import pytest
@@ -31,6 +32,8 @@ def live_app():
     # A closed client's unload should fire within a second, not gradio's default 15 s.
     os.environ.setdefault("GRADIO_HEARTBEAT_INTERVAL", "0.5")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # Saved runs (Save the run on screen) go to a scratch folder, not the checkout's runs/.
+    os.environ.setdefault("GAN_LAB_RUNS_DIR", tempfile.mkdtemp(prefix="gan-lab-test-runs-"))
     from gan_lab.ui import build_demo, launch_kwargs
     from gan_lab.ui.sessions import Limits, Registry
 

@@ -16,7 +16,7 @@ SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval
 # sparsity, sharpness, samples, weights, layer, timer, penalty, then the views added since.
 POLL = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
         "timer", "penalty", "fidelity", "divergence", "a_samples", "b_samples", "overlay",
-        "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot")
+        "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot", "saved_plot")
 
 
 def poll(c) -> dict:
@@ -145,3 +145,59 @@ def test_a_lesson_sets_up_its_preset_and_text(client):
     assert s.lesson == 2 and s.job.cfg.reg == "l1" and s.job.cfg.l1_mode == "proximal"
     # the lesson box's text is among the outputs
     assert any(isinstance(v, str) and "What to watch" in v for v in out)
+
+
+def test_saved_runs_are_run_folders_and_overlay_up_to_four(client):
+    from safetensors.numpy import load_file
+
+    from gan_lab import runs
+
+    c, demo = client
+    out = c.predict(api_name="/save_run")
+    assert "Nothing to save yet" in out[0], out[0]
+    ids = []
+    for lr in (1e-3, 5e-4):
+        c.predict(api_name="/step", steps=400, lr_d=lr, **SMALL)
+        out = c.predict(api_name="/save_run")
+        assert "Saved as" in out[0], out[0]
+        ids.append(out[1]["choices"][-1][1])
+    s = session(demo, c)
+    assert [r.id for r in s.saved] == ids and len(set(ids)) == 2
+    # Each is a folder with the CLI's files, under this session's hashed token.
+    for r in s.saved:
+        assert r.path.parent.name == s.key and r.path.parent.parent.name == "app"
+        assert {"config.json", "metrics.csv", "summary.json", "checkpoint.safetensors",
+                "samples.npy", "samples.png"} <= {f.name for f in r.path.iterdir()}
+        assert (r.path / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert any(k.startswith("G.") or k.startswith("D.") or "weight" in k
+                   for k in load_file(str(r.path / "checkpoint.safetensors")))
+        run = runs.load_run(r.path)
+        assert run.cfg.steps == 400 and run.metrics["step"].size > 0
+    # Hostile choices are refused without touching the disk; more than four is refused.
+    out = c.predict(api_name="/overlay_saved", runs=["../../etc"])
+    assert "only this session's saved runs" in out[0], out[0]
+    out = c.predict(api_name="/overlay_saved", runs=[])
+    assert "tick one to four" in out[0], out[0]
+    s.tab = "compare"
+    out = c.predict(api_name="/overlay_saved", runs=ids)
+    assert "Overlaid 2 saved run(s)" in out[0], out[0]
+    assert image(out[-1]), "the overlay of the two saved runs"
+    # Another session cannot overlay them: its list is its own.
+    other = Client(c.src, verbose=False)
+    try:
+        out = other.predict(api_name="/overlay_saved", runs=ids)
+        assert "only this session's saved runs" in out[0], out[0]
+    finally:
+        other.close()
+
+
+def test_saved_runs_stop_at_the_session_cap(client):
+    c, demo = client
+    limits = demo.gan_lab.registry.limits
+    c.predict(api_name="/step", steps=100, **SMALL)
+    s = session(demo, c)
+    for _ in range(limits.saved_per_session - len(s.saved)):
+        assert "Saved as" in c.predict(api_name="/save_run")[0]
+    out = c.predict(api_name="/save_run")
+    assert f"the most it may keep ({limits.saved_per_session})" in out[0], out[0]
+    assert len(s.saved) == limits.saved_per_session

@@ -24,6 +24,7 @@ from .lesson import LessonPanel
 from .many import Compare, Sweep
 from .messages import Messages, errors_html, html_box, shown_value
 from .render_worker import RenderService
+from .saved import SavedRuns
 from .sessions import Registry, Session
 from .storage import AppFiles, CacheJanitor
 from .stream import Stream
@@ -313,7 +314,8 @@ class GanLabApp:
                                        self.stream, self.msgs, self.apply)
             self.compare = Compare(self.page, self.ctl, self.registry, self.msgs, self.apply)
             self.sweep = Sweep(self.page, self.ctl, self.registry, self.msgs)
-            self.stream.extras += [self.compare.frame, self.sweep.frame]
+            self.saved = SavedRuns(self.page, self.stream, self.msgs, self.registry.limits)
+            self.stream.extras += [self.compare.frame, self.sweep.frame, self.saved.frame]
             self.draw = Draw(self.page, self.ctl, self.registry, self.stream, self.msgs)
             self.lesson = LessonPanel(self.page, self.apply)
             wire(self, demo)

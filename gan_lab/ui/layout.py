@@ -227,6 +227,7 @@ def _compare(p: SimpleNamespace) -> None:
                                             elem_id="overlay-saved-btn")
         p.saved_runs = gr.CheckboxGroup([], label="Your saved runs (choose up to 4)",
                                         elem_id="saved-runs-pick")
+        p.saved_plot = gr.Plot(label="Saved runs overlaid", elem_id="saved-plot", format="webp")
 
 
 def _sweep(p: SimpleNamespace) -> None:

@@ -62,6 +62,8 @@ class Limits:
     GAN_LAB_CACHE_AGE_S  cached files (unused uploads, served downloads) are deleted after this
     GAN_LAB_WORKER_NICE  niceness of the training processes (0-19; default 5): the page's
                          processes answer first, training takes the rest of the cores
+    GAN_LAB_SAVED_PER_SESSION  runs one session may save (Save the run on screen; default 8)
+    GAN_LAB_SAVED_MAX    saved runs in $GAN_LAB_RUNS_DIR/app in all (default 500)
     """
 
     max_running: int = 2
@@ -74,6 +76,8 @@ class Limits:
     cache_mb: int = 512
     cache_age_s: int = 600
     worker_nice: int = 5
+    saved_per_session: int = 8
+    saved_total: int = 500
 
     @classmethod
     def from_env(cls, env=None) -> "Limits":
@@ -90,6 +94,8 @@ class Limits:
             cache_mb=_env_num(env, "GAN_LAB_CACHE_MB", d.cache_mb),
             cache_age_s=_env_num(env, "GAN_LAB_CACHE_AGE_S", d.cache_age_s),
             worker_nice=_env_num(env, "GAN_LAB_WORKER_NICE", d.worker_nice, allow_zero=True),
+            saved_per_session=_env_num(env, "GAN_LAB_SAVED_PER_SESSION", d.saved_per_session),
+            saved_total=_env_num(env, "GAN_LAB_SAVED_MAX", d.saved_total),
         )
 
     def threads(self) -> int:
@@ -133,6 +139,11 @@ class Session:
     points_drawn: bool = False      # `points` came from the drawing (so a link can carry it)
     # The page's selected tab ("watch", "compare", ...): pictures of hidden tabs wait.
     tab: str = "watch"
+    # Runs saved by this session (ui.saved.Saved), the ids chosen to overlay, and the overlay
+    # shown: (ids, the runs' curves).
+    saved: list = field(default_factory=list)
+    saved_pick: list = field(default_factory=list)
+    saved_view: Any = None
     # The guided lesson on screen (an index into lessons.LESSONS), if any.
     lesson: int | None = None
 

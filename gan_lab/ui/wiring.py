@@ -59,7 +59,7 @@ def wire(app, demo: gr.Blocks) -> None:
     frame = [p.status, p.loss_plot, p.quality_plot, p.sparsity_plot, p.sharp_plot,
              p.samples_plot, p.weights_plot, p.layer, p.timer, p.view_row, p.pen_plot,
              p.fidelity_plot, p.divergence_plot, p.a_samples, p.b_samples, p.overlay_plot,
-             p.a_weights, p.b_weights, p.compare_status, p.sweep_table, p.sweep_plot]
+             p.a_weights, p.b_weights, p.compare_status, p.sweep_table, p.sweep_plot, p.saved_plot]
     full = [p.msg, *frame[:11], *ctl.components, *ctl.log_sliders.values(), p.reg_help,
             *frame[11:]]
     groups = [b for g in p.groups.values() for b in (g if isinstance(g, list) else [g])]
@@ -153,6 +153,10 @@ def wire(app, demo: gr.Blocks) -> None:
     on(p.sweep_btn.click, sw.on_start, [p.sweep_field, p.sweep_values, *controls_in],
        ["field", "values", *controls_names], full, "sweep")
     on(p.sweep_stop_btn.click, sw.on_stop, [], [], [p.msg], "sweep_stop")
+    sv = app.saved
+    on(p.save_run_btn.click, sv.on_save, [], [], [p.msg, p.saved_runs], "save_run")
+    on(p.overlay_saved_btn.click, sv.on_overlay, [p.saved_runs, *view_in],
+       ["runs", *view_names], [p.msg, *frame], "overlay_saved")
 
     # Draw your data.
     dr = app.draw
