@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError, RunConfig, coerce, specs
+from .presets import by_slug, preset_fields, preset_list
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -42,20 +43,37 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
                        help=f"{s['help']}{rng} (default {s['default']!r})")
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """--config FILE first, then every flag given on top of it; coerced and validated."""
+def add_preset_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", metavar="NAME",
+                   help="start from a named experiment (the app's presets): "
+                        + ", ".join(by_slug()) + "; `--preset list` describes them. "
+                        "--config and flags override it")
+
+
+def config_fields(args: argparse.Namespace) -> dict:
+    """The fields the user set, lowest precedence first: --preset NAME, then --config FILE
+    (the fields it sets apart from its dataset's defaults), then every flag. Fields set nowhere
+    take their dataset's defaults (RunConfig.from_dict)."""
     base: dict = {}
+    if getattr(args, "preset", None):
+        base.update(preset_fields(args.preset))
     if getattr(args, "config", None):
         try:
             text = Path(args.config).read_text()
         except OSError as e:
             raise ConfigError("--config", f"cannot read {args.config}: {e.strerror}") from None
-        base = RunConfig.from_json(text).to_dict()
+        cfg = RunConfig.from_json(text)
+        base.update({"dataset": cfg.dataset, **cfg.non_default()})
     for s in specs():
         v = getattr(args, s["name"], None)
         if v is not None:
             base[s["name"]] = coerce(s["name"], v)
-    return RunConfig.from_dict(base)
+    return base
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """--preset, then --config FILE, then every flag given on top; coerced and validated."""
+    return RunConfig.from_dict(config_fields(args))
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,12 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one GAN and write its outputs")
     t.add_argument("--config", help="a RunConfig JSON file (e.g. exported from the app); "
                                     "flags given as well override it")
-    t.add_argument("--out", required=True, help="output directory")
+    t.add_argument("--out", help="output directory (required)")
     t.add_argument("--points", help="CSV of x,y rows to train on (sets dataset=custom)")
     t.add_argument("--init", help="start from a checkpoint.safetensors (shapes must match)")
     t.add_argument("--log_every", "--log-every", type=int, default=None,
                    help="write a metrics.csv row every N steps (default: steps/2000, at least 1)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_preset_flag(t)
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
     for name, mod in (("bench", "bench"), ("eval", "evaluate"), ("sweep", "sweep")):
@@ -281,6 +300,12 @@ def _add_optional_command(sub, name: str, module: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "preset", None) == "list":
+        print(preset_list())
+        return 0
+    if args.cmd == "train" and not args.out:
+        print("error: --out is required (the folder the run's files go to)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.cmd == "train" and args.log_every is not None and args.log_every < 1:
         print("error: --log_every must be a whole number >= 1", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -28,7 +28,8 @@ from . import regularizers as _regularizers
 from .errors import BRIEF_CHARS, ConfigError, brief
 
 __all__ = ["RunConfig", "ConfigError", "Change", "LIVE_FIELDS", "DATASET_DEFAULTS", "brief",
-           "BRIEF_CHARS", "coerce", "defaults_for", "field_map", "plan_change", "spec", "specs"]
+           "BRIEF_CHARS", "coerce", "defaults_for", "field_map", "plan_change", "spec", "specs",
+           "switch_dataset"]
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu", "silu")
 
@@ -231,8 +232,30 @@ class RunConfig:
 
 
 # Dataset -> the field defaults that differ for it (fields not named keep their declaration's
-# default). Applied by RunConfig.from_dict to the fields its input does not set.
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {}
+# default). Applied by RunConfig.from_dict to the fields its input does not set, so
+# `--dataset mnist` alone, `?dataset=mnist` and the app's dataset menu train a GAN sized for
+# digits, not the 2-D defaults (latent size 2 collapses to one digit).
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    # The "MNIST digits" preset: a small MLP GAN, quick enough to watch live on a CPU.
+    "mnist": {"arch": "mlp", "latent_dim": 64, "g_hidden": 256, "d_hidden": 256, "g_depth": 3,
+              "d_depth": 3, "activation": "leaky_relu", "d_activation": "leaky_relu",
+              "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3, "beta2": 0.999,
+              "lr_schedule": "constant", "steps": 4000, "eval_every": 500,
+              "sharpness_every": 2000},
+}
+
+
+def switch_dataset(cfg: RunConfig, old: str) -> RunConfig:
+    """The controls' config after the dataset menu changed from `old` to cfg.dataset: every
+    field still at `old`'s default takes the new dataset's default; fields the user changed
+    keep their values (the app's version of "fields the user did not set")."""
+    if old == cfg.dataset:
+        return cfg
+    before, after = defaults_for(old), defaults_for(cfg.dataset)
+    changes = {k: after[k] for k in (set(DATASET_DEFAULTS.get(old, {}))
+                                     | set(DATASET_DEFAULTS.get(cfg.dataset, {})))
+               if getattr(cfg, k) == before[k] and before[k] != after[k]}
+    return dataclasses.replace(cfg, **changes).validate() if changes else cfg
 
 
 def defaults_for(dataset: str | None) -> dict[str, Any]:

@@ -1,15 +1,17 @@
-"""Named experiments: RunConfig field dicts on top of RunConfig's defaults.
+"""Named experiments: RunConfig field dicts on top of their dataset's defaults.
 
-`PRESETS[name] = {"fields": {...}, "description": "one line"}`; a field not named keeps its
-RunConfig default, so a preset says only what makes it that experiment. `REG_SETTINGS` holds the
-per-regularizer settings the quality tables use (`python -m gan_lab eval`); the regularizer
-presets are built from them, so the table rows and the one-click experiments are the same runs.
+`PRESETS[name] = {"slug": "cli-name", "fields": {...}, "description": "one line"}`: `name` is
+the app's button, `slug` the CLI's `--preset` value. A field not named keeps its dataset's
+default (config.DATASET_DEFAULTS), so a preset says only what makes it that experiment.
+`REG_SETTINGS` holds the per-regularizer settings the quality tables use (`python -m gan_lab
+eval`); the regularizer presets are built from them, so the table rows and the one-click
+experiments are the same runs.
 Every entry is checked by tests/test_evaluate.py with RunConfig.from_dict.
 """
 
 from __future__ import annotations
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig, brief
 
 # The regularizer settings of the quality tables (python -m gan_lab eval), one per regularizer:
 # lambda and target chosen on tuning seeds the tables do not use (docs/RESULTS.md, "Choosing
@@ -29,39 +31,63 @@ REG_SETTINGS: dict[str, dict] = {
 
 PRESETS: dict[str, dict] = {
     "Default 2-D": {
+        "slug": "default-2d",
         "fields": {"dataset": "ring8"},
         "description": "The tuned defaults on the 8-Gaussian ring: all 8 modes, sharp samples, "
                        "under a minute on a laptop CPU (grid25 uses the same settings).",
     },
     "Mode collapse": {
+        "slug": "mode-collapse",
         "fields": {"dataset": "ring8", "reg": "none", "lr_g": 3e-3, "lr_d": 3e-4,
                    "lr_schedule": "constant", "steps": 3000},
         "description": "G learns 10x faster than D: all samples crowd around one cluster, then "
                        "hop to another whenever D catches up; the modes curve stays at 0-1 of 8.",
     },
     "L1 makes D sparse": {
+        "slug": "l1-sparse-d",
         "fields": {"dataset": "ring8", **REG_SETTINGS["l1"]["fields"]},
         "description": "Proximal L1 on D: nearly all of D's weights become exactly 0 while G "
                        "still covers all 8 modes.",
     },
     "HSN1R flattens D": {
+        "slug": "hsn1r-flat-d",
         "fields": {"dataset": "ring8", **REG_SETTINGS["hsn1r"]["fields"],
                    "sharpness_every": 100},
         "description": "HSN1R on D holds the sharpness of D's loss near 1 while the same seed "
                        "unregularized climbs into the hundreds, at the same sample quality.",
     },
     "MNIST digits": {
-        "fields": {"dataset": "mnist", "arch": "mlp", "latent_dim": 64, "g_hidden": 256,
-                   "d_hidden": 256, "g_depth": 3, "d_depth": 3, "activation": "leaky_relu",
-                   "d_activation": "leaky_relu", "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3,
-                   "beta2": 0.999, "lr_schedule": "constant", "steps": 4000, "eval_every": 500,
-                   "sharpness_every": 2000},
-        "description": "A small MLP GAN on 8,000 real MNIST digits: strokes within a few hundred "
-                       "steps, readable digits after a few thousand, about a minute on a CPU.",
+        "slug": "mnist",
+        "fields": {"dataset": "mnist"},
+        "description": "A small MLP GAN on 8,000 real MNIST digits (MNIST's own defaults: "
+                       "latent 64, 3 x 256 units, 4,000 steps): strokes within a few hundred "
+                       "steps, digits after a few thousand, a few minutes on a CPU.",
     },
 }
 
 
 def preset_config(name: str) -> RunConfig:
-    """The preset on top of RunConfig's defaults (validated)."""
+    """The preset on top of its dataset's defaults (validated)."""
     return RunConfig.from_dict(PRESETS[name]["fields"])
+
+
+def by_slug() -> dict[str, str]:
+    """slug (the CLI's --preset NAME) -> the preset's display name (the app's button)."""
+    return {p["slug"]: name for name, p in PRESETS.items()}
+
+
+def preset_fields(slug: str) -> dict:
+    """The fields of the preset `slug` (a copy). Raises ConfigError naming --preset and the
+    slugs there are."""
+    names = by_slug()
+    if slug not in names:
+        raise ConfigError("--preset", f"unknown preset {brief(slug)}; one of "
+                                      f"{', '.join(names)} (--preset list describes them)")
+    return dict(PRESETS[names[slug]]["fields"])
+
+
+def preset_list() -> str:
+    """`--preset list`: one line per preset, slug first."""
+    width = max(len(s) for s in by_slug())
+    return "\n".join(f"{p['slug']:<{width}}  {name}: {p['description']}"
+                     for name, p in PRESETS.items())

@@ -61,7 +61,8 @@ def test_aggregate_groups_by_dataset_and_regularizer():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_validate(name):
     p = PRESETS[name]
-    assert set(p) == {"fields", "description"}
+    assert set(p) == {"slug", "fields", "description"}
+    assert p["slug"] == p["slug"].lower() and " " not in p["slug"]
     assert p["description"] and "\n" not in p["description"]
     cfg = RunConfig.from_dict(p["fields"])
     assert cfg == preset_config(name)

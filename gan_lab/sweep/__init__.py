@@ -41,6 +41,7 @@ from typing import Any
 from .. import runs
 from ..config import ConfigError, RunConfig, coerce, field_map
 from ..errors import brief
+from ..presets import preset_fields
 from .execute import SweepProgress, run_local, run_ray, train_files
 from .plan import (
     EXIT_BAD_INPUT,
@@ -110,16 +111,19 @@ def run_sweep(fixed: dict, grid: dict, seeds: list[int], out: Path, *, jobs: int
 # CLI
 # --------------------------------------------------------------------------------------------
 def fixed_from_args(args, grid: dict) -> dict[str, Any]:
-    """--config FILE, then the train-style flags, then --set: the fields every run shares (only
-    those that differ from the defaults: fields left out take their dataset's defaults per
-    grid point). A gridded field overrides the config file's value."""
+    """--preset NAME, --config FILE, then the train-style flags, then --set: the fields every
+    run shares (only those that differ from the defaults: fields left out take their dataset's
+    defaults per grid point). A gridded field overrides them all."""
     fixed: dict[str, Any] = {}
+    if args.preset:
+        fixed.update({k: v for k, v in preset_fields(args.preset).items() if k not in grid})
     if args.config:
         try:
             text = Path(args.config).read_text()
         except OSError as e:
             raise ConfigError("--config", f"cannot read {args.config}: {e.strerror}") from None
-        base = RunConfig.from_json(text).non_default()
+        cfg = RunConfig.from_json(text)
+        base = {"dataset": cfg.dataset, **cfg.non_default()}
         fixed.update({k: v for k, v in base.items() if k not in grid and k != "seed"})
     for name in field_map():
         v = getattr(args, name, None)
@@ -170,7 +174,7 @@ def cmd_sweep(args) -> int:
 
 
 def add_parser(sub) -> None:
-    from ..cli import add_config_flags
+    from ..cli import add_config_flags, add_preset_flag
 
     s = sub.add_parser("sweep", help="many runs over a grid of settings and seeds; resumable")
     s.add_argument("--grid", action="append", metavar="FIELD=V1,V2,...",
@@ -201,5 +205,6 @@ def add_parser(sub) -> None:
     s.add_argument("--dry-run", action="store_true",
                    help="list the runs and whether each is finished; train nothing")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_preset_flag(s)
     add_config_flags(s)
     s.set_defaults(func=cmd_sweep)

@@ -14,7 +14,7 @@ import time
 import gradio as gr
 
 from .. import lessons, share
-from ..config import ConfigError, RunConfig, plan_change
+from ..config import ConfigError, RunConfig, plan_change, switch_dataset
 from ..data import drawing
 from ..presets import PRESETS, preset_config
 from .controls import Controls, label_of, slider_to_value, value_to_slider
@@ -129,6 +129,7 @@ class GanLabApp:
     def apply(self, s, cfg: RunConfig, note: str, heat, arrows, mani, layer) -> dict:
         """Make the controls and the session's job show `cfg`, as a fresh run from step 0."""
         self.registry.ensure_job(s, cfg)
+        s.controls_dataset = cfg.dataset
         if s.job.state != "idle" or s.job.snapshot().step != 0:
             s.job.reset(cfg)   # ensure_job keeps a run going when only live fields differ
         s.shown.clear()
@@ -205,6 +206,7 @@ class GanLabApp:
         otherwise at the next Train or Reset, and the note says so."""
         # A blur without a change must not wipe the last note; a fixed error is cleared.
         out = self.msgs.ok(s) if s.bad_field is not None else {}
+        s.controls_dataset = cfg.dataset
         if source in self.ctl.log_sliders:
             pos = value_to_slider(self.ctl.specs[source], getattr(cfg, source))
             if pos is not None:
@@ -237,7 +239,22 @@ class GanLabApp:
     def on_edit(self, name: str):
         def handler(s, heat, arrows, mani, layer, *controls):
             cfg = self.ctl.to_config(list(controls))
-            return self.edit(s, cfg, (heat, arrows, mani, layer), source=name)
+            if name != "dataset":
+                return self.edit(s, cfg, (heat, arrows, mani, layer), source=name)
+            # A new dataset brings its own defaults to the fields still at the old one's.
+            old = s.controls_dataset or (s.job.cfg.dataset if s.job else cfg.dataset)
+            new = switch_dataset(cfg, old)
+            out = self.edit(s, new, (heat, arrows, mani, layer), source=name)
+            if new != cfg:
+                out.update(self.ctl.set_updates(new))
+                what = ", ".join(f"{label_of(k)} {shown_value(k, v)}"
+                                 for k, v in new.to_dict().items() if v != getattr(cfg, k))
+                prev = out.get(self.page.msg)
+                ds = shown_value("dataset", new.dataset)
+                note = html_box("note", f"{ds}: its defaults are set ({what}); settings you "
+                                        "had changed are kept.")
+                out[self.page.msg] = note if prev is None else note + prev
+            return out
 
         return handler
 

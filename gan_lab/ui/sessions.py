@@ -139,6 +139,9 @@ class Session:
     points_drawn: bool = False      # `points` came from the drawing (so a link can carry it)
     # The page's selected tab ("watch", "compare", ...): pictures of hidden tabs wait.
     tab: str = "watch"
+    # The dataset the controls show (a dataset change swaps that dataset's defaults for the new
+    # one's: config.switch_dataset).
+    controls_dataset: str | None = None
     # Runs saved by this session (ui.saved.Saved), the ids chosen to overlay, and the overlay
     # shown: (ids, the runs' curves).
     saved: list = field(default_factory=list)
