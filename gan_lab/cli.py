@@ -254,8 +254,8 @@ def cmd_train(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     f = summary["final"]
-    keys = [k for k in ("modes", "hq_frac", "rev_kl", "digits_covered", "cls_is", "fcd",
-                        "sparsity_d", "zeros_d", "sharpness_d") if k in f]
+    keys = [k for k in ("modes", "hq_frac", "rev_kl", "min_mode_frac", "digits_covered", "cls_is",
+                        "fcd", "sparsity_d", "zeros_d", "sharpness_d") if k in f]
     print(f"{summary['steps']} steps in {summary['wall_s']:.1f}s "
           f"({summary['steps_per_s']} steps/s on {summary['device']}); "
           + ", ".join(f"{k}={f[k]:.4g}" for k in keys) + f"; wrote {args.out}")

@@ -39,6 +39,7 @@ TOY_COLUMNS = [
     ("modes", "Modes", 1, 2),
     ("hq_frac", "HQ %", 100, 1),
     ("rev_kl", "Reverse KL", 1, 3),
+    ("min_mode_frac", "Min mode share", 1, 2),   # emptiest mode / fair share (metrics.mode_stats)
 ]
 MNIST_COLUMNS = [
     ("digits_covered", "Digits covered", 1, 2),
@@ -201,8 +202,8 @@ def _log_run(log, i: int, n: int, r: dict) -> None:
     if log is None:
         return
     m = r["metrics"]
-    keys = [k for k in ("modes", "hq_frac", "rev_kl", "digits_covered", "cls_is", "fcd",
-                        "zeros_d") if k in m]
+    keys = [k for k in ("modes", "hq_frac", "rev_kl", "min_mode_frac", "digits_covered",
+                        "cls_is", "fcd", "zeros_d") if k in m]
     log(f"[{i}/{n}] {r['dataset']} {r['reg']} seed {r['seed']}: "
         + ", ".join(f"{k}={m[k]:.4g}" for k in keys)
         + f"; {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU"
@@ -309,7 +310,9 @@ def _notes(suite: str) -> list[str]:
         notes.insert(0, "Modes, HQ % and reverse KL follow PacGAN (Lin et al. 2018) Table 1: "
                         "2,500 samples; HQ = within 3 standard deviations of the nearest mode; "
                         "a mode is captured with at least one HQ sample; reverse KL = "
-                        "KL(HQ mode histogram || uniform) in nats.")
+                        "KL(HQ mode histogram || uniform) in nats. Min mode share: HQ "
+                        "samples of the emptiest mode / (HQ samples / modes), 1 = even, "
+                        "0 = a mode is empty.")
     else:
         notes.insert(0, "Digits covered: classes holding >= 1% of 1,000 samples; class KL to "
                         "uniform in nats; classifier IS and FCD (Frechet classifier distance to "

@@ -70,17 +70,23 @@ def mode_stats(samples: np.ndarray, modes: np.ndarray, std: float) -> dict:
     HQ sample is assigned to it.
 
     Returns {"modes": captured count, "hq_frac": HQ samples / all samples,
-    "rev_kl": KL(p || uniform) in nats, where p is the histogram of HQ samples over the K modes}.
+    "rev_kl": KL(p || uniform) in nats, where p is the histogram of HQ samples over the K modes,
+    "min_mode_frac": the smallest mode's share of the HQ samples relative to its fair share}.
     rev_kl is 0 for a perfectly even spread and log K when every HQ sample sits on one mode.
+    min_mode_frac = K * min_k c_k / n_hq, where c_k is the number of HQ samples assigned to mode
+    k (every one of the K modes counts, captured or not) and n_hq = sum_k c_k: 1.0 when every
+    mode holds exactly n_hq / K, 0.0 when some mode holds none (so it is 0 whenever modes < K),
+    0.25 when the emptiest mode holds a quarter of its fair share. It shows what the mode count
+    hides: a mode "captured" by 1 sample of 2,500 counts as a mode but scores K / 2,500 here.
     With no HQ sample p is undefined; rev_kl is then log K, the largest value a histogram can
     reach, so a collapsed or diverged generator never scores better than one that found a single
-    mode. With no samples at all, hq_frac is 0.0 as well.
+    mode, and min_mode_frac is 0.0. With no samples at all, hq_frac is 0.0 as well.
     """
     x = np.asarray(samples, dtype=np.float64).reshape(-1, 2)
     m = np.asarray(modes, dtype=np.float64).reshape(-1, 2)
     k = len(m)
     if len(x) == 0:
-        return dict(modes=0, hq_frac=0.0, rev_kl=math.log(k))
+        return dict(modes=0, hq_frac=0.0, rev_kl=math.log(k), min_mode_frac=0.0)
     # ||x - m||^2 = |x|^2 - 2 x.m + |m|^2: one [N, K] matrix product instead of an [N, K, 2] array.
     d2 = (x * x).sum(1)[:, None] - 2.0 * x @ m.T + (m * m).sum(1)[None, :]
     nearest = d2.argmin(1)
@@ -90,10 +96,13 @@ def mode_stats(samples: np.ndarray, modes: np.ndarray, std: float) -> dict:
     n_hq = int(hq.sum())
     if n_hq == 0:
         rev_kl = math.log(k)
+        min_frac = 0.0
     else:
         p = counts[counts > 0] / n_hq  # 0 log 0 = 0
         rev_kl = float(np.sum(p * np.log(p * k)))
-    return dict(modes=int((counts > 0).sum()), hq_frac=n_hq / len(x), rev_kl=max(rev_kl, 0.0))
+        min_frac = float(k * counts.min() / n_hq)
+    return dict(modes=int((counts > 0).sum()), hq_frac=n_hq / len(x), rev_kl=max(rev_kl, 0.0),
+                min_mode_frac=min_frac)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ def test_mode_stats_three_of_eight_modes():
     assert s["hq_frac"] == 1.0
     p = np.array([10, 20, 30]) / 60
     assert s["rev_kl"] == pytest.approx(float(np.sum(p * np.log(p * 8))), rel=1e-12)
+    assert s["min_mode_frac"] == 0.0  # five modes hold nothing
 
 
 def test_mode_stats_far_samples_are_not_hq_and_capture_nothing():
@@ -39,7 +40,8 @@ def test_mode_stats_far_samples_are_not_hq_and_capture_nothing():
     assert s["modes"] == 1 and s["hq_frac"] == 0.5
     assert s["rev_kl"] == pytest.approx(math.log(8))  # one captured mode: the largest KL
     none = metrics.mode_stats(far, RING, STD)
-    assert none == dict(modes=0, hq_frac=0.0, rev_kl=pytest.approx(math.log(8)))
+    assert none == dict(modes=0, hq_frac=0.0, rev_kl=pytest.approx(math.log(8)),
+                        min_mode_frac=0.0)
 
 
 def test_mode_stats_boundary_is_strictly_under_three_std():
@@ -53,7 +55,8 @@ def test_mode_stats_boundary_is_strictly_under_three_std():
 
 def test_mode_stats_uniform_histogram_has_zero_kl_and_real_data_matches_theory():
     s = metrics.mode_stats(np.repeat(RING, 5, axis=0), RING, STD)
-    assert s == dict(modes=8, hq_frac=1.0, rev_kl=pytest.approx(0.0, abs=1e-12))
+    assert s == dict(modes=8, hq_frac=1.0, rev_kl=pytest.approx(0.0, abs=1e-12),
+                     min_mode_frac=1.0)
     # Real ring8 data: the radial distance in std of a 2-D isotropic Gaussian is Rayleigh, so
     # P(HQ) = 1 - exp(-9/2) = 0.9889. 20,000 samples put the estimate within ~0.003.
     x = toy2d.sample("ring8", 20000, torch.Generator().manual_seed(0)).numpy()
@@ -61,6 +64,38 @@ def test_mode_stats_uniform_histogram_has_zero_kl_and_real_data_matches_theory()
     assert s["modes"] == 8
     assert s["hq_frac"] == pytest.approx(1 - math.exp(-4.5), abs=0.004)
     assert s["rev_kl"] < 0.002
+    assert 0.9 < s["min_mode_frac"] <= 1.0  # ~2,470 HQ samples a mode: within a few percent
+
+
+def _on_modes(modes: np.ndarray, counts, rng) -> np.ndarray:
+    """counts[k] samples on mode k, each offset by less than 1 std (all HQ, all nearest to k)."""
+    return np.concatenate([modes[i] + rng.uniform(-0.5, 0.5, (c, 2)) * STD
+                           for i, c in enumerate(counts) if c > 0])
+
+
+def test_mode_stats_min_mode_frac_is_the_emptiest_modes_share_of_its_fair_share():
+    rng = np.random.default_rng(3)
+    # Exactly a quarter: 7 modes with 31 samples and one with 7; fair share 224 / 8 = 28.
+    s = metrics.mode_stats(_on_modes(RING, [31] * 7 + [7], rng), RING, STD)
+    assert s["modes"] == 8 and s["min_mode_frac"] == pytest.approx(0.25, rel=1e-12)
+    # A nominal 8/8: one mode holds 1 sample of 2,500 (the other 2,499 spread over 7 modes).
+    nominal = metrics.mode_stats(_on_modes(RING, [357] * 7 + [1], rng), RING, STD)
+    assert nominal["modes"] == 8
+    assert nominal["min_mode_frac"] == pytest.approx(8 * 1 / 2500, rel=1e-12)
+    # Samples that are not HQ count for nothing: neither the numerator nor the fair share.
+    far = np.array([[0.0, 0.0], [0.5, 0.5], [5.0, -5.0]] * 10)   # 30 samples, all > 30 std away
+    hq = _on_modes(RING, [10, 10, 10, 10, 10, 10, 10, 3], rng)    # 73 HQ samples
+    s = metrics.mode_stats(np.concatenate([far, hq]), RING, STD)
+    assert s["hq_frac"] == pytest.approx(73 / 103)
+    assert s["min_mode_frac"] == pytest.approx(8 * 3 / 73, rel=1e-12)
+    # A missing mode gives 0 however even the rest is; so does the three-of-eight case.
+    assert metrics.mode_stats(_on_modes(RING, [5] * 7 + [0], rng), RING, STD)[
+        "min_mode_frac"] == 0.0
+    # 25 modes: each mode's fair share is n_hq / 25.
+    grid = np.array([[i, j] for i in range(-2, 3) for j in range(-2, 3)], dtype=np.float64)
+    counts = [4] * 24 + [2]
+    s = metrics.mode_stats(_on_modes(grid, counts, rng), grid, STD)
+    assert s["modes"] == 25 and s["min_mode_frac"] == pytest.approx(25 * 2 / 98, rel=1e-12)
 
 
 def test_mode_stats_is_fast_on_grid25():
