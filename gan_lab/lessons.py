@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RunConfig, specs
-from .presets import REG_SETTINGS
+from .presets import L1_DEMO, REG_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ LESSONS: tuple[Lesson, ...] = (
         "purple points each time D catches up?"),
     Lesson(
         "L1 makes D sparse",
-        {"dataset": "ring8", **REG_SETTINGS["l1"]["fields"]},
+        {"dataset": "ring8", **L1_DEMO},
         "L1 adds lambda * sum |w| to D's loss; in proximal mode every step also sets small "
         "weights to exactly zero.",
         "Watch the **weights** histogram of D: the red bar at the left counts exact zeros. "
