@@ -84,6 +84,11 @@ class RunConfig:
                                          "('same' = the generator's).",
                            choices=("same",) + ACTIVATIONS, group="architecture",
                            label="D activation")
+    # Batch norm makes G's output for one z depend on the rest of its batch, so it is offered
+    # for the conv generator only (where it turns strokes into digits), never for D.
+    g_norm: str = _p("none", "Normalization in the conv generator: none, or batch norm (batch "
+                             "statistics, no running averages) after each hidden layer.",
+                     choices=("none", "batch"), group="architecture", label="G norm")
     # --- optimization -------------------------------------------------------------------------
     loss: str = _p("ns", "Adversarial loss: non-saturating (ns), minimax, least-squares (lsgan) "
                          "or hinge.", choices=("ns", "minimax", "lsgan", "hinge"),
@@ -182,6 +187,9 @@ class RunConfig:
         # Rules that span fields.
         if self.arch == "conv" and not _data.is_image(self.dataset):
             raise ConfigError("arch", "'conv' works only with image data (mnist); use 'mlp'")
+        if self.g_norm != "none" and self.arch != "conv":
+            raise ConfigError("g_norm", "batch norm is for the conv generator (arch conv); "
+                                        "use 'none' with an MLP")
         return self
 
     @property

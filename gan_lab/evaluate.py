@@ -1,4 +1,4 @@
-"""`python -m gan_lab eval --suite toy|mnist`: the quality tables (issue 4).
+"""`python -m gan_lab eval --suite toy|mnist|mnist-conv`: the quality tables (issue 4).
 
 Every run is an ordinary `gan_lab.cli.train` run (its files land under OUT/runs/...), built from
 a preset in gan_lab.presets plus one regularizer's settings (presets.REG_SETTINGS) and a seed.
@@ -30,6 +30,7 @@ SUITES = {
     # suite: (base preset, datasets)
     "toy": ("Default 2-D", ("ring8", "grid25")),
     "mnist": ("MNIST digits", ("mnist",)),
+    "mnist-conv": ("MNIST conv", ("mnist",)),
 }
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -43,6 +44,7 @@ TOY_COLUMNS = [
 ]
 MNIST_COLUMNS = [
     ("digits_covered", "Digits covered", 1, 2),
+    ("min_digit_frac", "Rarest digit %", 100, 1),   # share of the rarest predicted digit
     ("class_kl", "Class KL", 1, 3),
     ("cls_is", "Classifier IS", 1, 2),
     ("fcd", "FCD", 1, 2),
@@ -187,7 +189,7 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         "rows": aggregate(runs, keys),
         "runs": runs,
     }
-    if suite == "mnist":
+    if suite != "toy":
         from . import metrics
         from .trainer import N_EVAL_MNIST
 
@@ -356,7 +358,7 @@ def add_parser(sub) -> None:
     e = sub.add_parser("eval", help="quality tables: run a suite of seeds x regularizers")
     e.add_argument("--suite", required=True, choices=tuple(SUITES),
                    help="toy: ring8 and grid25 with the default 2-D preset; mnist: the MNIST "
-                        "digits preset")
+                        "digits preset (MLP); mnist-conv: the MNIST conv preset")
     e.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                    help="comma-separated seeds (default 0,1,2)")
     e.add_argument("--regs", default=None,

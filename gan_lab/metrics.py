@@ -257,7 +257,8 @@ def frechet_distance(s1: dict, s2: dict) -> float:
 
 
 def class_metrics(probs: torch.Tensor) -> dict:
-    """digits_covered, class_kl and cls_is from class probabilities p(y|x) [N, 10]."""
+    """digits_covered, min_digit_frac, class_kl and cls_is from class probabilities p(y|x)
+    [N, 10]. min_digit_frac: the share of samples of the rarest predicted digit (0.1 = even)."""
     p = probs.double()
     n = len(p)
     counts = torch.bincount(p.argmax(1), minlength=N_CLASSES).double()
@@ -268,8 +269,8 @@ def class_metrics(probs: torch.Tensor) -> dict:
     # E_x KL(p(y|x) || p(y)); the tiny floor only matters for exact zeros, where p log p -> 0.
     lp = torch.log(p.clamp_min(1e-30))
     kl = (p * (lp - torch.log(py.clamp_min(1e-30)))).sum(1).mean()
-    return dict(digits_covered=int((h >= COVER_FRAC).sum()), class_kl=max(class_kl, 0.0),
-                cls_is=float(torch.exp(kl)))
+    return dict(digits_covered=int((h >= COVER_FRAC).sum()), min_digit_frac=float(h.min()),
+                class_kl=max(class_kl, 0.0), cls_is=float(torch.exp(kl)))
 
 
 _ref_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -58,17 +58,24 @@ class MLPDiscriminator(nn.Module):
         return self.net(x.flatten(1)).squeeze(1)
 
 
-class ConvGenerator(nn.Module):
-    """z -> 7x7 -> 14x14 -> 28x28, DCGAN-style; no batch norm, so Hessians stay per-sample."""
+def _norm2d(kind: str, ch: int) -> nn.Module:
+    # Batch statistics always (no running averages): sampling never changes the weights' state,
+    # and train and eval mode give the same pictures.
+    return nn.BatchNorm2d(ch, track_running_stats=False) if kind == "batch" else nn.Identity()
 
-    def __init__(self, latent: int, ch: int, act: str):
+
+class ConvGenerator(nn.Module):
+    """z -> 7x7 -> 14x14 -> 28x28, DCGAN-style. norm 'batch' (RunConfig.g_norm) adds batch norm
+    after the 7x7 and 14x14 layers, DCGAN's recipe; without it Hessians stay per-sample."""
+
+    def __init__(self, latent: int, ch: int, act: str, norm: str = "none"):
         super().__init__()
         c2 = max(1, ch // 2)
         self.ch = ch
         self.fc = nn.Linear(latent, ch * 7 * 7)
         self.net = nn.Sequential(
-            _ACT[act](),
-            nn.ConvTranspose2d(ch, c2, 4, 2, 1), _ACT[act](),
+            _norm2d(norm, ch), _ACT[act](),
+            nn.ConvTranspose2d(ch, c2, 4, 2, 1), _norm2d(norm, c2), _ACT[act](),
             nn.ConvTranspose2d(c2, 1, 4, 2, 1), nn.Tanh(),
         )
 
@@ -97,7 +104,7 @@ def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     d_act = cfg.activation if cfg.d_activation == "same" else cfg.d_activation
     if cfg.is_image:
         if cfg.arch == "conv":
-            return (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation),
+            return (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation, cfg.g_norm),
                     ConvDiscriminator(cfg.d_hidden, d_act))
         return (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (1, 28, 28),
                              cfg.activation, bounded=True),
