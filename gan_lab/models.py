@@ -73,11 +73,13 @@ class ConvGenerator(nn.Module):
         c2 = max(1, ch // 2)
         self.ch = ch
         self.fc = nn.Linear(latent, ch * 7 * 7)
-        self.net = nn.Sequential(
+        # Without norm the layers (and so the checkpoint's tensor names) are exactly as before
+        # g_norm existed: net.1 and net.3 are the two deconvolutions.
+        self.net = nn.Sequential(*[m for m in (
             _norm2d(norm, ch), _ACT[act](),
             nn.ConvTranspose2d(ch, c2, 4, 2, 1), _norm2d(norm, c2), _ACT[act](),
             nn.ConvTranspose2d(c2, 1, 4, 2, 1), nn.Tanh(),
-        )
+        ) if not isinstance(m, nn.Identity)])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(self.fc(z).view(-1, self.ch, 7, 7))

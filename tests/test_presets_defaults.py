@@ -20,7 +20,7 @@ def args(*argv):
 
 def test_mnist_has_its_own_defaults_everywhere_a_config_is_built():
     mnist = DATASET_DEFAULTS["mnist"]
-    assert mnist["latent_dim"] > 2 and mnist["steps"] < RunConfig().steps
+    assert mnist["latent_dim"] > 2 and mnist["g_hidden"] > RunConfig().g_hidden
     cfg = RunConfig.from_dict({"dataset": "mnist"})
     for k, v in mnist.items():
         assert getattr(cfg, k) == v, k
@@ -46,10 +46,15 @@ def test_switching_the_dataset_swaps_defaults_and_keeps_the_users_changes():
     assert to_mnist.lr_d == DATASET_DEFAULTS["mnist"]["lr_d"]
     back = switch_dataset(to_mnist.replace(dataset="ring8"), "mnist")
     assert back == ring
+    # grid25 has two defaults of its own (steps, lr_d); the user's lr_g stays.
+    g = switch_dataset(ring.replace(dataset="grid25"), "ring8")
+    assert (g.steps, g.lr_d, g.lr_g) == (DATASET_DEFAULTS["grid25"]["steps"],
+                                         DATASET_DEFAULTS["grid25"]["lr_d"], 5e-4)
+    assert switch_dataset(g.replace(dataset="ring8"), "grid25") == ring
     # Between datasets with the same defaults, nothing changes.
-    g = ring.replace(dataset="grid25")
-    assert switch_dataset(g, "ring8") == g
-    assert defaults_for("grid25")["latent_dim"] == RunConfig().latent_dim
+    s = ring.replace(dataset="spiral")
+    assert switch_dataset(s, "ring8") == s
+    assert defaults_for("spiral") == {**defaults_for("ring8"), "dataset": "spiral"}
 
 
 def test_preset_slugs_list_and_refuse_unknown_names(capsys):

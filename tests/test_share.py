@@ -16,7 +16,7 @@ from gan_lab.share import (
 )
 
 # Fields whose non-default value needs another field set for the config to be valid.
-NEEDS = {"arch": {"dataset": "mnist"}}
+NEEDS = {"arch": {"dataset": "mnist"}, "g_norm": {"dataset": "mnist", "arch": "conv"}}
 
 
 def _alt(s):
