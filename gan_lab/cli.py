@@ -106,18 +106,23 @@ class Progress:
 
 def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
           init: str | None = None, log_every: int | None = None, quiet: bool = False,
-          png: bool = True) -> dict:
+          png: bool = True, threads: int | None = None) -> dict:
     """Train cfg to completion, writing config.json, metrics.csv, checkpoint.safetensors,
     samples.npy, samples.png (unless png=False) and, last, summary.json into the run folder
     `out`, atomically (gan_lab.runs.atomic_dir: nothing appears at `out` until the run is
-    complete; a crash leaves a .partial-* sibling). Returns the summary."""
+    complete; a crash leaves a .partial-* sibling). Returns the summary.
+
+    threads: torch intra-op threads (default trainer.default_threads: 2 for conv MNIST, else
+    1). Runs trained side by side (eval, sweep) pass 1: two conv runs with two threads each on
+    2 cores ran ~6x slower than with one (oversubscription), measured 2026-11-29."""
     from . import runs
 
     with runs.atomic_dir(out) as tmp:
-        return _train_into(cfg, tmp, points, init, log_every, quiet, png)
+        return _train_into(cfg, tmp, points, init, log_every, quiet, png, threads)
 
 
-def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png) -> dict:
+def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
+                threads: int | None = None) -> dict:
     import torch
 
     from . import runs
@@ -127,7 +132,7 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png) 
     from .trainer import LOSS_KEYS, default_threads
 
     w_start, c_start = time.perf_counter(), time.process_time()
-    torch.set_num_threads(default_threads(cfg))
+    torch.set_num_threads(threads or default_threads(cfg))
     (out / "config.json").write_text(cfg.to_json() + "\n")
     weights = None
     if init:

@@ -135,7 +135,8 @@ def _one_run(job: tuple[dict, str]) -> dict:
     cfg_dict, out = job
     cfg = RunConfig.from_dict(cfg_dict)
     c0, w0 = time.process_time(), time.perf_counter()
-    summary = train(cfg, Path(out), quiet=True)
+    # One thread when this is one of several worker processes (--jobs > 1).
+    summary = train(cfg, Path(out), quiet=True, threads=1 if mp.parent_process() else None)
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     return {"dataset": cfg.dataset, "reg": cfg.reg, "seed": cfg.seed, "out": out,
             "steps": summary["steps"], "device": summary["device"],
@@ -258,15 +259,19 @@ def device_info(runs: list[dict], jobs: int) -> dict:
 # --------------------------------------------------------------------------------------------
 # Markdown
 # --------------------------------------------------------------------------------------------
+def device_line(dev: dict, backend: str | None = None) -> str:
+    """The "Device: ..." line of a table (also the sweep's, with its backend)."""
+    how = f"backend {backend}, " if backend else ""
+    return (f"Device: {', '.join(dev['train_device']) or 'n/a'} ({dev['cpu_model']}, "
+            f"{dev['cpu_cores']} cores; {how}{dev['parallel_runs']} run(s) at a time, "
+            f"torch {dev['torch']})")
+
+
 def markdown(doc: dict) -> str:
     suite = doc["suite"]
     cols = columns(suite)
-    dev = doc["device"]
     lines = [f"## GAN Lab quality table: {suite} suite", "",
-             f"Command: `{doc['command']}`", "",
-             f"Device: {', '.join(dev['train_device'])} ({dev['cpu_model']}, "
-             f"{dev['cpu_cores']} cores; {dev['parallel_runs']} run(s) at a time, "
-             f"torch {dev['torch']})", "",
+             f"Command: `{doc['command']}`", "", device_line(doc["device"]), "",
              f"Base preset: {doc['base_preset']!r}; seeds {', '.join(map(str, doc['seeds']))}; "
              f"mean ± standard error over seeds (n runs per row).", ""]
     head = ["Dataset", "Regularizer", "n", "Diverged"] + [c[1] for c in cols]

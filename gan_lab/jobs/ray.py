@@ -82,11 +82,12 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
 class RunActor:
     """A Run where the actor lives (wrapped by ray.remote below; plain for reading)."""
 
-    def __init__(self, cfg: dict, points, weights):
+    def __init__(self, cfg: dict, points, weights, threads: int = 1):
         import torch
 
         cfg = RunConfig.from_dict(cfg)
-        torch.set_num_threads(default_threads(cfg))
+        # No more threads than the CPUs the actor reserved (other actors share the node).
+        torch.set_num_threads(max(1, min(threads, default_threads(cfg))))
         self.run = Run(cfg, points, weights=weights, start_eval=None, history_cap=2)
 
     def advance(self, max_steps, seconds):
@@ -131,7 +132,7 @@ class RayJob(OwnThread):
         connect(self.address)
         # Not waited for: the first advance waits (a start does not hold the job's lock).
         self._actor = RemoteRun.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(
-            self._cfg.to_dict(), self.points, weights)
+            self._cfg.to_dict(), self.points, weights, max(1, int(self.num_cpus)))
 
     def _advance(self, max_steps, seconds):
         yield ray.get(self._actor.advance.remote(max_steps, seconds),

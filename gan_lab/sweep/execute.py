@@ -76,20 +76,24 @@ def _run_one(task: tuple[dict, str, bool]) -> tuple[str, str | None]:
 
     cfg_dict, folder, png = task
     try:
-        train(RunConfig.from_dict(cfg_dict), Path(folder), quiet=True, png=png)
+        # One thread when this is one of several worker processes (--jobs > 1).
+        train(RunConfig.from_dict(cfg_dict), Path(folder), quiet=True, png=png,
+              threads=1 if mp.parent_process() else None)
         return folder, None
     except Exception as e:  # noqa: BLE001 - reported per run; the sweep goes on
         return folder, f"{type(e).__name__}: {e}"
 
 
-def train_files(cfg_dict: dict, png: bool = True) -> dict[str, bytes]:
+def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None
+                ) -> dict[str, bytes]:
     """Train one config into a temporary folder and return its files (name -> bytes): what a
-    Ray task sends back to the driver, which writes the run folder itself."""
+    Ray task sends back to the driver, which writes the run folder itself. threads: the CPUs
+    the task reserved (--cpus-per-run)."""
     from ..cli import train
 
     tmp = Path(tempfile.mkdtemp(prefix="gan-lab-run-"))
     try:
-        train(RunConfig.from_dict(cfg_dict), tmp / "run", quiet=True, png=png)
+        train(RunConfig.from_dict(cfg_dict), tmp / "run", quiet=True, png=png, threads=threads)
         return runs.read_run_files(tmp / "run")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -123,7 +127,8 @@ def run_ray(todo: list[Point], out: Path, *, jobs: int, address: str | None, png
     started = connect(address, num_cpus=jobs)
     try:
         task = ray.remote(train_files).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run)
-        refs = {task.remote(p.cfg.to_dict(), png): p for p in todo}
+        threads = max(1, int(cpus_per_run))
+        refs = {task.remote(p.cfg.to_dict(), png, threads): p for p in todo}
         pending = list(refs)
         try:
             while pending:

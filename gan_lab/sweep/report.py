@@ -78,12 +78,9 @@ def table_columns(points: list[Point]) -> list[tuple[str, str, float, int | None
 def markdown(doc: dict) -> str:
     grid_names = list(doc["grid"])
     cols = [tuple(c) for c in doc["columns"]]
-    dev = doc["device"]
     lines = [f"## GAN Lab sweep: {doc['out']}", "",
              f"Command: `{doc['command']}`", "",
-             f"Device: {', '.join(dev['train_device']) or 'n/a'} ({dev['cpu_model']}, "
-             f"{dev['cpu_cores']} cores; backend {doc['backend']}, "
-             f"{dev['parallel_runs']} run(s) at a time, torch {dev['torch']})", "",
+             evaluate.device_line(doc["device"], doc["backend"]), "",
              f"Seeds {', '.join(map(str, doc['seeds']))}; mean ± standard error over seeds "
              f"(n runs per row); {doc['finished']} of {doc['planned']} runs finished.", ""]
     head = [*grid_names, "n", "Diverged", *(c[1] for c in cols)]
