@@ -29,6 +29,7 @@ from .data import make_dataset
 from .jobs import ProcessJob, TrainingJob, WorkerPool
 from .losses import d_loss, g_loss
 from .models import build_models
+from .presets import preset_config
 from .trainer import Trainer, default_threads
 
 FRAME_INTERVAL_S = 0.3   # the app's refresh period (gan_lab/ui uses the same constant)
@@ -230,9 +231,8 @@ def cuda_table(quick: bool) -> dict:
     for name, cfg in {"ring8 default": RunConfig(),
                       "ring8 512x4 b1024": RunConfig(g_hidden=512, d_hidden=512, g_depth=4,
                                                      d_depth=4, batch_size=1024),
-                      "mnist mlp": RunConfig(dataset="mnist"),
-                      "mnist conv": RunConfig(dataset="mnist", arch="conv", g_hidden=64,
-                                              d_hidden=64)}.items():
+                      "mnist mlp": RunConfig.from_dict({"dataset": "mnist"}),
+                      "mnist conv": preset_config("MNIST conv")}.items():
         cfg = cfg.replace(sharpness_every=0, eval_every=10**5)
         row = {}
         for dev in ("cpu", "cuda"):

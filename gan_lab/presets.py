@@ -73,10 +73,10 @@ PRESETS: dict[str, dict] = {
         "fields": {"dataset": "mnist", "arch": "conv", "g_hidden": 64, "d_hidden": 64,
                    "g_norm": "batch", "activation": "relu", "d_activation": "leaky_relu",
                    "batch_size": 32, "lr_g": 2e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999,
-                   "lr_schedule": "constant", "steps": 6000, "eval_every": 500,
-                   "sharpness_every": 3000},
+                   "lr_schedule": "linear", "steps": 12000, "eval_every": 1000,
+                   "sharpness_every": 6000},
         "description": "A small DCGAN (batch norm in G, G learning 2x faster than D, batch 32) "
-                       "on MNIST: digits that look like digits in a few minutes of CPU.",
+                       "on MNIST: clean, rounder digits than the MLP's, ~4-6 minutes on a CPU.",
     },
 }
 
