@@ -50,10 +50,11 @@ def add_preset_flag(p: argparse.ArgumentParser) -> None:
                         "--config and flags override it")
 
 
-def config_fields(args: argparse.Namespace) -> dict:
+def config_fields(args: argparse.Namespace, skip=frozenset()) -> dict:
     """The fields the user set, lowest precedence first: --preset NAME, then --config FILE
     (the fields it sets apart from its dataset's defaults), then every flag. Fields set nowhere
-    take their dataset's defaults (RunConfig.from_dict)."""
+    take their dataset's defaults (RunConfig.from_dict). `skip`: fields the preset and the
+    config file may not set (a sweep's gridded fields and its seed)."""
     base: dict = {}
     if getattr(args, "preset", None):
         base.update(preset_fields(args.preset))
@@ -64,6 +65,7 @@ def config_fields(args: argparse.Namespace) -> dict:
             raise ConfigError("--config", f"cannot read {args.config}: {e.strerror}") from None
         cfg = RunConfig.from_json(text)
         base.update({"dataset": cfg.dataset, **cfg.non_default()})
+    base = {k: v for k, v in base.items() if k not in skip}
     for s in specs():
         v = getattr(args, s["name"], None)
         if v is not None:
@@ -192,12 +194,7 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
             w.writerow([s, *([""] * len(LOSS_KEYS)), *(_fmt(m.get(k)) for k in mkeys)])
 
     save_checkpoint(out / "checkpoint.safetensors", tr.G, tr.D, tr.cfg, tr.step)
-    samples = tr.sample()
-    if tr.data.is_image:
-        imgs = np.clip(np.rint((samples[:, 0] + 1) * 127.5), 0, 255).astype(np.uint8)
-        np.save(out / "samples.npy", imgs)
-    else:
-        np.save(out / "samples.npy", samples.astype(np.float32))
+    (out / "samples.npy").write_bytes(runs.samples_npy(tr.sample(), tr.data.is_image))
     if png:
         try:
             from .plots import save_samples_png

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RunConfig, specs
-from .presets import L1_DEMO, REG_SETTINGS
+from .presets import demo_settings
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ LESSONS: tuple[Lesson, ...] = (
         "purple points each time D catches up?"),
     Lesson(
         "L1 makes D sparse",
-        {"dataset": "ring8", **L1_DEMO},
+        {"dataset": "ring8", **demo_settings("l1")},
         "L1 adds lambda * sum |w| to D's loss; in proximal mode every step also sets small "
         "weights to exactly zero.",
         "Watch the **weights** histogram of D: the red bar at the left counts exact zeros. "
@@ -69,7 +69,7 @@ LESSONS: tuple[Lesson, ...] = (
         "reach zero?"),
     Lesson(
         "HSN1R flattens D",
-        {"dataset": "ring8", **REG_SETTINGS["hsn1r"]["fields"], "sharpness_every": 100},
+        {"dataset": "ring8", **demo_settings("hsn1r"), "sharpness_every": 100},
         "HSN1R penalizes the sharpness of D's loss: the largest |eigenvalue| of its Hessian, "
         "how sharply the loss curves around the current weights.",
         "Watch the **Sharpness** chart (D sharpness) and the D(x) heatmap in the samples plot. "

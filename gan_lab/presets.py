@@ -34,6 +34,14 @@ REG_SETTINGS: dict[str, dict] = {
 # stops training). docs/RESULTS.md, "L1 makes D sparse".
 L1_DEMO: dict = {**REG_SETTINGS["l1"]["fields"], "lam": 0.15}
 
+
+def demo_settings(reg: str) -> dict | None:
+    """The fields that show regularizer `reg` in a one-click demonstration (a preset, a lesson,
+    the app's "With vs without"): the table's settings, L1 with its demo lambda."""
+    if reg == "l1":
+        return dict(L1_DEMO)
+    return dict(REG_SETTINGS[reg]["fields"]) if reg in REG_SETTINGS else None
+
 PRESETS: dict[str, dict] = {
     "Default 2-D": {
         "slug": "default-2d",
@@ -50,13 +58,13 @@ PRESETS: dict[str, dict] = {
     },
     "L1 makes D sparse": {
         "slug": "l1-sparse-d",
-        "fields": {"dataset": "ring8", **L1_DEMO},
+        "fields": {"dataset": "ring8", **demo_settings("l1")},
         "description": "Proximal L1 on D: nearly all of D's weights become exactly 0 while G "
                        "still covers all 8 modes.",
     },
     "HSN1R flattens D": {
         "slug": "hsn1r-flat-d",
-        "fields": {"dataset": "ring8", **REG_SETTINGS["hsn1r"]["fields"],
+        "fields": {"dataset": "ring8", **demo_settings("hsn1r"),
                    "sharpness_every": 100},
         "description": "HSN1R on D holds the sharpness of D's loss near 1 while the same seed "
                        "unregularized climbs into the hundreds, at the same sample quality.",

@@ -6,22 +6,13 @@ go to tests/output/ (classroom_*.png) to be looked at."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
+from helpers import BROWSER_MARKS, OUT, launch_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUT = Path(__file__).resolve().parent / "output"
 IDS = ("train-btn", "samples-plot", "loss-plot", "weights-plot", "quality-plot")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium "
-                              "(apt-get install chromium chromium-driver)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -29,7 +20,7 @@ def browser(live_app):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = launch_chromium(p)
         yield b, live_app[0]
         b.close()
 

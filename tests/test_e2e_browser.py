@@ -9,20 +9,12 @@ from __future__ import annotations
 import io
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import BROWSER_MARKS, OUT, launch_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-OUT = Path(__file__).resolve().parent / "output"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium "
-                              "(apt-get install chromium chromium-driver)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -31,10 +23,7 @@ def page(live_app):
 
     url, _ = live_app
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
+        browser = launch_chromium(p)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.goto(url)
         yield pg
@@ -168,8 +157,7 @@ def test_share_link_opens_with_its_settings(live_app):
 
     url, _ = live_app
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(p)
         try:
             pg = browser.new_page(viewport={"width": 1400, "height": 1000})
             pg.goto(f"{url}?lam=0.02&reg=l1&seed=7")

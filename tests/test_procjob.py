@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import wait_until
 
 from gan_lab.checkpoint import load_checkpoint
 from gan_lab.config import ConfigError, RunConfig
@@ -23,13 +24,6 @@ def pool():
     p.close()
 
 
-def wait_for(pred, timeout=30.0):
-    t0 = time.monotonic()
-    while not pred():
-        assert time.monotonic() - t0 < timeout, "condition not reached"
-        time.sleep(0.02)
-
-
 def test_controls_and_snapshots_cross_the_process_boundary(pool):
     job = ProcessJob(RunConfig(steps=100_000, seed=1, **SMALL), pool=pool)
     try:
@@ -40,7 +34,7 @@ def test_controls_and_snapshots_cross_the_process_boundary(pool):
         assert job.wait(timeout=30) == "paused"
         assert job.snapshot().step == 4 and pool.stats()["runs"] == 1
         job.start()
-        wait_for(lambda: job.snapshot().step >= 40)
+        wait_until(lambda: job.snapshot().step >= 40, 30, "40 steps", interval=0.02)
         job.pause()
         at = job.snapshot().step
         assert job.state == "paused" and at >= 40 and len(job.snapshot().history["step"]) > 0

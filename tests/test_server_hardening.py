@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from gradio_client import Client, handle_file
+from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,16 +74,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
-
-
-def wait_until(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not reached in {timeout}s")
 
 
 # --------------------------------------------------------------------------------------------

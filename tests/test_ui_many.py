@@ -3,10 +3,9 @@ both train, a sweep that fills its table and trade-off plot, and a guided lesson
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from gradio_client import Client
+from helpers import wait_until
 
 from gan_lab.ui.storage import session_token
 
@@ -31,16 +30,6 @@ def image(v) -> bool:
 
 def session(demo, client):
     return demo.gan_lab.registry._sessions[session_token(client.session_hash)]
-
-
-def wait_for(pred, timeout=40.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {timeout}s")
 
 
 @pytest.fixture
@@ -68,7 +57,7 @@ def test_compare_trains_a_and_b_side_by_side(client):
     out = c.predict(api_name="/train_ab", **{**SMALL, "steps": 120, "reg": "l1",
                                             "lam": cfg_b.lam, "l1_mode": cfg_b.l1_mode})
     assert "side by side" in out[0], out[0]
-    wait_for(lambda: s.job_a.snapshot().step > 10 and s.job.snapshot().step > 10, 60,
+    wait_until(lambda: s.job_a.snapshot().step > 10 and s.job.snapshot().step > 10, 60,
              "both runs advancing")
     s.tab = "compare"   # what the page's tab switch does
     s.shown.pop("compare", None)
@@ -84,7 +73,7 @@ def test_compare_trains_a_and_b_side_by_side(client):
             status.append(f["compare_status"])
         return seen >= {"a_samples", "b_samples", "overlay", "a_weights", "b_weights"}
 
-    wait_for(pictures, 90, "both runs' pictures and the overlay")
+    wait_until(pictures, 90, "both runs' pictures and the overlay")
     assert status and "**A**" in status[0] and "**B**" in status[0], status
 
 
@@ -119,7 +108,7 @@ def test_a_sweep_fills_its_table_and_plot(client):
         done = all(j.state == "done" for j in s.sweep.jobs)
         return done and table and plot and all(r[1] == "done" for r in table["data"])
 
-    wait_for(finished, 120, "the sweep's three runs")
+    wait_until(finished, 120, "the sweep's three runs")
     rows = table["data"]
     assert len(rows) == 3
     assert table["headers"][0] == "Lambda" and "D sparse %" in table["headers"]

@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import runs
-from ..config import ConfigError, RunConfig, coerce, field_map
+from ..config import ConfigError
 from ..errors import brief
-from ..presets import preset_fields
 from .execute import SweepProgress, run_local, run_ray, train_files
 from .plan import (
     EXIT_BAD_INPUT,
@@ -113,24 +112,13 @@ def run_sweep(fixed: dict, grid: dict, seeds: list[int], out: Path, *, jobs: int
 def fixed_from_args(args, grid: dict) -> dict[str, Any]:
     """--preset NAME, --config FILE, then the train-style flags, then --set: the fields every
     run shares (only those that differ from the defaults: fields left out take their dataset's
-    defaults per grid point). A gridded field overrides them all."""
-    fixed: dict[str, Any] = {}
-    if args.preset:
-        fixed.update({k: v for k, v in preset_fields(args.preset).items() if k not in grid})
-    if args.config:
-        try:
-            text = Path(args.config).read_text()
-        except OSError as e:
-            raise ConfigError("--config", f"cannot read {args.config}: {e.strerror}") from None
-        cfg = RunConfig.from_json(text)
-        base = {"dataset": cfg.dataset, **cfg.non_default()}
-        fixed.update({k: v for k, v in base.items() if k not in grid and k != "seed"})
-    for name in field_map():
-        v = getattr(args, name, None)
-        if v is not None:
-            if name == "seed":
-                raise ConfigError("seed", "use --seeds to choose the seeds of a sweep")
-            fixed[name] = coerce(name, v)
+    defaults per grid point). A gridded field overrides the preset and the config file; as a
+    flag or --set as well it is refused (plan)."""
+    from ..cli import config_fields
+
+    fixed = config_fields(args, skip={*grid, "seed"})
+    if getattr(args, "seed", None) is not None:
+        raise ConfigError("seed", "use --seeds to choose the seeds of a sweep")
     fixed.update(parse_sets(args.set or []))
     return fixed
 

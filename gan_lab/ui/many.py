@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import share
 from ..config import ConfigError, RunConfig, coerce
-from ..presets import L1_DEMO, REG_SETTINGS
+from ..presets import demo_settings
 from .controls import label_of
 from .layout import reg_teaching, sweep_fields
 from .messages import ServerBusy, shown_value
@@ -70,7 +70,7 @@ class Compare:
         the L1 preset's when none is chosen). Same seed; both at step 0."""
         cfg = self.ctl.to_config(list(controls))
         reg = cfg.reg if cfg.reg != "none" else "l1"
-        demo = L1_DEMO if reg == "l1" else REG_SETTINGS.get(reg, {}).get("fields")
+        demo = demo_settings(reg)
         with_reg = cfg.replace(**(demo if cfg.reg == "none" and demo else {"reg": reg}))
         points = s.points if cfg.dataset == "custom" else None
         if s.job_a is not None:

@@ -73,11 +73,11 @@ class SavedRuns:
                                   "runs and is full: ask whoever runs it to clear "
                                   f"{runs.DEFAULT_RUNS_DIR}/app.")
         png = self.stream.renderers.draw("png", s.key, snap)
-        path = runs.save_snapshot_run(root / s.key, snap, job.checkpoint_bytes(),
-                                      png=png if png else False)
-        run = runs.load_run(path, metrics=False)
-        label = f"{run.id} · {run.name} · step {snap.step:,}"
-        s.saved.append(Saved(run.id, label, path))
+        run_id, name = runs.new_run_id(), runs.run_name(snap.cfg)
+        path = runs.save_snapshot_run(root / s.key, snap, job.checkpoint_bytes(), name,
+                                      png=png if png else False, run_id=run_id)
+        label = f"{run_id} · {name} · step {snap.step:,}"
+        s.saved.append(Saved(run_id, label, path))
         return {self.page.saved_runs: self._choices(s),
                 **self.msgs.note(f"Saved as **{brief(label)}** ({len(s.saved)} of "
                                  f"{self.limits.saved_per_session}). Choose up to "

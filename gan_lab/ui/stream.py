@@ -171,12 +171,13 @@ class Stream:
             out[p.layer] = gr.update(choices=names, value=layer)
         elif layer not in names:
             layer = "all"
-        wants = self._main_pictures(s, snap, heat, arrows, mani, layer, wait)
+        fast = self.fast_tick()   # once per frame: it counts the running jobs of all sessions
+        wants = self._main_pictures(s, snap, heat, arrows, mani, layer, wait, fast)
         for extra in self.extras:   # compare and sweep views (ui/many.py)
             wants += extra(s, out)
         busy = self._pictures(s, out, wants, wait)
         running = any(j.state == "running" for j in s.jobs())
-        tick = self.fast_tick() if running or busy else SLOW_TICK_S
+        tick = fast if running or busy else SLOW_TICK_S
         if sh.get("tick") != tick:
             sh["tick"] = tick
             out[p.timer] = gr.Timer(value=tick, active=True)
@@ -233,38 +234,48 @@ class Stream:
         return out
 
     def _main_pictures(self, s: Session, snap, heat, arrows, mani, layer,
-                       wait: bool) -> list[Picture]:
+                       wait: bool, fast: float) -> list[Picture]:
         p = self.page
         sh = s.shown
         jid = id(s.job)   # a rebuilt job counts weights_version from 1 again
         now = time.monotonic()
         # Pictures cost the shared cores what training needs: while more runs take turns than
         # there are cores, each session's pictures are redrawn less often (by the same factor
-        # as its poll period), and the histogram, which changes slowly, half as often again.
-        slow = self.fast_tick() / FAST_TICK_S
+        # as its poll period).
+        slow = fast / FAST_TICK_S
         out = []
+        running = snap.state == "running"
         skey = (jid, snap.weights_version, heat, arrows, mani)
-        if (wait or snap.state != "running" or slow <= 1 or sh.get("samples") is None
-                or now - sh.get("samples_t", 0.0) >= FAST_TICK_S * slow):
+        if self._paced(s, "samples", skey, FAST_TICK_S * slow, now, wait or not running
+                       or slow <= 1 or sh.get("samples") is None):
             out.append(Picture("samples", p.samples_plot, skey, "samples", s.key, snap,
                                dict(heatmap=heat, arrows=arrows, manifold=mani),
                                record=self._frame_due(s, snap)))
-            if sh.get("samples") != skey and "samples" not in s.draws:
-                sh["samples_t"] = now
-        elif sh.get("samples") != skey:
-            sh["weights_pending"] = True
         wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
         # The histogram changes slowly and costs as much to encode as the samples: while a run
         # trains it is redrawn at most every WEIGHTS_MIN_INTERVAL_S (times the slow-down).
-        if (wait or snap.state != "running" or sh.get("weights_layer") != layer
-                or now - sh.get("weights_t", 0.0) >= WEIGHTS_MIN_INTERVAL_S * slow):
+        if self._paced(s, "weights", wkey, WEIGHTS_MIN_INTERVAL_S * slow, now,
+                       wait or not running or sh.get("weights_layer") != layer,
+                       weights_layer=layer):
             out.append(Picture("weights", p.weights_plot, wkey, "weights", s.key, snap,
                                dict(layer=layer)))
-            if sh.get("weights") != wkey and "weights" not in s.draws:
-                sh["weights_t"], sh["weights_layer"] = now, layer
-        elif sh.get("weights") != wkey:
-            sh["weights_pending"] = True
         return out
+
+    @staticmethod
+    def _paced(s: Session, name: str, key, interval: float, now: float, force: bool,
+               **started) -> bool:
+        """Whether picture `name` (showing `key`) is asked for in this frame: when `force`d, or
+        `interval` s after its last new drawing began (then `started` is recorded with the
+        time). A picture held back is remembered as pending, so the timer keeps ticking."""
+        sh = s.shown
+        if force or now - sh.get(f"{name}_t", 0.0) >= interval:
+            if sh.get(name) != key and name not in s.draws:
+                sh[f"{name}_t"] = now
+                sh.update(started)
+            return True
+        if sh.get(name) != key:
+            sh["picture_pending"] = True
+        return False
 
     def _pictures(self, s: Session, out: dict, wants: list[Picture], wait: bool) -> bool:
         """Start drawing the pictures that are out of date; put finished ones in `out`.
@@ -299,7 +310,7 @@ class Stream:
                 s.draws[w.name] = (w.key, w.comp, fut)
             if not wait or not (todo or s.draws):
                 break
-        return bool(s.draws) or bool(sh.pop("weights_pending", False))
+        return bool(s.draws) or bool(sh.pop("picture_pending", False))
 
     @staticmethod
     def _frame_due(s: Session, snap) -> bool:
