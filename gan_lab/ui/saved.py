@@ -21,7 +21,6 @@ from pathlib import Path
 import gradio as gr
 
 from .. import runs
-from ..errors import brief
 from .stream import Picture
 
 MAX_OVERLAY = 4
@@ -79,7 +78,8 @@ class SavedRuns:
         label = f"{run_id} · {name} · step {snap.step:,}"
         s.saved.append(Saved(run_id, label, path))
         return {self.page.saved_runs: self._choices(s),
-                **self.msgs.note(f"Saved as **{brief(label)}** ({len(s.saved)} of "
+                # The label is made here from a validated config: no client text to quote.
+                **self.msgs.note(f"Saved as **{label}** ({len(s.saved)} of "
                                  f"{self.limits.saved_per_session}). Choose up to "
                                  f"{MAX_OVERLAY} and press **Overlay the chosen runs**.")}
 
