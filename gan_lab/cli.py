@@ -40,7 +40,8 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
         rng = (f" {{{','.join(map(str, s['choices']))}}}" if s["choices"] else
                f" [{s['lo']:g}, {s['hi']:g}]" if s["lo"] is not None else "")
         g.add_argument(*flags, dest=s["name"], default=None, metavar=s["type"].upper(),
-                       help=f"{s['help']}{rng} (default {s['default']!r})")
+                       # argparse expands %-formats in help ("within 1% of exact")
+                       help=f"{s['help']}{rng} (default {s['default']!r})".replace("%", "%%"))
 
 
 def add_preset_flag(p: argparse.ArgumentParser) -> None:

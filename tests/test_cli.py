@@ -99,3 +99,17 @@ def test_divergence_exits_nonzero_and_keeps_outputs(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["diverged"] and s["steps"] < 300
     assert np.isfinite(np.load(out / "samples.npy")).all()
+
+
+@pytest.mark.parametrize("cmd", [[], ["train"], ["sweep"], ["eval"], ["bench"]])
+def test_help_lists_every_flag(cmd, capsys):
+    """--help prints (argparse %-expands help text: a field help with "1%" once crashed it)."""
+    with pytest.raises(SystemExit) as e:
+        main([*cmd, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage:")
+    if cmd in (["train"], ["sweep"]):
+        for name in ("--hsn-method", "--g-ema", "--lam", "--dataset"):
+            assert name in out
+        assert "within 1% of exact" in out
