@@ -18,6 +18,7 @@ from .app import GanLabApp
 from .layout import CSS
 from .render_worker import RenderService
 from .sessions import Limits, Registry, configure_torch
+from .skips import fast_skips
 from .storage import BodyLimit, CacheJanitor
 from .transfer import upload_max_bytes
 
@@ -60,6 +61,7 @@ def build_demo(registry: Registry | None = None, *, renderers: RenderService | N
     if warm:
         warm_up(app.renderers)
     demo = app.build()
+    fast_skips(demo)    # see ui/skips.py: gr.skip() outputs cost a component build each
     demo.queue(default_concurrency_limit=None)
     app.janitor = CacheJanitor(gr.utils.get_upload_folder(),
                                app.registry.limits.cache_mb * 1024 * 1024).start()
