@@ -164,3 +164,20 @@ def test_dry_run_lists_the_plan_and_trains_nothing(tmp_path, capsys):
     assert lines[-1] == "6 runs: 0 finished, 6 to do"
     assert lines[0].startswith(f"todo  {out}/reg=none/seed0  ring8")
     assert not out.exists()
+
+
+def test_longest_runs_start_first():
+    """With several runs at a time the long ones are handed out first (LPT), so a sweep does not
+    end with one long run and idle workers. Ties keep the plan's order."""
+    from gan_lab.sweep.execute import est_cost, longest_first
+
+    fixed = {k: v for k, v in TINY.items() if k != "steps"}
+    points = sweep.plan(fixed, sweep.parse_grid(["reg=l1,hsn1r", "steps=40,80"]), [0, 1])
+    order = [(p.cfg.reg, p.cfg.steps, p.seed) for p in longest_first(points)]
+    assert order == [("hsn1r", 80, 0), ("hsn1r", 80, 1), ("l1", 80, 0), ("l1", 80, 1),
+                     ("hsn1r", 40, 0), ("hsn1r", 40, 1), ("l1", 40, 0), ("l1", 40, 1)]
+    base = RunConfig.from_dict(TINY)
+    assert est_cost(base.replace(batch_size=128)) == pytest.approx(2 * est_cost(base))
+    assert est_cost(base.replace(g_hidden=64)) > est_cost(base)
+    hsn = base.replace(reg="hsn1r", hsn_every=1)
+    assert est_cost(hsn) > est_cost(base.replace(reg="hsn1r", hsn_every=8)) > est_cost(base)
