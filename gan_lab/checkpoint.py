@@ -19,7 +19,7 @@ from safetensors.torch import save as st_save
 from safetensors.torch import save_file
 
 from .config import ConfigError, RunConfig, brief, spec
-from .models import build_models
+from .models import average_keys, build_models, has_average, is_average_key
 
 MAX_BYTES = 64 * 1024 * 1024   # far above any model the caps allow; stops a huge upload early
 # Header room beyond the float32 weights: tensor names, offsets and the config JSON (~2 KiB).
@@ -27,8 +27,9 @@ HEADER_BYTES = 256 * 1024
 
 
 def max_bytes_for(max_params: int) -> int:
-    """The largest checkpoint a model of at most `max_params` float32 parameters makes."""
-    return 4 * int(max_params) + HEADER_BYTES
+    """The largest checkpoint a model of at most `max_params` float32 parameters makes (G's
+    weight average, when kept, can double G's share)."""
+    return 2 * 4 * int(max_params) + HEADER_BYTES
 FORMAT = "gan-lab-checkpoint-v1"
 
 
@@ -145,6 +146,8 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
     for tag, net in (("G", G), ("D", D)):
         want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         got = {k[2:]: v for k, v in tensors.items() if k.startswith(tag + ".")}
+        if tag == "G":
+            _fit_average(got, G)
         missing = sorted(set(want) - set(got))
         extra = sorted(set(got) - set(want))
         if missing or extra:
@@ -164,3 +167,17 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
     if unknown:
         raise CheckpointError(f"unexpected tensors {brief(unknown[:3])}")
     return cfg, states["G"], states["D"], step
+
+
+def _fit_average(got: dict[str, torch.Tensor], G: torch.nn.Module) -> None:
+    """Match G's weight average in a checkpoint to the config: a file without one (saved with
+    g_ema 0, or before g_ema existed) starts the average at G's weights; a file with one, read
+    under g_ema 0, drops it. A partial average is left for the name and shape checks."""
+    present = [k for k in got if is_average_key(k)]
+    if not has_average(G):
+        for k in present:
+            del got[k]
+    elif not present:
+        for k, name in average_keys(G).items():
+            if name in got:
+                got[k] = got[name].clone()

@@ -109,6 +109,11 @@ class RunConfig:
                                       "the final samples.",
                           choices=("constant", "cosine", "linear"), group="optimization",
                           label="LR schedule", live=True)
+    g_ema: float = _p(0.0, "Average G's weights over the run with this decay (an exponential "
+                           "moving average; 0 = off, 0.999 typical) and draw the samples and "
+                           "quality metrics from the average: smoother, cleaner samples. "
+                           "Losses, sharpness and sparsity stay those of the trained G.",
+                      lo=0.0, hi=0.9999, group="optimization", label="G weight average")
     batch_size: int = _p(256, "Samples per batch, for real and generated data alike.",
                          lo=1, hi=4096, group="optimization", label="Batch size")
     d_steps: int = _p(1, "Discriminator updates per generator update.", lo=1, hi=10,

@@ -3,6 +3,12 @@
 2-D data: MLPs. MNIST: the same MLPs over 784 pixels, or a small DCGAN-style conv pair for
 28x28 images. Discriminators output raw logits (shape [N]); generators output data-shaped
 tensors in the data's range (2-D: unbounded; MNIST: tanh in [-1, 1]).
+
+G's weight average (RunConfig.g_ema > 0): a buffer per parameter of G in a submodule `G.ema`,
+so it travels wherever G's state_dict goes (checkpoints as `G.ema.*`, worker processes,
+ZeroGPU chunks, GPU rollbacks) and a checkpoint's shapes are checked like any other weight.
+`generate(G, z)` draws from the average when G has one; the optimizer, the losses, the
+regularizers, sharpness and the weight histograms see only G's own (trained) parameters.
 """
 
 from __future__ import annotations
@@ -102,18 +108,81 @@ class ConvDiscriminator(nn.Module):
 
 
 def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for cfg, on the CPU, initialized from the current torch RNG state."""
+    """(G, D) for cfg, on the CPU, initialized from the current torch RNG state; G carries its
+    weight average when cfg.g_ema > 0 (starting equal to G)."""
     d_act = cfg.activation if cfg.d_activation == "same" else cfg.d_activation
     if cfg.is_image:
         if cfg.arch == "conv":
-            return (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation, cfg.g_norm),
+            G, D = (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation, cfg.g_norm),
                     ConvDiscriminator(cfg.d_hidden, d_act))
-        return (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (1, 28, 28),
-                             cfg.activation, bounded=True),
-                MLPDiscriminator(784, cfg.d_hidden, cfg.d_depth, d_act))
-    return (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (2,), cfg.activation,
-                         bounded=False),
-            MLPDiscriminator(2, cfg.d_hidden, cfg.d_depth, d_act))
+        else:
+            G, D = (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (1, 28, 28),
+                                 cfg.activation, bounded=True),
+                    MLPDiscriminator(784, cfg.d_hidden, cfg.d_depth, d_act))
+    else:
+        G, D = (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (2,), cfg.activation,
+                             bounded=False),
+                MLPDiscriminator(2, cfg.d_hidden, cfg.d_depth, d_act))
+    if cfg.g_ema > 0:
+        G.ema = WeightAverage(G)
+    return G, D
+
+
+# --------------------------------------------------------------------------------------------
+# G's weight average (EMA)
+# --------------------------------------------------------------------------------------------
+EMA_PREFIX = "ema."
+
+
+def _slot(name: str) -> str:
+    return name.replace(".", "_")    # buffer names cannot contain dots
+
+
+class WeightAverage(nn.Module):
+    """An exponential moving average of a generator's parameters, as buffers named after them
+    (`fc.weight` -> `fc_weight`). It has no forward: `generate` swaps it in for G's
+    parameters."""
+
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.names = [n for n, _ in G.named_parameters()]
+        for n, p in G.named_parameters():
+            self.register_buffer(_slot(n), p.detach().clone())
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """G's parameter name -> its average."""
+        return {n: self.get_buffer(_slot(n)) for n in self.names}
+
+
+def has_average(G: nn.Module) -> bool:
+    return isinstance(getattr(G, "ema", None), WeightAverage)
+
+
+def is_average_key(key: str) -> bool:
+    """Whether a key of G's state_dict is the weight average, not a weight of G."""
+    return key.startswith(EMA_PREFIX)
+
+
+def average_keys(G: nn.Module) -> dict[str, str]:
+    """state_dict key of each average buffer -> the key of G's parameter it averages."""
+    return {EMA_PREFIX + _slot(n): n for n, _ in G.named_parameters()}
+
+
+@torch.no_grad()
+def update_average(G: nn.Module, decay: float, step: int) -> None:
+    """Move the average toward G's parameters after an update at `step`. The decay ramps up
+    as min(decay, (1 + step) / (10 + step)) (TensorFlow's ExponentialMovingAverage with
+    num_updates), so early samples follow G instead of its random initialization."""
+    d = min(decay, (1 + step) / (10 + step))
+    avg = G.ema.tensors()
+    torch._foreach_lerp_(list(avg.values()), [G.get_parameter(n) for n in avg], 1.0 - d)
+
+
+def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """G(z), from G's weight average when it has one."""
+    if not has_average(G):
+        return G(z)
+    return torch.func.functional_call(G, G.ema.tensors(), (z,))
 
 
 def n_params(m: nn.Module) -> int:

@@ -21,7 +21,7 @@ from . import metrics
 from .config import LIVE_FIELDS, ConfigError, RunConfig
 from .data import make_dataset
 from .losses import d_loss, g_loss
-from .models import build_models, n_params
+from .models import build_models, generate, n_params, update_average
 from .regularizers import make_regularizer, reg_params
 from .state import TrainState, copied, load_reg_state, reg_state
 
@@ -213,6 +213,8 @@ class Trainer:
             D.requires_grad_(True)
         self.opt_g.step()
         self.reg_g.after_step(c.lam, c.lr_g * k)
+        if c.g_ema > 0:
+            update_average(G, c.g_ema, self.step)
         self.step += 1
         return ld.detach(), lg.detach(), _as_tensor(self.reg_d.value_tensor, dev), \
             _as_tensor(self.reg_g.value_tensor, dev)
@@ -283,17 +285,18 @@ class Trainer:
         self.step = int(step)
 
     def state_dicts(self) -> tuple[dict, dict]:
-        """CPU copies of G's and D's weights."""
+        """CPU copies of G's and D's weights (G's with its weight average, if any)."""
         return ({k: v.detach().to("cpu", copy=True) for k, v in self.G.state_dict().items()},
                 {k: v.detach().to("cpu", copy=True) for k, v in self.D.state_dict().items()})
 
     # --- measurement ---------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int | None = None, z: torch.Tensor | None = None) -> np.ndarray:
-        """Generator samples from the fixed evaluation noise (or given z) as numpy."""
+        """Generator samples (from G's weight average when g_ema > 0) for the fixed evaluation
+        noise (or given z) as numpy."""
         if z is None:
             z = self.z_eval if n is None else self.z_eval[:n]
-        return self.G(z.to(self.device)).float().cpu().numpy()
+        return generate(self.G, z.to(self.device)).float().cpu().numpy()
 
     def view_samples(self) -> np.ndarray:
         """What the samples plot shows: 1,000 points, or an 8x8 grid of digits."""

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..models import is_average_key
+
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
 
@@ -110,5 +112,6 @@ def layer_names(snap: Snapshot) -> list[str]:
     """"all", then every weight tensor (dim >= 2) as "G <name>" / "D <name>"."""
     out = ["all"]
     for tag, state in (("G", snap.g_state), ("D", snap.d_state)):
-        out += [f"{tag} {k}" for k, v in (state or {}).items() if v.dim() >= 2]
+        out += [f"{tag} {k}" for k, v in (state or {}).items()
+                if v.dim() >= 2 and not is_average_key(k)]
     return out

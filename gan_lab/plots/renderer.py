@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..snapshot import Snapshot
 
 ARCH_FIELDS = ("dataset", "arch", "latent_dim", "g_hidden", "g_depth", "d_hidden", "d_depth",
-               "activation", "d_activation")
+               "activation", "d_activation", "g_norm", "g_ema")
 
 
 class FigureRenderer:

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..losses import g_loss
+from ..models import generate
 from .canvas import (
     ARROW_COLOR,
     FAKE_COLOR,
@@ -271,7 +272,7 @@ def _manifold(G, latent_dim: int) -> list[np.ndarray]:
     t = torch.linspace(-MANIFOLD_RANGE, MANIFOLD_RANGE, MANIFOLD_PTS)
     if latent_dim == 1:
         z = t[:, None]
-        lines = [G(z).double().numpy().reshape(-1, 2)]
+        lines = [generate(G, z).double().numpy().reshape(-1, 2)]
     else:
         c = torch.linspace(-MANIFOLD_RANGE, MANIFOLD_RANGE, MANIFOLD_LINES)
         a = t[None, :].expand(MANIFOLD_LINES, -1)
@@ -280,7 +281,7 @@ def _manifold(G, latent_dim: int) -> list[np.ndarray]:
         # rows: z1 varies along each line (z2 fixed per line), then the transposed grid
         z[:, 0] = torch.cat([a.reshape(-1), b.reshape(-1)])
         z[:, 1] = torch.cat([b.reshape(-1), a.reshape(-1)])
-        out = G(z).double().numpy().reshape(2 * MANIFOLD_LINES, MANIFOLD_PTS, 2)
+        out = generate(G, z).double().numpy().reshape(2 * MANIFOLD_LINES, MANIFOLD_PTS, 2)
         lines = list(out)
     # Agg breaks a path at NaN, so a diverged stretch of a line simply disappears.
     return [np.where(np.isfinite(seg).all(axis=1, keepdims=True), seg, np.nan) for seg in lines]

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from ..models import is_average_key
 from .canvas import D_COLOR, G_COLOR, ZERO_COLOR, in_torch_thread, new_figure, title_text
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ def _tensors(snap: Snapshot, layer: str) -> tuple[dict[str, list[torch.Tensor]],
         if t is not None:
             return {tag: [t.detach()]}, layer
     reg_bias = bool(getattr(snap.cfg, "reg_bias", False))
-    return {tag: [t.detach() for k, t in st.items() if _shown(k, t, reg_bias)]
+    return {tag: [t.detach() for k, t in st.items()
+                  if _shown(k, t, reg_bias) and not is_average_key(k)]
             for tag, st in states.items()}, None
 
 
