@@ -12,8 +12,11 @@ from /proc.
 
 Printed (and written with --json): Train reply p50/p95/max, poll reply p50/p95, page GET
 p50/p95, replies that were errors or "busy", how many sessions trained, the longest time a
-training session's step did not advance, peak RSS of the server's whole process tree, and
-processes/threads/open files of that tree before the load and after everyone left.
+training session's step did not advance as its client saw it, the same measured on the server
+(the longest gap between two training slices of a job, from the pool's GAN_LAB_SLICE_LOG; only
+when this script starts the server), the CPU the simulated browsers themselves used (they run
+on the server's cores, real students' browsers do not), peak RSS of the server's whole process
+tree, and processes/threads/open files of that tree before the load and after everyone left.
 --kill-workers K SIGKILLs K training worker processes in the middle of the run and checks that
 their sessions recover (the next Train works) and that no zombie process is left.
 Name the machine's CPU and its load beside the figures when you quote them.
@@ -30,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -246,13 +250,37 @@ def start_server(env_extra: dict) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start within 180 s")
 
 
+def slice_gaps(path: Path, t0: float, t1: float) -> dict | None:
+    """Server-side: for each job that trained in [t0, t1], the longest time between the ends of
+    two consecutive training slices (its step advances at each slice's end), from the pool's
+    GAN_LAB_SLICE_LOG. Both clocks are the machine's CLOCK_MONOTONIC."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    ends: dict[str, list[float]] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 5 and t0 <= float(parts[2]) <= t1:
+            ends.setdefault(parts[3], []).append(float(parts[2]))
+    worst = [max(b - a for a, b in zip(v, v[1:])) for v in map(sorted, ends.values())
+             if len(v) > 1]
+    if not worst:
+        return None
+    return {"jobs": len(worst), "max": max(worst), "median_job": statistics.median(worst),
+            "slices": sum(len(v) for v in ends.values())}
+
+
 def run(args) -> dict:
     settings = json.loads(args.settings) if args.settings else {}
     proc = None
+    slice_log = None
     if args.url:
         url, root = args.url, args.pid
     else:
         env = dict(kv.split("=", 1) for kv in args.env)
+        slice_log = Path(tempfile.mkdtemp(prefix="gan-lab-load-")) / "slices.txt"
+        env.setdefault("GAN_LAB_SLICE_LOG", str(slice_log))
         proc, url = start_server(env)
         root = proc.pid
     if args.client_nice:
@@ -278,6 +306,7 @@ def run(args) -> dict:
         threads = [threading.Thread(target=life, args=(s,), daemon=True) for s in sessions]
         getter.start()
         t0 = time.monotonic()
+        cpu0 = time.process_time()
         for t in threads:
             t.start()
         killed = []
@@ -291,6 +320,8 @@ def run(args) -> dict:
         stop.set()
         getter.join(5)
         wall = time.monotonic() - t0
+        client_cpu = (time.process_time() - cpu0) / wall   # cores the simulated browsers used
+        t_end = t0 + args.duration
         for s in sessions:
             s.close()
         time.sleep(args.settle)   # let the server notice closed sessions and clean up
@@ -321,6 +352,10 @@ def run(args) -> dict:
         "sessions_trained": sum(s.trained for s in sessions),
         "max_step_stall_s": max(stalls) if stalls else float("nan"),
         "median_step_stall_s": statistics.median(stalls) if stalls else float("nan"),
+        # The same property on the server, without the clients' own latency: (the poll period
+        # and the CPU the simulated browsers take from the server's cores, client_cores).
+        "server_advance_gap_s": slice_gaps(slice_log, t0 + 5.0, t_end) if slice_log else None,
+        "client_cores": round(client_cpu, 2),
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "peak_processes": sampler.peak_processes,
         "before": before, "after": after,
@@ -355,7 +390,13 @@ def report(r: dict) -> str:
         f"{r['max_step_stall_s']:.1f} s (median session {r['median_step_stall_s']:.1f} s)",
         f"peak RSS of the server tree {r['peak_rss_mb']:.0f} MB, peak processes "
         f"{r['peak_processes']}",
+        f"the simulated browsers used {r['client_cores']:.2f} of the {r['cores']} cores",
     ]
+    g = r.get("server_advance_gap_s")
+    if g:
+        lines.append(f"server side, from 5 s after the Train presses on: longest gap between "
+                     f"two step advances {g['max']:.1f} s (median job {g['median_job']:.1f} s; "
+                     f"{g['jobs']} jobs, {g['slices']} slices)")
     for k in ("before", "after"):
         s = r[k]
         if s:

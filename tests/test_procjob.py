@@ -74,7 +74,9 @@ def test_same_results_as_in_process(pool):
         tj.stop()
 
 
-def test_more_running_jobs_than_processes_all_advance_in_turns():
+def test_more_running_jobs_than_processes_all_advance_in_turns(tmp_path, monkeypatch):
+    log = tmp_path / "slices.txt"
+    monkeypatch.setenv("GAN_LAB_SLICE_LOG", str(log))   # the load test's server-side view
     pool = WorkerPool(processes=1, max_runs=8, period_s=1.0)
     jobs = [ProcessJob(RunConfig(steps=1_000_000, seed=i, **SMALL), pool=pool)
             for i in range(5)]
@@ -99,6 +101,21 @@ def test_more_running_jobs_than_processes_all_advance_in_turns():
         for j in jobs:
             j.stop()
         pool.close()
+    # The slice log says the same from the pool's side: five jobs, each advanced within 2.5 s.
+    gaps = _load_test().slice_gaps(log, t0, t0 + 4.0)
+    assert gaps["jobs"] == 5 and 0 < gaps["max"] < 2.5 and gaps["slices"] >= 10
+    assert all(len(line.split()) == 5 for line in log.read_text().splitlines())
+
+
+def _load_test():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "load_test.py"
+    spec = importlib.util.spec_from_file_location("load_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_a_run_moved_to_a_less_busy_process_goes_on_bit_for_bit():

@@ -20,11 +20,16 @@ into state "error" with a message; it is reaped at once and replaced at the next
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 from .host import Host, WorkerDied
 
+# Diagnostics: with this variable set to a file path, every training slice appends a line
+# "slot start end job ready" (monotonic seconds; job: an opaque number; ready: running jobs on
+# that process). scripts/load_test.py reads it for the server-side gaps between step advances.
+SLICE_LOG_ENV = "GAN_LAB_SLICE_LOG"
 PERIOD_S = 2.0      # a running job gets a slice at least this often (while <= ~8 share a core)
 MIN_SLICE_S = 0.1   # shorter slices would spend their time on commits
 MAX_SLICE_S = 0.25  # a pause, update or reset waits at most one slice
@@ -48,6 +53,9 @@ class WorkerPool:
         self.period_s = period_s
         self._cond = threading.Condition()
         self._closed = False
+        path = os.environ.get(SLICE_LOG_ENV)
+        self._slice_log = open(path, "a", buffering=1) if path else None  # noqa: SIM115
+        self._log_lock = threading.Lock()
         self._hosts: list[Host | None] = [None] * self.processes
         self._host_locks = [threading.Lock() for _ in range(self.processes)]
         self._placed: list[list] = [[] for _ in range(self.processes)]
@@ -214,7 +222,15 @@ class WorkerPool:
             if h is not None and not h.alive():
                 self._lost(slot)
                 continue
-            job.drive(seconds)
+            t0 = time.monotonic()
+            if job.drive(seconds) and self._slice_log is not None:
+                self._log_slice(f"{slot} {t0:.3f} {time.monotonic():.3f} {id(job)} "
+                                f"{len(ready)}\n")
+
+    def _log_slice(self, line: str) -> None:
+        with self._log_lock:
+            if self._slice_log is not None:     # closed meanwhile (shutdown)
+                self._slice_log.write(line)
 
     def _janitor(self) -> None:
         while True:
@@ -237,6 +253,10 @@ class WorkerPool:
             self._closed = True
             self._cond.notify_all()
             hosts = [h for h in self._hosts if h is not None]
+        if self._slice_log is not None:
+            with self._log_lock:
+                self._slice_log.close()
+                self._slice_log = None
         threads = [threading.Thread(target=h.kill, daemon=True) for h in hosts]
         for t in threads:
             t.start()
