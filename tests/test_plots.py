@@ -302,6 +302,48 @@ def test_mnist_grid(mnist):
     fig.savefig(OUT / "samples_mnist.png")
 
 
+def _axes_pixels(fig, ax) -> np.ndarray:
+    """The rendered RGB pixels inside `ax` (rows top to bottom, as the picture is seen)."""
+    FigureCanvasAgg(fig).draw() if fig.canvas is None else fig.canvas.draw()
+    buf = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
+    bb = ax.bbox
+    h = buf.shape[0]
+    return buf[h - int(bb.y1) + 2: h - int(bb.y0) - 2, int(bb.x0) + 2: int(bb.x1) - 2]
+
+
+def test_rasters_are_drawn_upright(mnist):
+    """Digits and D's heatmap keep their top at the top (Raster once drew its first row at the
+    bottom: every digit upside down, the heatmap flipped in y)."""
+    x = np.full_like(mnist.samples, -1.0)
+    x[:, :, :10, :] = 1.0                      # a white bar across the top of every tile
+    snap = dataclasses.replace(mnist, samples=x)
+    st = samples.init_digits(80)
+    fig = samples.draw_digits(st, snap)
+    px = _axes_pixels(fig, st["ax"]).mean(axis=(1, 2))
+    rows = np.nonzero(px > 20)[0]                 # rows of the mosaic drawn (not background)
+    first_tile = px[rows[0]: rows[0] + (rows[-1] - rows[0]) // 8]
+    half = len(first_tile) // 2
+    assert first_tile[:half].mean() > first_tile[half:].mean() + 40
+
+    class UpIsReal(torch.nn.Module):           # D(x) high where x2 > 0 (the top of the plot)
+        def forward(self, z):
+            return 20.0 * z[:, 1]
+
+    st = samples.init_points(80)
+    fig = samples.draw_points(st, ring_like(mnist), lambda s: (None, UpIsReal()),
+                              heatmap=True, arrows=False, manifold=False)
+    px = _axes_pixels(fig, st["ax"])
+    top, bottom = px[: len(px) // 4].mean(axis=(0, 1)), px[-len(px) // 4:].mean(axis=(0, 1))
+    # The colour bar's top (D = 1) is green, its bottom (D = 0) purple.
+    assert top[1] > top[0] and bottom[0] > bottom[1]
+
+
+def ring_like(mnist):
+    cfg = RunConfig(dataset="ring8", **SMALL)
+    return dataclasses.replace(mnist, cfg=cfg, is_image=False, samples=np.zeros((0, 2)),
+                               real=np.zeros((0, 2)), bounds=(-1.5, 1.5, -1.5, 1.5))
+
+
 # ------------------------------------------------------------------------------------------------
 # Weights figure
 

@@ -138,7 +138,9 @@ class Raster(Artist):
         method = PIL.Image.Resampling.BILINEAR if self.smooth else PIL.Image.Resampling.NEAREST
         img = np.array(PIL.Image.fromarray(self.rgba, "RGBA").resize((w, h), method))
         gc = renderer.new_gc()
-        renderer.draw_image(gc, x0, y0, img)
+        # draw_image puts the array's first row at the bottom (y0 is the image's lower edge);
+        # our rows run top to bottom.
+        renderer.draw_image(gc, x0, y0, np.ascontiguousarray(img[::-1]))
         gc.restore()
         self.stale = False
 
