@@ -146,3 +146,20 @@ def test_compare_view_side_by_side(browser):
     pg.screenshot(path=str(OUT / "classroom_compare.png"), full_page=True)
     assert "A" in pg.inner_text("#compare-status") and "B" in pg.inner_text("#compare-status")
     pg.click("#pause-btn")
+
+
+def test_an_mnist_link_titles_its_charts_for_digits(browser):
+    """A page opened on MNIST (share link) titles its quality charts for digits at once; the
+    first frame once sent the chart data after the new titles, and the 2-D titles stayed."""
+    b, url = browser
+    pg = b.new_page(viewport={"width": 1280, "height": 900})
+    pg.goto(url + "?dataset=mnist&steps=30&eval_every=10")
+    pg.wait_for_selector("#samples-plot img", timeout=30_000)
+    pg.click("#train-btn")
+    pg.wait_for_function("() => document.querySelector('#gl-status [data-testid=markdown]')"
+                         ".innerText.includes('Done')", timeout=60_000)
+    time.sleep(1.5)
+    text = pg.inner_text("#quality-plot") + pg.inner_text("#fidelity-plot")
+    assert "Digits covered" in text and "Inception score" in text, text
+    assert "Modes captured" not in text and "High-quality" not in text
+    pg.screenshot(path=str(OUT / "classroom_mnist_charts.png"))

@@ -156,13 +156,18 @@ class Stream:
             # loaded checkpoint or points), so the GIF starts over with it.
             s.recorder = FrameRecorder(GIF_MAX_FRAMES, max_side=GIF_MAX_SIDE)
         kind = (snap.is_image, snap.modes is not None)
+        layout = {}
         if sh.get("kind") != kind:
             sh["kind"] = kind
-            out.update(self._chart_layout(snap))
+            layout = self._chart_layout(snap)
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out[p.status] = self.status_text(snap)
             out.update(self._curves(s, snap))
+        for comp, update in layout.items():
+            # A chart's new title and its data in one update: a plain value for the same
+            # component would replace the title (MNIST pages kept the 2-D chart titles).
+            out[comp] = {**update, "value": out[comp]} if comp in out else update
         names = plots.layer_names(snap)
         if sh.get("layers") != names:
             sh["layers"] = names
