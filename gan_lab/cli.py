@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
@@ -115,10 +116,11 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     `out`, atomically (gan_lab.runs.atomic_dir: nothing appears at `out` until the run is
     complete; a crash leaves a .partial-* sibling). Returns the summary.
 
-    threads: torch intra-op threads (default trainer.default_threads: 2 for conv MNIST, else
-    1). Runs trained side by side (eval, sweep) pass 1: conv runs with two threads each beside
-    other runs on 2 cores took 0.12-0.35 s of CPU per step against 0.034 s with one thread
-    (oversubscription; measured 2026-11-29 on a 2-core AMD EPYC)."""
+    threads: torch intra-op threads. Default: 1 inside a multiprocessing worker (eval and sweep
+    train several runs side by side: conv runs with two threads each beside other runs on 2
+    cores took 0.12-0.35 s of CPU per step against 0.034 s with one thread, oversubscription
+    measured 2026-11-29 on a 2-core AMD EPYC), else trainer.default_threads (2 for conv MNIST,
+    else 1)."""
     from . import runs
 
     with runs.atomic_dir(out) as tmp:
@@ -136,7 +138,9 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
     from .trainer import LOSS_KEYS, default_threads
 
     w_start, c_start = time.perf_counter(), time.process_time()
-    torch.set_num_threads(threads or default_threads(cfg))
+    if threads is None:
+        threads = 1 if mp.parent_process() is not None else default_threads(cfg)
+    torch.set_num_threads(threads)
     (out / "config.json").write_text(cfg.to_json() + "\n")
     weights = None
     if init:

@@ -135,8 +135,7 @@ def _one_run(job: tuple[dict, str]) -> dict:
     cfg_dict, out = job
     cfg = RunConfig.from_dict(cfg_dict)
     c0, w0 = time.process_time(), time.perf_counter()
-    # One thread when this is one of several worker processes (--jobs > 1).
-    summary = train(cfg, Path(out), quiet=True, threads=1 if mp.parent_process() else None)
+    summary = train(cfg, Path(out), quiet=True)   # one thread in a --jobs worker (cli.train)
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     return {"dataset": cfg.dataset, "reg": cfg.reg, "seed": cfg.seed, "out": out,
             "steps": summary["steps"], "device": summary["device"],

@@ -76,9 +76,7 @@ def _run_one(task: tuple[dict, str, bool]) -> tuple[str, str | None]:
 
     cfg_dict, folder, png = task
     try:
-        # One thread when this is one of several worker processes (--jobs > 1).
-        train(RunConfig.from_dict(cfg_dict), Path(folder), quiet=True, png=png,
-              threads=1 if mp.parent_process() else None)
+        train(RunConfig.from_dict(cfg_dict), Path(folder), quiet=True, png=png)
         return folder, None
     except Exception as e:  # noqa: BLE001 - reported per run; the sweep goes on
         return folder, f"{type(e).__name__}: {e}"
