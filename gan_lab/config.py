@@ -27,9 +27,9 @@ from . import data as _data
 from . import regularizers as _regularizers
 from .errors import BRIEF_CHARS, ConfigError, brief
 
-__all__ = ["RunConfig", "ConfigError", "Change", "LIVE_FIELDS", "DATASET_DEFAULTS", "brief",
-           "BRIEF_CHARS", "coerce", "defaults_for", "field_map", "plan_change", "spec", "specs",
-           "switch_dataset"]
+__all__ = ["RunConfig", "ConfigError", "Change", "LIVE_FIELDS", "NET_FIELDS", "DATASET_DEFAULTS",
+           "brief", "BRIEF_CHARS", "coerce", "defaults_for", "field_map", "plan_change", "spec",
+           "specs", "switch_dataset"]
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu", "silu")
 
@@ -306,6 +306,10 @@ def specs() -> list[dict[str, Any]]:
 
 # Fields a running job applies at once, without re-initializing weights (the `live` flags).
 LIVE_FIELDS = frozenset(f.name for f in fields(RunConfig) if f.metadata["live"])
+# Fields that decide the networks' layers and tensors (models.build_models): the architecture
+# group, the dataset (input and output shapes) and g_ema (G's average buffers).
+NET_FIELDS = ("dataset", *(f.name for f in fields(RunConfig)
+                           if f.metadata["group"] == "architecture"), "g_ema")
 
 
 class Change(NamedTuple):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 from matplotlib.figure import Figure
 
+from ..config import NET_FIELDS
 from ..models import build_models
 from . import samples as _samples
 from . import weights as _weights
@@ -21,8 +22,6 @@ from . import weights as _weights
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
 
-ARCH_FIELDS = ("dataset", "arch", "latent_dim", "g_hidden", "g_depth", "d_hidden", "d_depth",
-               "activation", "d_activation", "g_norm", "g_ema")
 
 
 class FigureRenderer:
@@ -49,7 +48,7 @@ class FigureRenderer:
 
     def _nets(self, snap: Snapshot):
         """G and D with the snapshot's weights (None, None when they cannot be rebuilt)."""
-        arch = tuple(getattr(snap.cfg, f) for f in ARCH_FIELDS)
+        arch = tuple(getattr(snap.cfg, f) for f in NET_FIELDS)
         if arch != self._arch:
             # build_models draws initial weights from the global torch RNG; fork it so drawing
             # a plot never shifts a seeded computation elsewhere in the process.
