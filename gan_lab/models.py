@@ -174,8 +174,8 @@ def update_average(G: nn.Module, decay: float, step: int) -> None:
     as min(decay, (1 + step) / (10 + step)) (TensorFlow's ExponentialMovingAverage with
     num_updates), so early samples follow G instead of its random initialization."""
     d = min(decay, (1 + step) / (10 + step))
-    avg = G.ema.tensors()
-    torch._foreach_lerp_(list(avg.values()), [G.get_parameter(n) for n in avg], 1.0 - d)
+    # The average's buffers were registered in G's parameter order (WeightAverage.__init__).
+    torch._foreach_lerp_(list(G.ema.buffers()), list(G.parameters()), 1.0 - d)
 
 
 def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:

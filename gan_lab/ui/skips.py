@@ -24,9 +24,10 @@ from __future__ import annotations
 import copy
 import types
 
+import gradio as gr
 from gradio.blocks import convert_component_dict_to_list
 
-SKIP = {"__type__": "update"}
+SKIP = gr.skip()      # {"__type__": "update"}: "no change" as gradio writes it
 
 
 def _is_skip(v) -> bool:
