@@ -197,6 +197,8 @@ class Trainer:
             # and the backward of loss + penalty; see regularizers.Regularizer.backward.
             ld, total = self.reg_d.backward(
                 lambda real=real, fake=fake: d_loss(c.loss, D(real), D(fake)), c.lam, self.step)
+            if c.d_r1 > 0:
+                total = total + self._r1_backward(real, c.d_r1)
             if self.checks_each_step and not torch.isfinite(total):
                 return self._bad_row(ld, None)
             self.opt_d.step()
@@ -218,6 +220,16 @@ class Trainer:
         self.step += 1
         return ld.detach(), lg.detach(), _as_tensor(self.reg_d.value_tensor, dev), \
             _as_tensor(self.reg_g.value_tensor, dev)
+
+    def _r1_backward(self, real: torch.Tensor, gamma: float) -> torch.Tensor:
+        """Accumulate the gradient of the R1 penalty gamma/2 * mean_i ||d D(x_i) / d x_i||^2 on
+        the real batch into D's .grad (a second backward beside the adversarial loss's);
+        return the penalty, detached."""
+        x = real.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.D(x).sum(), x, create_graph=True)
+        pen = 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
+        pen.backward()
+        return pen.detach()
 
     def _bad_row(self, ld, lg):
         # A non-finite loss: the update is skipped, so weights and optimizer state stay good.

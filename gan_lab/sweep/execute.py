@@ -99,6 +99,8 @@ def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None
 
 # Cost of an HSN1R step relative to a plain one, by method (bench, ring8: fd ~1.9x, exact ~3.7x).
 _HSN_COST = {"fd": 1.9, "exact": 3.7}
+# R1 on D: ~1.2x the CPU per step on the MNIST conv preset (2026-11-29, 2-core AMD EPYC).
+_R1_COST = 1.2
 
 
 def est_cost(cfg: RunConfig) -> float:
@@ -113,6 +115,8 @@ def est_cost(cfg: RunConfig) -> float:
     reg = 1.0
     if cfg.reg == "hsn1r":
         reg = 1.0 + (_HSN_COST.get(cfg.hsn_method, 2.0) - 1.0) / max(1, cfg.hsn_every)
+    if cfg.d_r1 > 0:
+        reg *= _R1_COST
     return cfg.steps * (cfg.d_steps + 1) * cfg.batch_size * (n_params(g) + n_params(d)) * reg
 
 
