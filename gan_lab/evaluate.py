@@ -1,4 +1,4 @@
-"""`python -m gan_lab eval --suite toy|mnist|mnist-conv`: the quality tables (issue 4).
+"""`python -m gan_lab eval --suite toy|mnist|mnist-conv|mnist-conv-long`: the quality tables.
 
 Every run is an ordinary `gan_lab.cli.train` run (its files land under OUT/runs/...), built from
 a preset in gan_lab.presets plus one regularizer's settings (presets.REG_SETTINGS) and a seed.
@@ -31,6 +31,7 @@ SUITES = {
     "toy": ("Default 2-D", ("ring8", "grid25")),
     "mnist": ("MNIST digits", ("mnist",)),
     "mnist-conv": ("MNIST conv", ("mnist",)),
+    "mnist-conv-long": ("MNIST conv, long", ("mnist",)),
 }
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -362,7 +363,8 @@ def add_parser(sub) -> None:
     e = sub.add_parser("eval", help="quality tables: run a suite of seeds x regularizers")
     e.add_argument("--suite", required=True, choices=tuple(SUITES),
                    help="toy: ring8 and grid25 with the default 2-D preset; mnist: the MNIST "
-                        "digits preset (MLP); mnist-conv: the MNIST conv preset")
+                        "digits preset (MLP); mnist-conv: the MNIST conv preset; "
+                        "mnist-conv-long: its long R1 version (~40 min of a core per run)")
     e.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                    help="comma-separated seeds (default 0,1,2)")
     e.add_argument("--regs", default=None,

@@ -13,7 +13,7 @@ from gan_lab.checkpoint import load_checkpoint, save_checkpoint
 from gan_lab.config import ConfigError, RunConfig
 from gan_lab.models import build_models
 from gan_lab.presets import preset_config
-from gan_lab.trainer import Trainer
+from gan_lab.trainer import Trainer, check_limits
 
 SMALL = dict(dataset="mnist", arch="conv", g_hidden=8, d_hidden=8, g_norm="batch", steps=3,
              batch_size=8, sharpness_every=0)
@@ -70,6 +70,15 @@ def test_mnist_conv_preset():
     assert cfg.lr_g == 2 * cfg.lr_d and cfg.batch_size == 32
     # Samples from G's weight average, 8-d noise (tuned on seeds 0-2, docs/RESULTS.md).
     assert cfg.g_ema == 0.999 and cfg.latent_dim == 8 and cfg.lr_schedule == "constant"
+    assert cfg.d_r1 == 1.0
     tr = Trainer(cfg.replace(g_hidden=8, d_hidden=8, steps=2))
     tr.run_steps(2)
     assert tr.sample(4).shape == (4, 1, 28, 28)
+
+
+def test_mnist_conv_long_preset_is_the_conv_preset_with_more_steps():
+    short, long = preset_config("MNIST conv"), preset_config("MNIST conv, long")
+    differ = {k for k, v in long.to_dict().items() if short.to_dict()[k] != v}
+    assert differ == {"steps", "eval_every", "sharpness_every"}
+    assert long.d_r1 > 0 and long.steps > short.steps    # R1 lets long runs keep improving
+    check_limits(long)        # inside the app's default caps (steps, parameters)

@@ -99,8 +99,8 @@ def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None
 
 # Cost of an HSN1R step relative to a plain one, by method (bench, ring8: fd ~1.9x, exact ~3.7x).
 _HSN_COST = {"fd": 1.9, "exact": 3.7}
-# R1 on D: ~1.2x the CPU per step on the MNIST conv preset (2026-11-29, 2-core AMD EPYC).
-_R1_COST = 1.2
+# R1 on D: ~1.45x the CPU of a run of the MNIST conv preset (419 vs 287 s, 2-core AMD EPYC).
+_R1_COST = 1.45
 
 
 def est_cost(cfg: RunConfig) -> float:
