@@ -117,7 +117,8 @@ class RunConfig:
     d_r1: float = _p(0.0, "R1 gradient penalty on D at the real data: gamma/2 * E||grad_x "
                           "D(x)||^2 (Mescheder et al. 2018; 0 = off, ~1 for MNIST). It keeps "
                           "D smooth around the data, so long runs keep improving instead of "
-                          "D memorizing the training digits. Costs ~20% more per step.",
+                          "D memorizing the training digits. Adds a second backward pass "
+                          "through D each step.",
                      lo=0.0, hi=100.0, log=True, group="optimization", label="D R1 penalty",
                      live=True)
     batch_size: int = _p(256, "Samples per batch, for real and generated data alike.",

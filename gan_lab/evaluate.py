@@ -364,7 +364,7 @@ def add_parser(sub) -> None:
     e.add_argument("--suite", required=True, choices=tuple(SUITES),
                    help="toy: ring8 and grid25 with the default 2-D preset; mnist: the MNIST "
                         "digits preset (MLP); mnist-conv: the MNIST conv preset; "
-                        "mnist-conv-long: its long R1 version (~40 min of a core per run)")
+                        "mnist-conv-long: the same for 60,000 steps (~40 min of a core per run)")
     e.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                    help="comma-separated seeds (default 0,1,2)")
     e.add_argument("--regs", default=None,

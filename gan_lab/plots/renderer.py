@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from ..snapshot import Snapshot
 
 
-
 class FigureRenderer:
     """Figures for one browser session (see the module docstring).
 
