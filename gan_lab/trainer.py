@@ -19,9 +19,10 @@ import torch
 
 from . import metrics
 from .config import LIVE_FIELDS, ConfigError, RunConfig
+from .cost import n_params as count_params
 from .data import make_dataset
 from .losses import d_loss, g_loss
-from .models import build_models, generate, n_params, update_average
+from .models import build_models, generate, update_average
 from .regularizers import make_regularizer, reg_params
 from .state import TrainState, copied, load_reg_state, reg_state
 
@@ -84,8 +85,9 @@ def check_limits(cfg: RunConfig, max_steps: int | None = None,
     if max_steps is not None and cfg.steps > max_steps:
         raise ConfigError("steps", f"this server allows at most {max_steps:,} steps per run")
     if max_params is not None:
-        g, d = build_models(cfg)
-        total = n_params(g) + n_params(d)
+        # Counted on nets without storage (gan_lab.cost), never built: a refused config must
+        # cost nothing (issue 18).
+        total = count_params(cfg)
         if total > max_params:
             raise ConfigError("g_hidden", f"the model has {total:,} parameters; this server "
                                           f"allows {max_params:,}. Lower the widths or depths")

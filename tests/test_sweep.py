@@ -177,7 +177,8 @@ def test_longest_runs_start_first():
     assert order == [("hsn1r", 80, 0), ("hsn1r", 80, 1), ("l1", 80, 0), ("l1", 80, 1),
                      ("hsn1r", 40, 0), ("hsn1r", 40, 1), ("l1", 40, 0), ("l1", 40, 1)]
     base = RunConfig.from_dict(TINY)
-    assert est_cost(base.replace(batch_size=128)) == pytest.approx(2 * est_cost(base))
+    assert est_cost(base.replace(batch_size=128)) > est_cost(base)
     assert est_cost(base.replace(g_hidden=64)) > est_cost(base)
     hsn = base.replace(reg="hsn1r", hsn_every=1)
     assert est_cost(hsn) > est_cost(base.replace(reg="hsn1r", hsn_every=8)) > est_cost(base)
+    assert est_cost(base.replace(d_r1=1.0)) > est_cost(base)

@@ -97,27 +97,12 @@ def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# Cost of an HSN1R step relative to a plain one, by method (bench, ring8: fd ~1.9x, exact ~3.7x).
-_HSN_COST = {"fd": 1.9, "exact": 3.7}
-# R1 on D: ~1.45x the CPU of a run of the MNIST conv preset (419 vs 287 s, 2-core AMD EPYC).
-_R1_COST = 1.45
-
-
 def est_cost(cfg: RunConfig) -> float:
-    """A rough relative cost of a run: steps x (D and G updates) x batch x weights x the
-    regularizer's factor. Only its order matters (longest_first)."""
-    import torch
+    """A run's estimated cost (GFLOP: gan_lab.cost, the server's cost model). Only its order
+    matters here (longest_first)."""
+    from .. import cost
 
-    from ..models import build_models, n_params
-
-    with torch.random.fork_rng(devices=[]):      # never shift a seeded stream
-        g, d = build_models(cfg)
-    reg = 1.0
-    if cfg.reg == "hsn1r":
-        reg = 1.0 + (_HSN_COST.get(cfg.hsn_method, 2.0) - 1.0) / max(1, cfg.hsn_every)
-    if cfg.d_r1 > 0:
-        reg *= _R1_COST
-    return cfg.steps * (cfg.d_steps + 1) * cfg.batch_size * (n_params(g) + n_params(d)) * reg
+    return cost.run_gflop(cfg)
 
 
 def longest_first(todo: list[Point]) -> list[Point]:

@@ -1,0 +1,382 @@
+"""What a config costs before anything is built: parameters, FLOPs of one training step, the
+worst step's peak activation memory, and so the seconds a step takes on one core.
+
+The server refuses a config whose step would cost more than it allows (`check`, with
+GAN_LAB_MAX_STEP_GFLOP and GAN_LAB_MAX_STEP_MB): a worker process cannot interrupt a step, so
+the cost of the dearest step bounds how long one student's run can hold the other runs on its
+process (issue 18). The same numbers size the worker's time-outs (`step_seconds`) and order a
+sweep's runs (gan_lab.sweep.execute.est_cost).
+
+How it counts. G and D are built by models.build_models itself, on PyTorch's "meta" device:
+modules whose tensors have shapes but no storage, so a 23M-parameter net costs ~3 ms and no
+memory, and the counts can never drift from the real architecture (a new layer or
+parametrization in models.py is counted the day it lands; an arithmetic copy of the layers here
+would have to be kept in step by hand). One forward of a one-sample batch on meta tensors, with
+forward hooks, gives each net's FLOPs and activation floats per sample (`net_cost`). The first
+meta forward of a process costs ~1.5 s (PyTorch loads its meta kernels); later ones ~5 ms, and
+results are cached per architecture.
+
+A step is then composed term by term, one function per term (`TERMS`): D's updates, G's
+update, D's R1 penalty, HSN1R's extra gradients on the steps it applies, the optimizer and G's
+weight average. `worst_step_gflop` adds the evaluation the last step makes (quality metrics and
+sharpness at full precision), the longest piece of work a run ever does without returning to
+its scheduler. Factors (a backward ~2 forwards, R1 ~6, an HVP ~5) are the usual autograd
+ratios, checked against measured steps by scripts/calibrate_cost.py: the measured CPU-seconds
+per estimated GFLOP of real steps on one core set GFLOP_PER_S and the default caps
+(docs/results/step_cost.json).
+
+To add a cost (a new penalty, a new loss): one function `(cfg, nets) -> GFLOP` in TERMS, and
+its memory in `step_mb` if it keeps graphs alive.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from .config import NET_FIELDS, ConfigError, RunConfig
+
+# One backward pass costs about two forwards (gradients w.r.t. inputs and weights).
+BWD = 2.0
+# R1 on a real batch: D's forward with a graph (1), the input gradient built for double
+# backpropagation (~1), and the backward through both (~4).
+R1_TIMES = 6.0
+# A Hessian-vector product by double backpropagation (sharpness, HSN1R exact): ~5 forwards.
+HVP_TIMES = 5.0
+# HSN1R's extra work on a step where it applies, in units of that network's plain update, per
+# power iteration: 'fd' two more gradients (w +- eps v) and the kink replay, 'exact' a double
+# backward. Set so that ring8 with HSN1R on D every step comes out at the bench's measured
+# 1.85x ('fd') and 3.6x ('exact') of a plain step.
+HSN_EXTRA = {"fd": 1.4, "exact": 4.3}
+ADAM_FLOP = 12.0         # per parameter and update (moments, bias corrections, the step)
+EVAL_N = {True: 1000, False: 2500}     # samples of a quality evaluation (image, 2-D); trainer
+VIEW_N = {True: 64, False: 1000}       # samples on screen
+SHARP_ITERS, SHARP_N = 20, 256         # the final sharpness (trainer.Trainer.sharpness)
+MID_SHARP_ITERS, MID_SHARP_N = 10, 128  # sharpness during a run (Trainer.evaluate)
+# One core of the 2-core AMD EPYC these caps were chosen on (cpu family 25, model 17) ran the
+# steps of scripts/calibrate_cost.py at 26-74 GFLOP/s by this model's count (small ops and batch
+# norm slower, large matmuls and convolutions faster) and the final evaluations at 45-280 (the
+# power iteration often stops early; the model counts every iteration): seconds are estimated
+# at the slow end, so they are upper bounds for an unloaded core.
+STEP_GFLOP_PER_S = 15.0
+EVAL_GFLOP_PER_S = 40.0
+STEP_OVERHEAD_S = 0.002   # Python and autograd bookkeeping of one step (tiny 2-D nets)
+# Default caps for a 2-core server (Limits: GAN_LAB_MAX_STEP_GFLOP, GAN_LAB_MAX_EVAL_GFLOP,
+# GAN_LAB_MAX_STEP_MB): a training step of at most ~0.4 s on one core, a final evaluation of at
+# most ~25 s (measured: ~8 s at the cap), 512 MB of activations at the peak of either. The
+# presets and lessons cost at most a fifth of the step cap and half of the evaluation cap.
+MAX_STEP_GFLOP = 10.0
+MAX_EVAL_GFLOP = 1000.0
+MAX_STEP_MB = 512
+
+
+@dataclass(frozen=True)
+class NetCost:
+    params: int            # trainable parameters
+    buffer_floats: int     # buffers (G's weight average)
+    flop: float            # FLOPs of a forward pass, per sample
+    act: float             # floats of the leaf modules' outputs, per sample (what autograd keeps)
+    out: int               # floats of the net's output, per sample
+
+
+@dataclass(frozen=True)
+class Nets:
+    G: NetCost
+    D: NetCost
+    clf_flop: float        # the MNIST classifier's forward per image (0 for 2-D data)
+
+
+def _key(cfg: RunConfig) -> tuple:
+    return tuple(getattr(cfg, k) for k in NET_FIELDS)
+
+
+def net_cost(cfg: RunConfig) -> Nets:
+    """Parameters, FLOPs and activations of cfg's G and D (cached per architecture)."""
+    return _nets(_key(cfg))
+
+
+@functools.lru_cache(maxsize=512)
+def _nets(key: tuple) -> Nets:
+    import torch
+
+    from .models import build_models
+
+    cfg = RunConfig(**dict(zip(NET_FIELDS, key))).validate()
+    with torch.device("meta"):
+        G, D = build_models(cfg)
+        z = torch.empty(1, cfg.latent_dim)
+        x = torch.empty(1, 1, 28, 28) if cfg.is_image else torch.empty(1, 2)
+        g, d = _measure(G, z), _measure(D, x)
+        clf = 0.0
+        if cfg.is_image:
+            from .classifier import DigitCNN
+
+            clf = _measure(DigitCNN(), x).flop
+    return Nets(g, d, clf)
+
+
+def _measure(net, x) -> NetCost:
+    import torch
+    from torch import nn
+
+    flop, act = [0.0], [0.0]
+
+    def hook(m, inputs, out):
+        w = getattr(m, "weight", None)
+        if isinstance(m, nn.Linear):
+            flop[0] += 2.0 * m.in_features * m.out_features
+        elif isinstance(m, nn.Conv2d):
+            flop[0] += 2.0 * w.numel() * out.shape[-2] * out.shape[-1]
+        elif isinstance(m, nn.ConvTranspose2d):
+            flop[0] += 2.0 * w.numel() * inputs[0].shape[-2] * inputs[0].shape[-1]
+        elif not list(m.children()) and isinstance(out, torch.Tensor):
+            flop[0] += 4.0 * out.numel()      # activations and norms: a few ops per entry
+        if not list(m.children()) and isinstance(out, torch.Tensor):
+            act[0] += out.numel()
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules()]
+    try:
+        with torch.no_grad():
+            y = net(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return NetCost(params=sum(p.numel() for p in net.parameters()),
+                   buffer_floats=sum(b.numel() for b in net.buffers()),
+                   flop=flop[0], act=act[0], out=int(y[0].numel()))
+
+
+def param_counts(cfg: RunConfig) -> tuple[int, int]:
+    """(G's parameters, D's parameters), as models.build_models would make them."""
+    n = net_cost(cfg)
+    return n.G.params, n.D.params
+
+
+def n_params(cfg: RunConfig) -> int:
+    """G + D parameters (what GAN_LAB_MAX_PARAMS caps)."""
+    return sum(param_counts(cfg))
+
+
+def checkpoint_bytes(cfg: RunConfig) -> int:
+    """About what checkpoint.safetensors of cfg weighs: float32 weights and buffers (G's weight
+    average included) plus its header."""
+    n = net_cost(cfg)
+    floats = n.G.params + n.G.buffer_floats + n.D.params + n.D.buffer_floats
+    return 4 * floats + 16 * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# One training step, term by term (GFLOP)
+# --------------------------------------------------------------------------------------------
+def _d_updates(cfg: RunConfig, n: Nets) -> float:
+    """d_steps x (G's forward without a graph, D on the real and the fake batch, D's
+    backward)."""
+    per = n.G.flop + 2 * n.D.flop * (1 + BWD)
+    return cfg.d_steps * cfg.batch_size * per / 1e9
+
+
+def _g_update(cfg: RunConfig, n: Nets) -> float:
+    """G's forward, D's forward, the backward through D (input gradients only) and G."""
+    per = n.G.flop * (1 + BWD) + n.D.flop * (1 + BWD / 2)
+    return cfg.batch_size * per / 1e9
+
+
+def _r1(cfg: RunConfig, n: Nets) -> float:
+    """D's R1 gradient penalty: a double backward through D on each real batch."""
+    if cfg.d_r1 <= 0:
+        return 0.0
+    return cfg.d_steps * cfg.batch_size * R1_TIMES * n.D.flop / 1e9
+
+
+def _hsn1r(cfg: RunConfig, n: Nets) -> float:
+    """HSN1R's extra gradients on a step where it applies (every hsn_every steps; the dearest
+    step is one of those)."""
+    if cfg.reg != "hsn1r" or cfg.lam <= 0:
+        return 0.0
+    extra = HSN_EXTRA.get(cfg.hsn_method, max(HSN_EXTRA.values())) * cfg.hsn_iters
+    out = 0.0
+    if cfg.reg_target in ("d", "both"):
+        out += _d_updates(cfg, n) * extra
+    if cfg.reg_target in ("g", "both"):
+        out += _g_update(cfg, n) * extra
+    return out
+
+
+def _optimizer(cfg: RunConfig, n: Nets) -> float:
+    return ADAM_FLOP * (cfg.d_steps * n.D.params + n.G.params) / 1e9
+
+
+def _g_average(cfg: RunConfig, n: Nets) -> float:
+    return 3.0 * n.G.params / 1e9 if cfg.g_ema > 0 else 0.0
+
+
+TERMS = {"D updates": _d_updates, "G update": _g_update, "R1 penalty": _r1,
+         "HSN1R": _hsn1r, "optimizer": _optimizer, "G weight average": _g_average}
+
+
+def step_terms(cfg: RunConfig) -> dict[str, float]:
+    """GFLOP of the dearest training step, by term."""
+    n = net_cost(cfg)
+    return {name: f(cfg, n) for name, f in TERMS.items()}
+
+
+def step_gflop(cfg: RunConfig) -> float:
+    """GFLOP of the dearest training step (without evaluation)."""
+    return sum(step_terms(cfg).values())
+
+
+def quality_gflop(cfg: RunConfig) -> float:
+    """GFLOP of a quality evaluation: its samples (and the MNIST classifier on them) and the
+    samples on screen."""
+    n = net_cost(cfg)
+    img = cfg.is_image
+    return (EVAL_N[img] * (n.G.flop + n.clf_flop) + VIEW_N[img] * n.G.flop) / 1e9
+
+
+def sharpness_gflop(cfg: RunConfig, iters: int = SHARP_ITERS, n_samples: int = SHARP_N) -> float:
+    """GFLOP of a sharpness measurement: power iterations of HVPs of D's and G's losses."""
+    n = net_cost(cfg)
+    per = (n.G.flop + 2 * n.D.flop) + (n.G.flop + n.D.flop)
+    return iters * n_samples * HVP_TIMES * per / 1e9
+
+
+def eval_gflop(cfg: RunConfig) -> float:
+    """GFLOP of the final evaluation: quality metrics and sharpness at full precision."""
+    return quality_gflop(cfg) + sharpness_gflop(cfg)
+
+
+def run_gflop(cfg: RunConfig) -> float:
+    """GFLOP of a whole run: its steps (HSN1R where it applies), the evaluations on the way
+    and the final one. For ETAs and for ordering a sweep's runs."""
+    terms = step_terms(cfg)
+    hsn = terms.pop("HSN1R")
+    steps = cfg.steps * (sum(terms.values()) + hsn / max(1, cfg.hsn_every))
+    evals = cfg.steps // max(1, cfg.eval_every) * quality_gflop(cfg)
+    if cfg.sharpness_every > 0:
+        evals += cfg.steps // cfg.sharpness_every * sharpness_gflop(cfg, MID_SHARP_ITERS,
+                                                                    MID_SHARP_N)
+    return steps + evals + eval_gflop(cfg)
+
+
+def step_seconds(cfg: RunConfig) -> float:
+    """Estimated seconds of one dearest training step on one unloaded core (an upper bound)."""
+    return STEP_OVERHEAD_S + step_gflop(cfg) / STEP_GFLOP_PER_S
+
+
+def eval_seconds(cfg: RunConfig) -> float:
+    """Estimated seconds of the final evaluation on one unloaded core (an upper bound)."""
+    return eval_gflop(cfg) / EVAL_GFLOP_PER_S
+
+
+def piece_seconds(cfg: RunConfig) -> float:
+    """The longest a run works without returning to its scheduler: a step with the final
+    evaluation (seconds on one unloaded core, an upper bound)."""
+    return step_seconds(cfg) + eval_seconds(cfg)
+
+
+# --------------------------------------------------------------------------------------------
+# Peak memory (MB)
+# --------------------------------------------------------------------------------------------
+# What autograd keeps alive, times this for the gradients of those activations during the
+# backward pass and the allocator's slack (scripts/calibrate_cost.py: measured peaks were
+# 1.1-1.4x the activations kept, plus a few MB of fixed overhead).
+MEM_TIMES = 2.5
+# HSN1R keeps more graphs on the steps it applies: 'fd' one more gradient's, 'exact' the
+# graph of a double backward (measured ~2x and ~5x a plain step's peak on ring8).
+HSN_MEM = {"fd": 1.0, "exact": 4.0}
+
+
+def train_mb(cfg: RunConfig) -> float:
+    """Peak activation memory of the dearest training step, in MB. Weights, gradients and
+    optimizer moments are not included (they are there between steps too; GAN_LAB_MAX_PARAMS
+    caps them)."""
+    n = net_cost(cfg)
+    d_phase = 2 * n.D.act + n.G.out            # D's graphs on the real and the fake batch
+    if cfg.d_r1 > 0:
+        d_phase += 2 * n.D.act                 # R1's graph of the input gradient
+    g_phase = n.G.act + n.D.act
+    if cfg.reg == "hsn1r" and cfg.lam > 0:
+        extra = 1 + HSN_MEM.get(cfg.hsn_method, max(HSN_MEM.values()))
+        if cfg.reg_target in ("d", "both"):
+            d_phase *= extra
+        if cfg.reg_target in ("g", "both"):
+            g_phase *= extra
+    return 4 * cfg.batch_size * max(d_phase, g_phase) * MEM_TIMES / 2**20
+
+
+# Sharpness's double backward keeps about this many times the activations of its losses on
+# its batch (measured 0.8-2.4x with SHARP_MEM 1, the MNIST classifier's fixed ~150 MB aside).
+SHARP_MEM = 2.5
+
+
+def eval_mb(cfg: RunConfig) -> float:
+    """Peak activation memory of the final evaluation (sharpness's double backward on its
+    batch; the quality samples are generated without a graph), in MB."""
+    n = net_cost(cfg)
+    sharp = SHARP_N * (n.G.act + 2 * n.D.act) * SHARP_MEM
+    gen = EVAL_N[cfg.is_image] * (n.G.out + n.G.act / 2) * MEM_TIMES
+    return 4 * max(sharp, gen) / 2**20
+
+
+def step_mb(cfg: RunConfig) -> float:
+    """The peak of a training step or of the final evaluation, whichever is larger (MB)."""
+    return max(train_mb(cfg), eval_mb(cfg))
+
+
+# --------------------------------------------------------------------------------------------
+# The server's check
+# --------------------------------------------------------------------------------------------
+def _drivers(cfg: RunConfig) -> str:
+    """The fields that make a step dear, in the controls' words."""
+    from .config import spec
+
+    parts = [f"{spec('batch_size')['label']} {cfg.batch_size:,}"]
+    if cfg.d_steps > 1:
+        parts.append(f"{spec('d_steps')['label']} {cfg.d_steps}")
+    parts.append(f"{spec('g_hidden')['label']} {cfg.g_hidden}, {spec('d_hidden')['label']} "
+                 f"{cfg.d_hidden}")
+    if cfg.arch == "conv":
+        parts.append("conv")
+    elif max(cfg.g_depth, cfg.d_depth) > 3:
+        parts.append(f"depths {cfg.g_depth}/{cfg.d_depth}")
+    if cfg.d_r1 > 0:
+        parts.append("R1 penalty on")
+    if cfg.reg == "hsn1r" and cfg.lam > 0:
+        parts.append(f"HSN1R {cfg.hsn_method}, {cfg.hsn_iters} iteration(s)")
+    return ", ".join(parts)
+
+
+def check(cfg: RunConfig, max_step_gflop: float | None = None,
+          max_eval_gflop: float | None = None, max_mb: float | None = None) -> None:
+    """Refuse (ConfigError) a config that costs more than this server allows, before anything
+    is built: its dearest training step (GFLOP), its final evaluation (GFLOP) or the peak
+    memory of either (MB). The field named is the one that usually helps most: the batch size
+    for a dear step, the wider network for a dear evaluation (whose batch is fixed)."""
+    wide = "g_hidden" if cfg.g_hidden >= cfg.d_hidden else "d_hidden"
+    if max_step_gflop is not None:
+        step = step_gflop(cfg)
+        if step > max_step_gflop:
+            raise ConfigError("batch_size" if cfg.batch_size > 1 else wide,
+                              f"one training step of this config costs about {step:,.1f} "
+                              f"GFLOP ({_drivers(cfg)}); this server allows "
+                              f"{max_step_gflop:g} GFLOP per step (GAN_LAB_MAX_STEP_GFLOP), so "
+                              "that no run holds up the others. Lower the batch size, D:G "
+                              "steps or the widths")
+    if max_eval_gflop is not None:
+        ev = eval_gflop(cfg)
+        if ev > max_eval_gflop:
+            raise ConfigError(wide, f"the evaluation at the end of a run of this config costs "
+                                    f"about {ev:,.0f} GFLOP (the quality metrics and "
+                                    f"sharpness of G {cfg.g_hidden} and D {cfg.d_hidden} wide"
+                                    f"{', conv' if cfg.arch == 'conv' else ''}); this server "
+                                    f"allows {max_eval_gflop:g} GFLOP (GAN_LAB_MAX_EVAL_GFLOP)."
+                                    " Lower the widths or depths")
+    if max_mb is not None:
+        mb, ev_mb = train_mb(cfg), eval_mb(cfg)
+        if max(mb, ev_mb) > max_mb:
+            field = "batch_size" if mb >= ev_mb and cfg.batch_size > 1 else wide
+            raise ConfigError(field, f"a training step of this config needs about "
+                                     f"{max(mb, ev_mb):,.0f} MB of memory ({_drivers(cfg)}); "
+                                     f"this server allows {max_mb:g} MB per step "
+                                     "(GAN_LAB_MAX_STEP_MB). Lower the batch size or the "
+                                     "widths")
