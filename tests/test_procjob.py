@@ -3,11 +3,13 @@ taking turns, moving a run between processes exactly, the run cap, worker death,
 
 import os
 import signal
+import threading
 import time
 
 import numpy as np
 import pytest
 from helpers import wait_until
+from test_server_hardening import zombies
 
 from gan_lab.checkpoint import load_checkpoint
 from gan_lab.config import ConfigError, RunConfig
@@ -170,24 +172,111 @@ def test_bad_config_is_refused_before_anything_is_taken(pool):
     assert pool.stats()["runs"] == 0
 
 
-def test_worker_death_becomes_a_visible_error_and_frees_the_runs():
+# A 2-D config whose steps take ~0.7 s on one unloaded core: its pieces of work go on aside.
+SLOW = dict(g_hidden=1024, d_hidden=1024, g_depth=4, d_depth=4, batch_size=1024,
+            eval_every=10**5, sharpness_every=0)
+
+
+def advances(job, seconds: float) -> list[float]:
+    """Seconds between the job's step advances over `seconds` (as its page would see them)."""
+    gaps, last, t_last = [], job.snapshot().step, time.monotonic()
+    end = t_last + seconds
+    while time.monotonic() < end:
+        time.sleep(0.02)
+        step = job.snapshot().step
+        if step != last:
+            now = time.monotonic()
+            gaps.append(now - t_last)
+            last, t_last = step, now
+    gaps.append(time.monotonic() - t_last)
+    return gaps
+
+
+def test_a_killed_worker_ends_only_its_suspect_the_others_go_on():
+    """SIGKILL while a slow run's step is in progress on the process: that run (the suspect)
+    shows the error; the other run of that process goes on from its last commit on a new one."""
+    pool = WorkerPool(processes=1, max_runs=4)
+    try:
+        slow = ProcessJob(RunConfig(steps=100_000, **SLOW), pool=pool)
+        fast = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
+        fast.start()
+        slow.start()
+        wait_until(lambda: slow._pending_since is not None, 60, "the slow step going on aside")
+        step = fast.snapshot().step
+        pid = pool.pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        assert slow.wait(states=("error",), timeout=20) == "error"
+        assert "exited unexpectedly while it ran this run" in slow.snapshot().message
+        wait_until(lambda: fast.snapshot().step > step + 50, 60, "the other run training on")
+        assert fast.state == "running"
+        assert "goes on from step" in fast.snapshot().message
+        assert "optimizer moments restarted" in fast.snapshot().message
+        assert pool.stats()["runs"] == 1 and pool.pids() and pool.pids()[0] != pid
+        wait_until(lambda: zombies() == [], 5, "the killed process reaped")
+    finally:
+        pool.close()
+
+
+def test_a_killed_idle_worker_puts_every_run_on_a_new_one():
+    """Killed while nothing runs there: nobody is suspected; paused runs stay paused, at their
+    step, on a fresh process, and Step trains them."""
     pool = WorkerPool(processes=1, max_runs=4)
     try:
         a = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
         b = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
-        a.start()
-        b.step(2)
-        b.wait(timeout=30)
+        for j in (a, b):
+            j.step(3)
+            j.wait(timeout=30)
         pid = pool.pids()[0]
         os.kill(pid, signal.SIGKILL)
-        for j in (a, b):    # the paused job on the same process learns it too
-            assert j.wait(states=("error",), timeout=20) == "error"
-            assert "exited" in j.snapshot().message
-        assert pool.stats()["runs"] == 0
-        c = ProcessJob(RunConfig(steps=100, **SMALL), pool=pool)   # a new process is made
-        c.start()
-        assert c.wait(timeout=60) == "done"
-        assert pool.pids() and pool.pids()[0] != pid
+        for j in (a, b):
+            wait_until(lambda j=j: "goes on from step 3" in j.snapshot().message, 30,
+                       "placed again")
+            assert j.state == "paused"
+            j.step(2)
+            assert j.wait(timeout=30) == "paused" and j.snapshot().step == 5
+        assert pool.stats()["runs"] == 2 and pool.pids()[0] != pid
+    finally:
+        pool.close()
+
+
+def test_a_slow_run_never_holds_up_the_runs_of_its_process():
+    """Its steps go on aside: the fast run on the same (single) process keeps advancing in its
+    turns while a slow step is in progress, never waiting for it to end."""
+    pool = WorkerPool(processes=1, max_runs=4)
+    try:
+        fast = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
+        slow = ProcessJob(RunConfig(steps=100_000, **SLOW), pool=pool)
+        fast.start()
+        slow.start()
+        aside = []
+        sampler = threading.Thread(target=lambda: aside.extend(
+            (time.sleep(0.05), slow._pending_since is not None)[1] for _ in range(160)))
+        sampler.start()
+        gaps = advances(fast, 8.0)
+        sampler.join()
+        assert sum(aside) * 0.05 > 2.0, "the slow run had no long piece in progress aside"
+        assert max(gaps) < 1.5, gaps
+        assert slow.state == "running" and fast.state == "running"
+    finally:
+        pool.close()
+
+
+def test_a_hung_run_is_ended_and_its_process_replaced_the_others_go_on():
+    """A piece of work past its time-out (here 3 s; by default from the cost estimate): its
+    process is killed, that run shows why, the other run goes on on a new process."""
+    pool = WorkerPool(processes=1, max_runs=4, hang_s=3.0)
+    try:
+        fast = ProcessJob(RunConfig(steps=100_000, **SMALL), pool=pool)
+        slow = ProcessJob(RunConfig(steps=100_000, **{**SLOW, "batch_size": 4096}), pool=pool)
+        fast.start()
+        slow.start()
+        pid = pool.pids()[0]
+        assert slow.wait(states=("error",), timeout=60) == "error"
+        assert "a step of this run took longer than 3 s" in slow.snapshot().message
+        step = fast.snapshot().step
+        wait_until(lambda: fast.snapshot().step > step + 50, 60, "the other run training on")
+        assert fast.state == "running" and pool.pids()[0] != pid
     finally:
         pool.close()
 

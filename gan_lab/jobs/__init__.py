@@ -14,10 +14,10 @@ from __future__ import annotations
 from .base import Job, Preview, preview
 from .process import ProcessJob
 from .thread import TrainingJob
-from .workers import PoolBusy, WorkerDied, WorkerPool
+from .workers import OwnerBusy, PoolBusy, WorkerDied, WorkerPool
 
 __all__ = ["Job", "Preview", "preview", "TrainingJob", "ProcessJob", "ChunkedRunner", "RayJob",
-           "WorkerPool", "PoolBusy", "WorkerDied", "make_job"]
+           "WorkerPool", "PoolBusy", "OwnerBusy", "WorkerDied", "make_job"]
 
 
 def __getattr__(name):
@@ -33,7 +33,7 @@ def __getattr__(name):
 
 
 def make_job(cfg, points=None, *, ttl_s: float | None, history_cap: int,
-             pool: WorkerPool | None = None) -> Job:
+             pool: WorkerPool | None = None, owner: str | None = None) -> Job:
     """The kind of job a browser session gets: ZeroGPU chunks on a ZeroGPU Space (a process or
     thread job would try CUDA where ZeroGPU has none), else a RayJob when GAN_LAB_RAY_ADDRESS
     is set (jobs/ray.py), else a ProcessJob on the pool, else (no pool:
@@ -45,7 +45,7 @@ def make_job(cfg, points=None, *, ttl_s: float | None, history_cap: int,
     if zerogpu.on_zerogpu():
         from .zerogpu import ChunkedRunner
 
-        return ChunkedRunner(cfg, points, ttl_s=ttl_s, history_cap=history_cap)
+        return ChunkedRunner(cfg, points, ttl_s=ttl_s, history_cap=history_cap, owner=owner)
     address = os.environ.get("GAN_LAB_RAY_ADDRESS", "").strip()
     if address:
         from .ray import RayJob  # imports ray: only here
@@ -53,7 +53,8 @@ def make_job(cfg, points=None, *, ttl_s: float | None, history_cap: int,
         return RayJob(cfg, points, address=address,
                       num_cpus=float(os.environ.get("GAN_LAB_RAY_CPUS_PER_RUN", "1")),
                       num_gpus=float(os.environ.get("GAN_LAB_RAY_GPUS_PER_RUN", "0")),
-                      ttl_s=ttl_s, history_cap=history_cap)
+                      ttl_s=ttl_s, history_cap=history_cap, owner=owner)
     if pool is not None:
-        return ProcessJob(cfg, points, pool=pool, ttl_s=ttl_s, history_cap=history_cap)
-    return TrainingJob(cfg, points, ttl_s=ttl_s, history_cap=history_cap)
+        return ProcessJob(cfg, points, pool=pool, ttl_s=ttl_s, history_cap=history_cap,
+                          owner=owner)
+    return TrainingJob(cfg, points, ttl_s=ttl_s, history_cap=history_cap, owner=owner)

@@ -21,6 +21,8 @@ ChunkedRunner) or a worker pool's scheduler (ProcessJob).
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
 import time
 from collections.abc import Iterable
@@ -32,6 +34,8 @@ from ..run import Commit
 from ..snapshot import Snapshot
 from ..trainer import LOSS_KEYS, resolve_device
 from .preview import Preview, preview
+
+log = logging.getLogger("gan_lab.jobs")
 
 ENDED = ("stopped", "error")
 RESTING = ("paused", "done", "diverged", "stopped", "error", "idle")
@@ -49,9 +53,10 @@ class Job:
     kind = "job"
 
     def __init__(self, cfg: RunConfig, points=None, *, ttl_s: float | None = None,
-                 history_cap: int = 1000):
+                 history_cap: int = 1000, owner: str | None = None):
         cfg.validate()
         self.points = points
+        self.owner = owner          # the session's key: caps count a session's runs by it
         self.ttl_s = ttl_s
         self.history_cap = history_cap
         # One re-entrant lock guards the job's state; an advance runs without it.
@@ -59,6 +64,7 @@ class Job:
         self._state = "idle"
         self._message = "Ready. Press Train."
         self._stop = False
+        self._ended = False                 # stop() has run (once)
         self._closed = False
         self._budget: int | None = None     # steps left for step(n); None = run to cfg.steps
         self._busy = False                  # an advance of this job is in flight
@@ -95,6 +101,10 @@ class Job:
     def _release(self) -> None:
         """The job stopped for good: free what it holds (threads, slots)."""
 
+    def _on_done(self) -> None:
+        """The run reached its last step (under the lock): e.g. give its place back, keeping
+        in `_resume` what `_create` needs to continue it (ProcessJob)."""
+
     def _device_label(self) -> str:
         return str(resolve_device(self._cfg)[0])
 
@@ -108,6 +118,7 @@ class Job:
         self._device = self._device_label()
         self._created = False
         self._pending = weights
+        self._resume = None                 # (TrainState, final_at) to continue from, if kept
         self._history = History(LOSS_KEYS, self.history_cap)
         self._metric_log = MetricLog()
         for row in pv.evals:
@@ -141,6 +152,10 @@ class Job:
     def snapshot(self) -> Snapshot:
         self._last_poll = time.monotonic()   # polling is what keeps a job alive (ttl_s)
         return self._snap
+
+    def touch(self) -> None:
+        """Its page is still open (any request of the session): renew the time-to-live."""
+        self._last_poll = time.monotonic()
 
     def start(self) -> None:
         """Start, or resume after pause/step/divergence (a diverged run resumes only after the
@@ -184,8 +199,8 @@ class Job:
     def stop(self, message: str = "Stopped.") -> None:
         """End the job for good (idempotent); its last snapshot stays readable."""
         with self._cond:
-            first = not self._stop
-            self._stop = True
+            first = not self._ended
+            self._ended = self._stop = True
             if self._state != "error":
                 self._set_state("stopped", message)
             self._settle(10.0)
@@ -276,7 +291,7 @@ class Job:
 
     def drive(self, seconds: float) -> bool:
         """One advance of at most `seconds` if the job is running; its commits are applied as
-        they arrive. Returns whether it trained."""
+        they arrive. Returns whether a commit arrived."""
         if self.expire_if_idle():
             return False
         with self._cond:
@@ -285,12 +300,14 @@ class Job:
             budget, epoch = self._budget, self._epoch
             self._busy = True
         commits = None
+        took = False
         try:
             commits = iter(self._advance(budget, seconds))
             for commit in commits:
                 with self._cond:
                     if epoch != self._epoch:
                         break
+                    took = True
                     self._take(commit)
                     if not self.runnable():
                         break
@@ -305,12 +322,19 @@ class Job:
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
-        return True
+        return took
 
     def _failed(self, e: Exception) -> None:
-        """An advance raised: the job shows the error (a kind may choose to pause instead)."""
+        """An advance raised: the job shows the error (a kind may choose to pause instead).
+        The exception's text is for the server's log only: the page gets an incident id."""
         self._stop = True
-        self._set_state("error", f"Error: {type(e).__name__}: {e}. Press Reset.")
+        if isinstance(e, ConfigError):
+            self._set_state("error", f"Error: {e}. Press Reset.")
+            return
+        incident = secrets.token_hex(4)
+        log.error("job %s failed (incident %s)", type(self).__name__, incident, exc_info=e)
+        self._set_state("error", f"Error: training failed (incident {incident}; the server's "
+                                 "log has the details). Press Reset.")
 
     # --- internals ---------------------------------------------------------------------------
     def _check_alive(self) -> None:
@@ -366,6 +390,7 @@ class Job:
             self._set_state("diverged", c.diverged + DIVERGED_ADVICE)
         elif c.done and self._state == "running":
             self._set_state("done", f"Done: {self._step} steps.")
+            self._on_done()
         elif self._budget is not None and self._budget <= 0 and self._state == "running":
             self._budget = None
             self._set_state("paused", f"Stepped to {self._step}.")

@@ -1,20 +1,49 @@
 """A worker process hosting many Runs (`_host_main`) and its handle in the server (`Host`):
-request/reply over one pipe, see jobs/workers.py for the protocol and the scheduler."""
+request/reply over one pipe, see jobs/workers.py for the protocol and the scheduler.
+
+Inside a worker every advance runs on a thread of its own (`Pieces`): the main thread waits for
+it for the slice's length plus GRACE_S and, when it is not back by then (a dear step, or the
+evaluation at an evaluation step: the final sharpness of the MNIST conv preset takes ~5 s of a
+core), answers PENDING and serves the other runs while that piece finishes beside them; the
+next advance of that run collects its commit. So one run's long piece of work never holds up
+the runs sharing its process: they keep getting their turns (the OS shares the core between
+the piece's thread and theirs). A run with a piece in progress answers RETRY to apply and
+export (the server asks again), and drop forgets it at once.
+"""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import pickle
 import threading
+import time
 import traceback
+from concurrent import futures
 
 from ..errors import ConfigError
 
 _CTX = mp.get_context("spawn")   # fork with a threaded server (and torch) is unsafe
+log = logging.getLogger("gan_lab.jobs")
+
+PENDING = "pending"      # an advance's answer: the run's piece is still in progress
+GRACE_S = 0.3            # an advance may overrun its slice by this before it goes on aside
+MAX_PENDING = 3          # pieces in progress aside at once per process (each holds its memory)
+RETRY_S = 0.05           # how often a control request for a busy run is asked again
 
 
 class WorkerDied(RuntimeError):
-    pass
+    """The process is gone, its pipe broke, or it did not answer in time. `during`: it died
+    (or timed out) while serving this very request."""
+
+    def __init__(self, message: str, during: bool = False):
+        super().__init__(message)
+        self.during = during
+
+
+class RunBusy(RuntimeError):
+    """A control request found the run busy with a long piece of work for longer than its
+    time-out."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -37,12 +66,16 @@ def _host_main(conn, threads: int, nice: int = 0) -> None:
     # so a student's first Train answers as fast as every later one.
     Run(RunConfig(steps=3, sharpness_every=2), start_eval="cheap").advance(view=True)
     runs: dict[int, Run] = {}
+    pieces = Pieces(threads)
     while True:
         try:
             op, args = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             break
         try:
+            if op in ("apply", "export") and pieces.busy(args[0]):
+                conn.send_bytes(pickle.dumps(("retry", None)))
+                continue
             if op == "create":
                 rid, cfg_dict, points, weights, state, final_at = args
                 run = Run(RunConfig.from_dict(cfg_dict), points, weights=weights,
@@ -53,7 +86,7 @@ def _host_main(conn, threads: int, nice: int = 0) -> None:
                 out = str(run.trainer.device)
             elif op == "advance":
                 rid, max_steps, seconds = args
-                out = runs[rid].advance(max_steps, seconds)
+                out = pieces.advance(rid, runs[rid], max_steps, seconds)
             elif op == "apply":
                 rid, changes = args
                 out = runs[rid].apply(**changes).to_dict()
@@ -61,6 +94,7 @@ def _host_main(conn, threads: int, nice: int = 0) -> None:
                 out = (runs[args[0]].export_state(), runs[args[0]].final_at)
             elif op == "drop":
                 runs.pop(args[0], None)
+                pieces.forget(args[0])
                 out = None
             elif op == "ping":
                 out = len(runs)
@@ -75,6 +109,48 @@ def _host_main(conn, threads: int, nice: int = 0) -> None:
         except Exception as e:  # reported to the server; the process lives on
             reply = ("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
         conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+    # Pieces still in progress aside would keep the interpreter from exiting: nothing of a
+    # worker needs cleaning up.
+    os._exit(0)
+
+
+class Pieces:
+    """The worker's advances, each on a thread (see the module docstring)."""
+
+    def __init__(self, threads: int):
+        import torch
+
+        # One thread more than may be in progress aside, so a new advance always has one.
+        # OpenMP's thread count is per OS thread: each pool thread sets it once.
+        self._pool = futures.ThreadPoolExecutor(MAX_PENDING + 1, "gan-lab-piece",
+                                                initializer=torch.set_num_threads,
+                                                initargs=(threads,))
+        self._aside: dict[int, futures.Future] = {}
+
+    def busy(self, rid: int) -> bool:
+        f = self._aside.get(rid)
+        return f is not None and not f.done()
+
+    def advance(self, rid: int, run, max_steps, seconds):
+        """The run's Commit, or PENDING while its piece is still in progress."""
+        f = self._aside.pop(rid, None)
+        if f is not None:                     # collect a piece started earlier
+            if f.done():
+                return f.result()
+            self._aside[rid] = f
+            return PENDING
+        f = self._pool.submit(run.advance, max_steps, seconds)
+        in_progress = sum(not x.done() for x in self._aside.values())
+        wait = None if in_progress >= MAX_PENDING else (seconds or 0.0) + GRACE_S
+        try:
+            return f.result(timeout=wait)
+        except futures.TimeoutError:
+            self._aside[rid] = f
+            return PENDING
+
+    def forget(self, rid: int) -> None:
+        """The run was dropped: a piece still in progress finishes unseen."""
+        self._aside.pop(rid, None)
 
 
 _start_lock = threading.Lock()
@@ -120,6 +196,26 @@ class Host:
         self._controls = 0
 
     def call(self, op: str, *args, timeout: float = 120.0):
+        """One request and its answer. A control request for a run whose piece of work is
+        still in progress (RETRY) is asked again every RETRY_S, giving training slices their
+        turns in between, until `timeout` (RunBusy)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, payload = self._prioritized(op, args, timeout)
+            if status != "retry":
+                break
+            if time.monotonic() + RETRY_S > deadline:
+                raise RunBusy(f"the run was still busy with a long step after {timeout:.0f} s")
+            time.sleep(RETRY_S)
+        if status == "config_error":
+            raise ConfigError(*payload)
+        if status == "error":
+            # The worker's traceback goes to the server's log, never to a page.
+            log.error("training process error in %r: %s", op, payload)
+            raise RuntimeError(payload.splitlines()[0])
+        return payload
+
+    def _prioritized(self, op: str, args: tuple, timeout: float):
         control = op != "advance"
         with self._turn:
             if control:
@@ -128,30 +224,28 @@ class Host:
                 while self._controls:
                     self._turn.wait(0.05)
         try:
-            return self._call(op, *args, timeout=timeout)
+            return self._call(op, args, timeout)
         finally:
             if control:
                 with self._turn:
                     self._controls -= 1
                     self._turn.notify_all()
 
-    def _call(self, op: str, *args, timeout: float = 120.0):
+    def _call(self, op: str, args: tuple, timeout: float):
         with self._lock:
             if not self.proc.is_alive():
                 raise WorkerDied("the training process has exited")
             try:
                 self.conn.send_bytes(pickle.dumps((op, args), protocol=pickle.HIGHEST_PROTOCOL))
+            except (BrokenPipeError, OSError) as e:
+                raise WorkerDied(f"the training process exited ({e})") from None
+            try:
                 if not self.conn.poll(timeout):
                     raise WorkerDied(f"the training process did not answer {op!r} in "
-                                     f"{timeout:.0f}s")
-                status, payload = pickle.loads(self.conn.recv_bytes())
+                                     f"{timeout:.0f}s", during=True)
+                return pickle.loads(self.conn.recv_bytes())
             except (EOFError, BrokenPipeError, OSError) as e:
-                raise WorkerDied(f"the training process exited ({e})") from None
-        if status == "config_error":
-            raise ConfigError(*payload)
-        if status == "error":
-            raise RuntimeError(payload.splitlines()[0])
-        return payload
+                raise WorkerDied(f"the training process exited ({e})", during=True) from None
 
     def alive(self) -> bool:
         return self.proc.is_alive()

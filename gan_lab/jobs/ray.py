@@ -112,12 +112,14 @@ class RayJob(OwnThread):
 
     def __init__(self, cfg, points=None, *, address: str | None = None, num_cpus: float = 1,
                  num_gpus: float = 0, publish_every_s: float = 0.25,
-                 ttl_s: float | None = None, history_cap: int = 1000):
+                 ttl_s: float | None = None, history_cap: int = 1000,
+                 owner: str | None = None):
         self.address = address
         self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
         self.publish_every_s = publish_every_s
         self._actor = None
-        super().__init__(cfg, points, ttl_s=ttl_s, history_cap=history_cap)
+        super().__init__(cfg, points, ttl_s=ttl_s, history_cap=history_cap,
+                         owner=owner)
 
     def _slice_s(self) -> float:
         return self.publish_every_s

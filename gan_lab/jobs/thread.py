@@ -65,10 +65,12 @@ class TrainingJob(OwnThread):
     kind = "thread"
 
     def __init__(self, cfg, points=None, *, publish_every_s: float = 0.1,
-                 ttl_s: float | None = None, history_cap: int = 1000):
+                 ttl_s: float | None = None, history_cap: int = 1000,
+                 owner: str | None = None):
         self.publish_every_s = publish_every_s
         self._run: Run | None = None
-        super().__init__(cfg, points, ttl_s=ttl_s, history_cap=history_cap)
+        super().__init__(cfg, points, ttl_s=ttl_s, history_cap=history_cap,
+                         owner=owner)
 
     @property
     def trainer(self):

@@ -14,17 +14,35 @@ TrainState, exactly) when it starts again on a process busier than another by tw
 
 The protocol is request/reply over one pipe per process, pickled with plain pickle (our own
 processes only, never user files; tensors travel as bytes, not shared memory): create, advance,
-apply, export, drop, ping, exit. A process that dies (killed, out of memory) turns its jobs
-into state "error" with a message; it is reaped at once and replaced at the next placement.
+apply, export, drop, ping, exit. Inside a process each advance runs on a thread of its own, and
+one that overruns its slice finishes aside while the process serves the others (jobs/host.py):
+one run's dear step or evaluation never holds up the runs sharing its process. Its job then
+answers PENDING until the piece is done and is asked again every PENDING_POLL_S.
+
+One job's failure is its own (issue 18). When a process dies (killed, out of memory) or a piece
+of work hangs past its time-out (sized from gan_lab.cost's estimate of the config), the process
+is killed and reaped; the suspect (the job whose piece was in progress aside, else the job
+whose request was being served) shows the error, and every other job of that process is placed
+again, on the least busy process, from the weights and step of its last commit (which the
+server keeps: the Snapshot). Its optimizer moments and noise stream restart there, and its
+message says so; a full TrainState per job and slice would cost the server 3x the weights of
+every run, the weights cost nothing extra.
+
+Caps: `max_runs` runs placed in all (the memory cap, GAN_LAB_MAX_JOBS), and `per_owner` runs
+placed per session (GAN_LAB_RUNS_PER_SESSION: its run, run A, its sweep's runs); done and
+stopped runs are not placed (their jobs keep what the page shows, jobs/process.py).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 
 from .host import Host, WorkerDied
+
+log = logging.getLogger("gan_lab.jobs")
 
 # Diagnostics: with this variable set to a file path, every training slice appends a line
 # "slot start end job ready" (monotonic seconds; job: an opaque number; ready: running jobs on
@@ -33,21 +51,31 @@ SLICE_LOG_ENV = "GAN_LAB_SLICE_LOG"
 PERIOD_S = 2.0      # a running job gets a slice at least this often (while <= ~8 share a core)
 MIN_SLICE_S = 0.1   # shorter slices would spend their time on commits
 MAX_SLICE_S = 0.25  # a pause, update or reset waits at most one slice
+PENDING_POLL_S = 0.05   # a job whose piece is in progress aside is asked again this often
 
 
 class PoolBusy(RuntimeError):
     """The server holds as many runs as it allows."""
 
 
+class OwnerBusy(PoolBusy):
+    """This session holds as many runs as one session may."""
+
+
 class WorkerPool:
-    """`processes` worker processes hosting at most `max_runs` runs in all (see the module
-    docstring). Jobs register themselves (ProcessJob); the pool places their runs, drives the
-    running ones and stops those nobody polls (their ttl_s)."""
+    """`processes` worker processes hosting at most `max_runs` runs in all, `per_owner` per
+    session (see the module docstring). Jobs register themselves (ProcessJob); the pool places
+    their runs, drives the running ones and stops those nobody polls (their ttl_s).
+    `hang_s`: a piece of work in progress aside for longer than this is hung (default: from
+    the job's cost estimate, ProcessJob.hang_s)."""
 
     def __init__(self, processes: int = 2, max_runs: int = 64, threads: int = 1,
-                 period_s: float = PERIOD_S, nice: int = 0):
+                 period_s: float = PERIOD_S, nice: int = 0, per_owner: int | None = None,
+                 hang_s: float | None = None):
         self.processes = max(1, int(processes))
         self.max_runs = int(max_runs)
+        self.per_owner = per_owner
+        self.hang_s = hang_s
         self.threads = threads
         self.nice = nice
         self.period_s = period_s
@@ -59,6 +87,7 @@ class WorkerPool:
         self._hosts: list[Host | None] = [None] * self.processes
         self._host_locks = [threading.Lock() for _ in range(self.processes)]
         self._placed: list[list] = [[] for _ in range(self.processes)]
+        self._in_flight: list = [None] * self.processes   # the job being advanced there
         self._jobs: set = set()
         self._next_rid = 0
         # Warm processes (torch imported) so the first Train of a class starts in milliseconds.
@@ -108,18 +137,33 @@ class WorkerPool:
     def _runs(self) -> int:
         return sum(len(p) for p in self._placed)
 
+    def owned(self, owner) -> int:
+        """Runs placed for one owner (a session's key)."""
+        with self._cond:
+            return sum(1 for p in self._placed for j in p
+                       if owner is not None and getattr(j, "owner", None) == owner)
+
     def _pick_slot(self, exclude: int | None = None) -> int:
         def load(i):
             return (sum(j.runnable() for j in self._placed[i]), len(self._placed[i]))
         return min((i for i in range(self.processes) if i != exclude), key=load)
 
-    def place(self, job, weights=None, state=None, final_at: int = -1) -> None:
-        """Create the job's run on the least busy process (PoolBusy at the run cap)."""
+    def place(self, job, weights=None, state=None, final_at: int = -1,
+              again: bool = False) -> None:
+        """Create the job's run on the least busy process. PoolBusy at the run cap, OwnerBusy
+        at the session's cap; `again` (a job placed anew after its process was lost, or moved)
+        is exempt from both: it held its place already."""
         with self._cond:
             if self._closed:
                 raise PoolBusy("the server is shutting down")
-            if self._runs() >= self.max_runs:
-                raise PoolBusy(f"this server holds {self.max_runs} runs already")
+            if not again:
+                if self._runs() >= self.max_runs:
+                    raise PoolBusy(f"this server holds {self.max_runs} runs already")
+                owner = getattr(job, "owner", None)
+                if (self.per_owner is not None and owner is not None and
+                        sum(getattr(j, "owner", None) == owner for p in self._placed
+                            for j in p) >= self.per_owner):
+                    raise OwnerBusy(f"this page holds {self.per_owner} runs already")
             slot = self._pick_slot()
             self._next_rid += 1
             rid = self._next_rid
@@ -129,7 +173,8 @@ class WorkerPool:
                 "create", rid, job.cfg.to_dict(), job.points, weights, state, final_at)
         except BaseException:
             with self._cond:
-                self._placed[slot].remove(job)
+                if job in self._placed[slot]:
+                    self._placed[slot].remove(job)
             raise
         job._slot, job._rid = slot, rid
 
@@ -149,15 +194,21 @@ class WorkerPool:
                 pass
 
     def call(self, job, op: str, *args, timeout: float = 120.0):
-        slot = job._slot
-        h = self._hosts[slot] if slot is not None else None
-        if h is None:
-            raise WorkerDied("the run's training process is gone")
-        try:
-            return h.call(op, *args, timeout=timeout)
-        except WorkerDied:
-            self._lost(slot)
-            raise
+        """`op` for the job's run (its id goes first). When its process turns out to be lost,
+        the process is handled (`_lost`) and, if this job was placed again meanwhile, the
+        request is made once more there."""
+        for attempt in (0, 1):
+            slot, rid = job._slot, job._rid
+            h = self._hosts[slot] if slot is not None else None
+            if h is None:
+                raise WorkerDied("the run's training process is gone")
+            try:
+                return h.call(op, rid, *args, timeout=timeout)
+            except WorkerDied as e:
+                self._lost(slot, served=job if e.during else None, why=str(e))
+                if attempt or job._slot is None:
+                    raise
+        raise AssertionError("unreachable")
 
     def rebalance(self, job) -> None:
         """Move a job that is about to run to a process with at least two fewer running jobs
@@ -171,22 +222,39 @@ class WorkerPool:
             there = sum(j.runnable() for j in self._placed[target])
             if here - there < 2:
                 return
-        state, final_at = self.call(job, "export", job._rid)
+        state, final_at = self.call(job, "export")
         self.unplace(job)
-        self.place(job, state=state, final_at=final_at)
+        self.place(job, state=state, final_at=final_at, again=True)
 
-    def _lost(self, slot: int) -> None:
-        """A process died (or its pipe broke, or it stopped answering): every job on it shows
-        the error; the process is killed if need be and reaped now."""
+    def _lost(self, slot: int, served=None, why: str = "", suspect=None) -> None:
+        """A process died, its pipe broke, or a piece of work there hung: kill and reap it;
+        the suspect shows the error, every other job of it is placed again (module
+        docstring). `suspect`: known (a hung piece's job); else the jobs with a piece in
+        progress aside, else `served` (the job whose request the process was serving)."""
         with self._cond:
             jobs, self._placed[slot] = list(self._placed[slot]), []
         with self._host_locks[slot]:
             h, self._hosts[slot] = self._hosts[slot], None
         if h is not None:   # dead, or broken or hung (a call failed): either way, gone
             h.kill(timeout=1.0)
+        if not jobs:
+            return
+        if suspect is not None:
+            suspects = [suspect]
+        else:
+            suspects = [j for j in jobs if getattr(j, "_pending_since", None) is not None] \
+                or ([served] if served is not None else [])
+        log.warning("training process of slot %d lost (%s); %d run(s) on it, %d suspected",
+                    slot, why, len(jobs), len(suspects))
         for j in jobs:
             j._slot = j._rid = None
-            j.host_lost("the training process exited unexpectedly (out of memory?)")
+        for j in jobs:
+            if j in suspects:
+                j.host_lost("the training process exited unexpectedly while it ran this "
+                            "run (out of memory?)" if suspect is None else
+                            f"a step of this run took longer than {why}")
+            else:
+                j.place_again()
 
     def wake(self) -> None:
         with self._cond:
@@ -212,20 +280,27 @@ class WorkerPool:
                 if self._closed:
                     return
                 ready = [j for j in self._placed[slot] if j.runnable()]
-                if not ready:
-                    self._cond.wait(0.5)
+                now = time.monotonic()
+                due = [j for j in ready if getattr(j, "_poll_at", 0.0) <= now]
+                if not due:
+                    wait = min((j._poll_at - now for j in ready), default=0.5)
+                    self._cond.wait(max(0.005, min(0.5, wait)))
                     continue
-                job = ready[turn % len(ready)]
+                job = due[turn % len(due)]
                 turn += 1
                 seconds = min(MAX_SLICE_S, max(MIN_SLICE_S, self.period_s / len(ready)))
-            h = self._hosts[slot]
-            if h is not None and not h.alive():
-                self._lost(slot)
-                continue
-            t0 = time.monotonic()
-            if job.drive(seconds) and self._slice_log is not None:
-                self._log_slice(f"{slot} {t0:.3f} {time.monotonic():.3f} {id(job)} "
-                                f"{len(ready)}\n")
+                self._in_flight[slot] = job
+            try:
+                h = self._hosts[slot]
+                if h is not None and not h.alive():
+                    self._lost(slot, why="it exited")
+                    continue
+                t0 = time.monotonic()
+                if job.drive(seconds) and self._slice_log is not None:
+                    self._log_slice(f"{slot} {t0:.3f} {time.monotonic():.3f} {id(job)} "
+                                    f"{len(ready)}\n")
+            finally:
+                self._in_flight[slot] = None
 
     def _log_slice(self, line: str) -> None:
         with self._log_lock:
@@ -241,9 +316,12 @@ class WorkerPool:
                 hosts = list(enumerate(self._hosts))
             for j in jobs:
                 j.expire_if_idle()
+                hung = j.hung(self.hang_s) if hasattr(j, "hung") else None
+                if hung is not None and j._slot is not None:
+                    self._lost(j._slot, why=hung, suspect=j)
             for slot, h in hosts:   # a process killed while none of its jobs runs
-                if h is not None and not h.alive():
-                    self._lost(slot)
+                if h is not None and not h.alive() and self._in_flight[slot] is None:
+                    self._lost(slot, why="it exited")
             time.sleep(0.5)
 
     def close(self, timeout: float = 3.0) -> None:

@@ -35,7 +35,8 @@ class ChunkedRunner(OwnThread):
     def __init__(self, cfg, points=None, *, device: str | None = None,
                  chunk_s: float | None = None, duration_s: int = DEFAULT_DURATION_S,
                  publish_every_s: float = 0.25, ttl_s: float | None = None,
-                 history_cap: int = 1000):
+                 history_cap: int = 1000,
+                 owner: str | None = None):
         if duration_s < 1:
             raise ValueError("duration_s must be at least 1 second")
         self.duration_s = int(duration_s)
@@ -47,7 +48,8 @@ class ChunkedRunner(OwnThread):
         self._reg_epoch = 0
         self._interrupt = False
         self._train_rate = 0.0       # steps/s inside chunks: sizes the next chunk's step budget
-        super().__init__(cfg, points, ttl_s=ttl_s, history_cap=history_cap)
+        super().__init__(cfg, points, ttl_s=ttl_s, history_cap=history_cap,
+                         owner=owner)
 
     @property
     def device(self) -> str:
