@@ -81,7 +81,7 @@ def _read_metadata(data: bytes) -> dict[str, str]:
         raise CheckpointError("not a safetensors file (bad header)")
     try:
         header = json.loads(data[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):   # not UTF-8, not JSON, a 5,000-digit number, ...
         raise CheckpointError("not a safetensors file (header is not JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError("not a safetensors file (header is not an object)")
@@ -104,11 +104,13 @@ def _check_step(meta: dict[str, str], max_steps: int) -> int:
 
 
 def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = None,
-                    max_bytes: int = MAX_BYTES, max_steps: int | None = None):
+                    max_bytes: int = MAX_BYTES, max_steps: int | None = None, check=None):
     """Read and check a checkpoint. Returns (cfg, g_state, d_state, step).
 
     cfg: the config to check shapes against; by default the one stored in the file.
     max_steps: the largest step the file may claim (default: the largest RunConfig.steps).
+    check(cfg): a server's caps (steps, parameters, cost: it raises ConfigError), applied to
+    that config before its networks are built or the tensors read (issue 18).
     Every metadata field is checked (format, step, config) and every tensor (name, shape,
     floating dtype, finite values) before anything is returned.
     Raises CheckpointError (or ConfigError for a bad stored config) and changes nothing."""
@@ -128,19 +130,20 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
     if meta.get("format", FORMAT) != FORMAT:
         raise CheckpointError(f"its format {brief(meta.get('format'))} is not {FORMAT!r}")
     step = _check_step(meta, spec("steps")["hi"] if max_steps is None else max_steps)
-    try:
-        tensors = st_load(data)
-    except (SafetensorError, Exception) as e:  # truncated or corrupt payloads land here
-        raise CheckpointError(f"the safetensors file is damaged or truncated "
-                              f"({str(e)[:120]})") from None
     if cfg is None:
-        if "config" not in meta:
+        if not isinstance(meta.get("config"), str):
             raise CheckpointError("the file has no GAN Lab config in its metadata; load a "
                                   "config JSON first")
         try:
             cfg = RunConfig.from_json(meta["config"])
         except ConfigError as e:
             raise CheckpointError(f"the stored config is invalid: {e}") from None
+    if check is not None:
+        check(cfg)
+    try:
+        tensors = st_load(data)
+    except (SafetensorError, Exception):  # truncated or corrupt payloads land here
+        raise CheckpointError("the safetensors file is damaged or truncated") from None
     G, D = build_models(cfg)
     states = {}
     for tag, net in (("G", G), ("D", D)):

@@ -239,12 +239,11 @@ class RunConfig:
         return cfg.validate() if validate else cfg
 
     @classmethod
-    def from_json(cls, text: str) -> RunConfig:
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-        return cls.from_dict(d)
+    def from_json(cls, text: str, field: str = "config") -> RunConfig:
+        """From JSON text, read by the one hostile-input-safe reader (gan_lab.config_json)."""
+        from .config_json import loads_object
+
+        return cls.from_dict(loads_object(text, field))
 
     def replace(self, **changes) -> RunConfig:
         """A validated copy with some fields changed (values coerced like user input)."""

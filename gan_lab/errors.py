@@ -15,8 +15,16 @@ BRIEF_CHARS = 60
 
 def brief(value: Any, limit: int = BRIEF_CHARS) -> str:
     """repr(value) cut to at most `limit` characters, for error messages that quote input."""
-    r = repr(value)
+    try:
+        r = repr(value)
+    except ValueError:   # an int past Python's 4,300-digit limit for int -> str
+        r = f"<a {digits(value):,}-digit number>"
     return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
+def digits(n: int) -> int:
+    """About how many decimal digits an int has, without converting it to text."""
+    return max(1, int(abs(n).bit_length() * 0.30103) + 1)
 
 
 class ConfigError(ValueError):

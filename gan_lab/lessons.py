@@ -99,18 +99,28 @@ def parse_lesson(value) -> tuple[int | None, str | None]:
     if value is None or str(value).strip() == "":
         return None, None
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= len(LESSONS):
-        return None, (f"lesson must be a number from 1 to {len(LESSONS)}, got "
-                      f"{text[:20]!r}")
+    # At most 3 digits read: Python refuses to read an int of 4,300 digits or more.
+    if not (text.isascii() and text.isdigit() and len(text) <= 3
+            and 1 <= int(text) <= len(LESSONS)):
+        shown = text[:20] + ("…" if len(text) > 20 else "")
+        return None, f"lesson must be a number from 1 to {len(LESSONS)}, got {shown!r}"
     return int(text) - 1, None
 
 
+# Unknown names of a `hide` list quoted in the page's message (the rest are counted).
+MAX_QUOTED = 5
+
+
 def parse_hide(value) -> tuple[tuple[str, ...], list[str]]:
-    """(groups to hide, unknown names) from a link's comma-separated `hide` list."""
+    """(groups to hide, unknown names) from a link's comma-separated `hide` list. The unknown
+    names are distinct, cut to 30 characters, at most MAX_QUOTED of them, then one entry
+    "... and N more" (a link's message stays short whatever the link holds)."""
     if value is None:
         return (), []
     names = [n.strip().lower() for n in str(value).split(",") if n.strip()]
     known = hideable()
     ok = tuple(dict.fromkeys(n for n in names if n in known))
-    bad = [n[:30] for n in names if n not in known]
+    bad = list(dict.fromkeys(n[:30] for n in names if n not in known))
+    if len(bad) > MAX_QUOTED:
+        bad = bad[:MAX_QUOTED] + [f"… and {len(bad) - MAX_QUOTED} more"]
     return ok, bad

@@ -15,6 +15,10 @@ So a folder with a summary.json is a finished run (`is_complete`), and a crash o
 at most a `.partial-*` folder, which `remove_stale_partials` deletes once its writer is gone.
 Where the destination already exists and holds files (`train --out .`), the new files replace
 the old ones one by one, summary.json removed first and moved in last: the rule holds there too.
+Nothing the program did not write is ever deleted or replaced (issue 18): `check_run_dest`
+refuses, before a run starts and again when it is moved in, a destination that is a file, lies
+under a file, holds a folder or link where a run file goes, or holds run files without being
+a finished run's folder; a run refused at that last moment is kept beside it (`*.kept-*`).
 
 Run ids (8 hex digits):
 - `config_id(cfg, points, init)`: a hash of the whole config (seed included), the custom points
@@ -148,17 +152,78 @@ def _partial_name(dest: Path) -> str:
 def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary folder next to `dest`; when the block ends normally, it becomes
     `dest` (see the module docstring). On an exception (Ctrl-C included) it is deleted and
-    `dest` is left as it was. Write summary.json last inside the block."""
+    `dest` is left as it was. Write summary.json last inside the block. A `dest` that turned
+    into something a run may not replace meanwhile (check_run_dest) raises ConfigError and the
+    finished run is kept beside it."""
     dest = Path(dest).resolve()
+    check_run_dest(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / _partial_name(dest)
     tmp.mkdir()
     try:
         yield tmp
-        _commit(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    try:
+        _commit(tmp, dest)
+    except ConfigError as e:
+        kept = dest.parent / f"{dest.name}.kept-{secrets.token_hex(3)}"
+        os.rename(tmp, kept)
+        raise ConfigError(e.field, f"{field_message(e)}; the finished run is kept in "
+                                   f"{kept}") from None
+
+
+def field_message(e: ConfigError) -> str:
+    text, prefix = str(e), f"{e.field}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def check_out_dir(path: str | os.PathLike, field: str = "--out") -> None:
+    """`path` is a folder, or one can be made there: ConfigError(field) naming why not."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(field, f"{p} is a file, not a folder: give a folder")
+    for parent in p.resolve().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(field, f"{parent} is a file, so {p} cannot be made")
+            if not p.exists() and not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(field, f"cannot create {p}: {parent} is not writable")
+            break
+
+
+def check_run_dest(path: str | os.PathLike, field: str = "--out") -> None:
+    """A run may be written to `path` without deleting or replacing anything it did not write
+    (see the module docstring): ConfigError(field) naming the first obstacle."""
+    check_out_dir(path, field)
+    p = Path(path)
+    if not p.is_dir():
+        return
+    present = [n for n in RUN_FILES if os.path.lexists(p / n)]
+    for n in present:
+        q = p / n
+        if q.is_symlink() or not q.is_file():
+            what = "a link" if q.is_symlink() else "a folder" if q.is_dir() else "not a file"
+            raise ConfigError(field, f"{q} is {what}; a run writes a file of that name there "
+                                     "and never deletes what it did not write: move it away or "
+                                     f"choose another {field}")
+    if present and not _written_by_a_run(p):
+        raise ConfigError(field, f"{p} holds {present[0]} but is not a run's folder (no "
+                                 f"{SUMMARY}, no run's config.json); a run replaces only the "
+                                 f"files of a run written there: choose another {field}")
+
+
+def _written_by_a_run(p: Path) -> bool:
+    """A run's folder: finished (summary.json), or one whose summary.json was removed to have
+    it redone (a sweep does that): its config.json is a whole RunConfig, as runs write them."""
+    if (p / SUMMARY).is_file():
+        return True
+    try:
+        d = json.loads((p / "config.json").read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(d, dict) and set(d) == {s["name"] for s in specs()}
 
 
 def _commit(tmp: Path, dest: Path) -> None:
@@ -169,11 +234,11 @@ def _commit(tmp: Path, dest: Path) -> None:
         if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EACCES, errno.EPERM) or \
                 not dest.is_dir():
             raise
-    # dest holds files: replace ours one by one, summary.json gone first and back last.
+    # dest holds files: replace ours one by one (only a finished run's, and only files: checked
+    # now again, since the run may have taken hours), summary.json gone first and back last.
+    check_run_dest(dest)
     (dest / SUMMARY).unlink(missing_ok=True)
     for f in sorted(tmp.iterdir(), key=lambda p: p.name == SUMMARY):
-        if (dest / f.name).is_dir():
-            shutil.rmtree(dest / f.name)
         os.replace(f, dest / f.name)
     tmp.rmdir()
 
@@ -343,11 +408,18 @@ def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
     exports.metrics_csv (the downsampled curves the page shows); samples.npy holds the samples
     on screen (2-D: the view's points; MNIST: the 64 digits on screen), not the CLI's 2,500.
     png may also be the samples.png bytes, drawn elsewhere (the app's render process)."""
+    run_id = run_id or new_run_id()
+    name = name or run_name(snap.cfg)
+    files = snapshot_files(snap, checkpoint_bytes, name, png=png, run_id=run_id)
+    return write_run_files(Path(root) / f"{run_id}-{slug(name)}", files)
+
+
+def snapshot_files(snap, checkpoint_bytes: bytes, name: str, *, png: bool | bytes,
+                   run_id: str) -> dict[str, bytes]:
+    """The files of save_snapshot_run, in memory (so their size is known before writing)."""
     from .exports import metrics_csv
 
     cfg = snap.cfg
-    run_id = run_id or new_run_id()
-    name = name or run_name(cfg)
     final = {k: float(v) for k, v in snap.latest.items()
              if isinstance(v, (int, float)) and math.isfinite(float(v))}
     summary = {
@@ -369,4 +441,17 @@ def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
 
         files["samples.png"] = samples_png(snap)
     files[SUMMARY] = summary_json(summary)
-    return write_run_files(Path(root) / f"{run_id}-{slug(name)}", files)
+    return files
+
+
+def folder_bytes(root: str | os.PathLike) -> tuple[int, int]:
+    """(bytes of every file under root, finished run folders under it); (0, 0) if absent."""
+    total = runs = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for n in names:
+            try:
+                total += os.lstat(os.path.join(dirpath, n)).st_size
+            except OSError:
+                continue
+            runs += n == SUMMARY and PARTIAL not in dirpath
+    return total, runs

@@ -119,6 +119,19 @@ def page_params(query: Any) -> dict[str, str]:
     return out
 
 
+def page_flag(page: Mapping[str, str], key: str) -> tuple[bool, ConfigError | None]:
+    """A yes/no page key of a link (`compare=1`): (its value, the error when it is neither)."""
+    raw = page.get(key)
+    if raw is None:
+        return False, None
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True, None
+    if text in ("0", "false", "no", "off"):
+        return False, None
+    return False, ConfigError(key, f"must be 1 (yes) or 0 (no), got {brief(str(raw)[:20])}")
+
+
 def parse_compare(query: Any, b: RunConfig) -> tuple[RunConfig | None, list[ConfigError]]:
     """Run A of a comparison link whose run B is `b`: b with the link's a.NAME fields."""
     values = {k[len(A_PREFIX):]: v for k, v in page_params(query).items()

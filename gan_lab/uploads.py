@@ -14,20 +14,22 @@ binary), so wrap a gradio filepath in Path() for the first two.
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+import secrets
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from . import config_json
 from .checkpoint import MAX_BYTES as CHECKPOINT_MAX_BYTES
 from .checkpoint import CheckpointError, load_checkpoint
-from .config import ConfigError, RunConfig, brief
+from .config import ConfigError, RunConfig
 from .share import ConfigErrors, validate_all
 from .trainer import check_limits
 
-CONFIG_MAX_BYTES = 64 * 1024
+log = logging.getLogger("gan_lab")
+CONFIG_MAX_BYTES = config_json.MAX_FILE_BYTES
 POINTS_MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -66,10 +68,7 @@ def _size(n: int) -> str:
 
 
 def _text(raw: bytes, field: str, what: str) -> str:
-    try:
-        return raw.decode("utf-8").lstrip("\ufeff")
-    except UnicodeDecodeError as e:
-        raise ConfigError(field, f"the {what} is not UTF-8 text (byte {e.start})") from None
+    return config_json.decode(raw, field, what)
 
 
 def parse_config(data: bytes | str | os.PathLike, max_bytes: int = CONFIG_MAX_BYTES
@@ -79,27 +78,9 @@ def parse_config(data: bytes | str | os.PathLike, max_bytes: int = CONFIG_MAX_BY
     their defaults; unknown fields, bad values and a key given twice are errors."""
     try:
         text = _text(_read(data, max_bytes, "config", "config file"), "config", "config file")
+        obj, dupes = config_json.loads(text)
     except ConfigError as e:
         return None, [e]
-    dupes: list[ConfigError] = []
-
-    def pairs_hook(pairs):
-        d: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in d and d[k] != v:
-                dupes.append(ConfigError(k, f"appears twice with different values "
-                                            f"({brief(d[k])} and {brief(v)})"))
-            d[k] = v
-        return d
-
-    try:
-        # NaN and Infinity parse as floats here and are then refused as out of range.
-        obj = json.loads(text, object_pairs_hook=pairs_hook)
-    except json.JSONDecodeError as e:
-        return None, [ConfigError("config", f"not valid JSON: {e.msg} at line {e.lineno}, "
-                                            f"column {e.colno}")]
-    except RecursionError:
-        return None, [ConfigError("config", "not valid JSON: nested too deeply")]
     if not isinstance(obj, dict):
         return None, [ConfigError("config", "must be a JSON object of field: value pairs, "
                                             f"got {type(obj).__name__}")]
@@ -119,28 +100,31 @@ def import_config(data: bytes | str | os.PathLike, max_bytes: int = CONFIG_MAX_B
 
 
 def import_checkpoint(data: bytes | str | os.PathLike, max_bytes: int = CHECKPOINT_MAX_BYTES,
-                      max_steps: int | None = None):
+                      max_steps: int | None = None, check=None):
     """Read and check an uploaded checkpoint: (cfg, g_state, d_state, step).
 
     safetensors only (a pickle or torch.save file is refused: it could run code), at most
     max_bytes, the stored config valid, its step in [0, max_steps], every tensor name and shape
-    what that config builds, every value a finite float. Raises CheckpointError with the
-    reason; nothing is changed."""
+    what that config builds, every value a finite float. check(cfg): the server's caps,
+    applied to the stored config before anything is built (a ConfigError passes through).
+    Raises CheckpointError with the reason; nothing is changed."""
     src = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else Path(data)
     try:
-        return load_checkpoint(src, max_bytes=max_bytes, max_steps=max_steps)
-    except CheckpointError:
+        return load_checkpoint(src, max_bytes=max_bytes, max_steps=max_steps, check=check)
+    except (CheckpointError, ConfigError):
         raise
     except OSError as e:
         raise CheckpointError(f"cannot read the checkpoint: {e.strerror}") from None
-    except Exception as e:   # anything else a crafted file provokes is still a refused file
-        raise CheckpointError(f"the checkpoint cannot be used ({type(e).__name__}: "
-                              f"{str(e)[:120]})") from None
+    except Exception:   # anything else a crafted file provokes is still a refused file
+        incident = secrets.token_hex(4)
+        log.exception("checkpoint refused (incident %s)", incident)
+        raise CheckpointError(f"the checkpoint cannot be used: it is damaged or not a GAN Lab "
+                              f"checkpoint (incident {incident})") from None
 
 
 def continue_from_checkpoint(job, data: bytes | str | os.PathLike, *,
                              max_bytes: int = CHECKPOINT_MAX_BYTES, max_steps: int | None = None,
-                             max_params: int | None = None) -> RunConfig:
+                             max_params: int | None = None, check=None) -> RunConfig:
     """Load an uploaded checkpoint into a job (TrainingJob, ProcessJob or ChunkedRunner) so
     Train continues from its weights: the job takes the checkpoint's config (reset), then its
     weights and step. Optimizer moments restart from zero (checkpoints hold weights only).
@@ -148,8 +132,9 @@ def continue_from_checkpoint(job, data: bytes | str | os.PathLike, *,
     Everything that can refuse the file runs before the job is touched: the checkpoint checks,
     the server's caps (max_steps, max_params, as check_limits reports them) and building the
     networks for that config (reset builds before it replaces). Returns the new config."""
-    cfg, g_state, d_state, step = import_checkpoint(data, max_bytes, max_steps)
-    check_limits(cfg, max_steps, max_params)
+    cfg, g_state, d_state, step = import_checkpoint(
+        data, max_bytes, max_steps,
+        check=check or (lambda c: check_limits(c, max_steps, max_params)))
     if cfg.dataset == "custom" and getattr(job, "points", True) is None:
         raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
                                      "the points CSV first, then the checkpoint")

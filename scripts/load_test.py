@@ -165,7 +165,7 @@ class SessionRun:
         timer = out[9] if api != "/poll" else out[8]   # the page's gr.Timer: its period
         if isinstance(timer, dict) and isinstance(timer.get("value"), (int, float)):
             self.tick = float(timer["value"])
-        if isinstance(msg, str) and ("Unexpected error" in msg or "gl-err" in msg):
+        if isinstance(msg, str) and ("went wrong on the server" in msg or "gl-err" in msg):
             self.errors.append(f"{api}: {re.sub('<[^>]+>', '', msg)[:160]}")
         if isinstance(msg, str) and "Server busy" in msg:
             self.busy += 1

@@ -119,7 +119,7 @@ def test_a_sweep_fills_its_table_and_plot(client):
 def test_bad_sweeps_name_the_problem(client):
     c, _ = client
     out = c.predict(api_name="/sweep", field="lam", values="0.1", **SMALL)
-    assert "2 to 6 values" in out[0], out[0]
+    assert "2 to 6 different values" in out[0], out[0]
     out = c.predict(api_name="/sweep", field="lam", values="0.1, 7", **SMALL)
     assert "Lambda" in out[0] and "[0, 1]" in out[0], out[0]
     out = c.predict(api_name="/sweep", field="nope", values="1,2", **SMALL)

@@ -50,6 +50,21 @@ def spray(counts: np.ndarray, x: float, y: float, n: int = 20, spread: float = 0
     return add
 
 
+def stroke(add: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A click's added counts, kept small for Undo: (flat indices of its cells, their counts).
+    A click adds at most 50 points, so a few hundred bytes, where the dense grid is 8 KiB."""
+    idx = np.flatnonzero(add)
+    return idx.astype(np.uint16), add.flat[idx].astype(np.uint8)
+
+
+def undo(counts: np.ndarray, st: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The counts without one stroke (see `stroke`)."""
+    out = counts.copy()
+    idx, vals = st
+    out.flat[idx.astype(np.intp)] -= vals.astype(out.dtype)
+    return out
+
+
 def points(counts: np.ndarray) -> np.ndarray:
     """The N x 2 training points of a drawing: for each cell, its count of points spread
     evenly (deterministically) inside it."""

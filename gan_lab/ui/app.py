@@ -25,7 +25,7 @@ from .many import Compare, Sweep
 from .messages import Messages, errors_html, html_box, shown_value
 from .render_worker import RenderService
 from .saved import SavedRuns
-from .sessions import Registry, Session
+from .sessions import Registry
 from .storage import AppFiles, CacheJanitor
 from .stream import Stream
 from .transfer import Transfers
@@ -42,16 +42,19 @@ def _blocks(group) -> list:
 
 class GanLabApp:
     def __init__(self, registry: Registry | None = None,
-                 renderers: RenderService | None = None):
+                 renderers: RenderService | None = None, files: AppFiles | None = None):
         self.registry = registry or Registry()
         self.renderers = renderers or RenderService(nice=self.registry.limits.worker_nice)
         self.ctl = Controls()
         # Downloads are written here (one folder per session token, removed when its tab
         # closes; the whole folder at shutdown); gradio copies them into its own cache to serve
         # them. Nothing is written elsewhere.
-        self.files = AppFiles()
+        self.files = files or AppFiles()
         self.janitor: CacheJanitor | None = None
         self._closed = False
+        # However a session ends (tab closed, or silent too long: API clients never unload),
+        # its downloads and figures go with it.
+        self.registry.on_forget.append(self._forget_files)
 
     # ------------------------------------------------------------------------------------------
     # Run handlers
@@ -74,9 +77,19 @@ class GanLabApp:
             link = None   # only platform or tracking keys (__theme, __sign, utm_...)
         lesson_i, why = lessons.parse_lesson(page.get("lesson"))
         hidden, unknown = lessons.parse_hide(page.get("hide"))
-        errors = list(errors) + ([ConfigError("lesson", why)] if why else []) + [
-            ConfigError("hide", f"unknown group {n!r}; the groups are "
-                                f"{', '.join(lessons.hideable())}") for n in unknown]
+        compare, bad_compare = share.page_flag(page, "compare")
+        errors = list(errors) + ([ConfigError("lesson", why)] if why else [])
+        if unknown:
+            errors.append(ConfigError("hide", f"unknown group(s) {', '.join(unknown)}; the "
+                                              f"groups are {', '.join(lessons.hideable())}"))
+        if bad_compare:
+            errors.append(bad_compare)
+        elif compare and lesson_i is not None:
+            errors.append(ConfigError("compare", "a lesson's link cannot open a comparison too"))
+        a_keys = [k for k in page if k.startswith(share.A_PREFIX)]
+        if a_keys and not compare and not bad_compare:
+            errors.append(ConfigError(a_keys[0], "run A's settings (a.NAME) need compare=1 in "
+                                                 "the link"))
         counts = None
         if "draw" in page:
             try:
@@ -108,20 +121,22 @@ class GanLabApp:
                               for k, v in link.non_default().items())
             out.update(self.apply(s, link, f"Settings from the link: {shown}. Press "
                                            "**Train**.", *view))
-            if page.get("compare"):
-                bad = self.compare.from_link(s, query, link)
-                if bad:
-                    out[self.page.msg] = errors_html("⚠️ Run A of this comparison link was not "
-                                                     "set up:", bad)
-                else:
-                    s.tab = "compare"
-                    out[self.page.tabs] = gr.Tabs(selected="compare")
-                    out.update(self.msgs.ok(s, "A comparison from a link: A and B are set up "
-                                               "(Compare tab). Press **Train B beside A**."))
         else:
             note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
             s.shown.clear()
             out.update({**self.msgs.ok(s, note), **self._render(s, view)})
+        if compare:
+            # B is the link's settings, or the defaults when it sets none (`?compare=1&a.reg=l1`
+            # compares the defaults with L1).
+            bad = self.compare.from_link(s, query, s.job.cfg)
+            if bad:
+                out[self.page.msg] = errors_html("⚠️ Run A of this comparison link was not "
+                                                 "set up:", bad)
+            else:
+                s.tab = "compare"
+                out[self.page.tabs] = gr.Tabs(selected="compare")
+                out.update(self.msgs.ok(s, "A comparison from a link: A and B are set up "
+                                           "(Compare tab). Press **Train B beside A**."))
         if counts is not None:
             out.update(self.draw.on_show(s))
         return out
@@ -295,10 +310,11 @@ class GanLabApp:
         return out
 
     def on_unload(self, request: gr.Request):
-        s: Session | None = self.registry.drop(request.session_hash)
-        if s is not None:
-            self.renderers.drop(s.key)
-            self.files.drop(s.key)
+        self.registry.drop(request.session_hash)   # its files go with it (_forget_files)
+
+    def _forget_files(self, key: str) -> None:
+        self.renderers.drop(key)
+        self.files.drop(key)
 
     def close(self) -> None:
         """Stop every job, join the workers and the render process, remove the app's files.

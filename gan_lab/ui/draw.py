@@ -43,10 +43,11 @@ class Draw:
         if not isinstance(idx, (list, tuple)) or len(idx) != 2:
             raise ConfigError("drawing", "a click on the canvas has x and y pixel coordinates")
         try:
-            px, py, n, spread = float(idx[0]), float(idx[1]), int(n), float(spread)
-        except (TypeError, ValueError):
+            px, py, n, spread = float(idx[0]), float(idx[1]), float(n), float(spread)
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError("drawing", "the click, points per click and spread must be "
                                          "numbers") from None
+        # The range checks also refuse nan and inf (every comparison with nan is False).
         if not (0 <= px <= CANVAS_PX and 0 <= py <= CANVAS_PX and 1 <= n <= 50
                 and 0.005 <= spread <= 0.5):
             raise ConfigError("drawing", f"clicks must land on the {CANVAS_PX}x{CANVAS_PX} "
@@ -54,17 +55,21 @@ class Draw:
                                          "to 0.5")
         counts = self._counts(s)
         x, y = drawing.to_data(px, py, CANVAS_PX)
-        add = drawing.spray(counts, x, y, n=n, spread=spread, seed=len(s.strokes))
+        add = drawing.spray(counts, x, y, n=int(n), spread=spread, seed=len(s.strokes))
         if not add.any():
-            return self._show(s, f"The drawing holds {drawing.MAX_POINTS:,} points, the most "
-                                 "it can: Undo or Clear to add more.")
+            if int(counts.sum()) >= drawing.MAX_POINTS:
+                return self._show(s, f"The drawing holds {drawing.MAX_POINTS:,} points, the "
+                                     "most it can: Undo or Clear to add more.")
+            return self._show(s, "No point was added there: the cells around that click "
+                                 f"hold {drawing.MAX_PER_CELL} points each, the most a cell "
+                                 "can, or the spray fell off the canvas. Click elsewhere.")
         s.drawing = counts + add
-        s.strokes.append(add)
+        s.strokes.append(drawing.stroke(add))   # a few cells, not a 64 x 64 array per click
         return self._show(s)
 
     def on_undo(self, s):
         if s.strokes:
-            s.drawing = self._counts(s) - s.strokes.pop()
+            s.drawing = drawing.undo(self._counts(s), s.strokes.pop())
         return self._show(s)
 
     def on_clear(self, s):

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from .. import share
-from ..config import ConfigError, RunConfig, coerce
+from ..config import ConfigError, RunConfig, brief, coerce
+from ..jobs import PoolBusy
 from ..presets import demo_settings
 from .controls import label_of
 from .layout import reg_teaching, sweep_fields
@@ -22,6 +23,7 @@ from .transfer import page_base
 
 SWEEP_MAX_VALUES = 6       # runs in one sweep
 SWEEP_PARALLEL = 2         # of a session's sweep runs, training at once
+SWEEP_TEXT_MAX = 2000      # characters of the values box read
 
 
 def _run_data(label: str, snap, dashed: bool = False) -> dict:
@@ -61,8 +63,8 @@ class Compare:
         if s.job_a.state in ("idle", "paused", "diverged"):
             try:
                 s.job_a.start()
-            except Exception as e:  # noqa: BLE001 - A cannot go on: say so, B still trains
-                note += f" Run A could not continue ({e})."
+            except PoolBusy as e:   # A cannot go on: say so, B still trains
+                note += f" Run A could not continue: {self.registry.busy_text(e)}"
         return self.msgs.ok(s, "A and B train side by side (Compare tab)." + note)
 
     def on_with_without(self, s, heat, arrows, mani, layer, *controls):
@@ -105,7 +107,9 @@ class Compare:
         a, errors = share.parse_compare(query, b)
         if errors:
             return errors
-        self.registry.check(a)
+        errors = self.registry.usable(s, a)
+        if errors:
+            return errors
         if s.job_a is not None:
             s.job_a.stop("Replaced by a new comparison.")
         job_b, s.job = s.job, None
@@ -158,13 +162,24 @@ class Sweep:
         self.page, self.ctl, self.registry, self.msgs = page, ctl, registry, msgs
 
     def parse(self, name: Any, text: Any) -> tuple[str, list]:
-        if name not in dict((n, n) for _, n in sweep_fields()):
-            raise ConfigError("sweep", f"choose the field to sweep (got {str(name)[:30]!r})")
-        raw = [v.strip() for v in str(text or "").split(",") if v.strip()]
-        if not 2 <= len(raw) <= SWEEP_MAX_VALUES:
+        names = [n for _, n in sweep_fields()]
+        if not isinstance(name, str) or name not in names:
+            raise ConfigError("sweep", f"choose the field to sweep, one of {', '.join(names)} "
+                                       f"(got {brief(name, 30)})")
+        if text is not None and not isinstance(text, str) or len(text or "") > SWEEP_TEXT_MAX:
+            raise ConfigError(name, "the values to sweep are text of at most "
+                                    f"{SWEEP_TEXT_MAX} characters: numbers or choices "
+                                    "separated by commas")
+        raw = [v.strip() for v in (text or "").split(",") if v.strip()]
+        if len(raw) > SWEEP_MAX_VALUES:
             raise ConfigError(name, f"a sweep takes 2 to {SWEEP_MAX_VALUES} values separated "
                                     f"by commas, got {len(raw)}")
         values = list(dict.fromkeys(coerce(name, v) for v in raw))
+        if not 2 <= len(values) <= SWEEP_MAX_VALUES:
+            raise ConfigError(name, f"a sweep takes 2 to {SWEEP_MAX_VALUES} different values "
+                                    f"separated by commas, got {len(values)}"
+                                    + (f" ({len(raw)} given, some the same)"
+                                       if len(raw) != len(values) else ""))
         return name, values
 
     def on_start(self, s, name, text, heat, arrows, mani, layer, *controls):
@@ -174,13 +189,8 @@ class Sweep:
         for c in cfgs:
             self.registry.check(c)
         self.stop(s)
-        from ..jobs import make_job
-
         points = s.points if base.dataset == "custom" else None
-        lim = self.registry.limits
-        s.sweep = SweepState(name, values, [
-            make_job(c, points, ttl_s=lim.ttl_s, history_cap=self.registry.history_cap,
-                     pool=self.registry.pool) for c in cfgs])
+        s.sweep = SweepState(name, values, [self.registry.make_job(s, c, points) for c in cfgs])
         s.shown.pop("sweep", None)
         self._advance(s)
         return self.msgs.note(f"Sweep of **{label_of(name)}** over {len(values)} values, "
@@ -206,8 +216,8 @@ class Sweep:
             if j.state == "idle":
                 try:
                     j.start()
-                except Exception as e:  # noqa: BLE001 - the server's run cap: try later
-                    raise ServerBusy(f"Sweep waiting: {e}") from None
+                except PoolBusy as e:   # the server's or the page's run cap: try later
+                    raise ServerBusy(f"Sweep waiting: {self.registry.busy_text(e)}") from None
                 running += 1
 
     def rows(self, s) -> tuple[pd.DataFrame, list[dict]]:

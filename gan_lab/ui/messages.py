@@ -11,6 +11,7 @@ import functools
 import html
 import logging
 import re
+import secrets
 
 import gradio as gr
 
@@ -143,9 +144,13 @@ class Messages:
                 return report("busy", f"⏳ {e}")
             except CheckpointError as e:
                 return report("err", f"⚠️ Checkpoint refused: {e}. Nothing was changed.")
-            except Exception as e:
-                log.exception("handler %s failed", fn.__name__)
-                return report("err", f"⚠️ Unexpected error: {type(e).__name__}: {e}. Your "
-                                     "settings are kept; press Reset to start over.")
+            except Exception:
+                # The exception's text may hold paths, tokens or client input: it goes to the
+                # server's log under an incident id, and the page gets only the id.
+                incident = secrets.token_hex(4)
+                log.exception("handler %s failed (incident %s)", fn.__name__, incident)
+                return report("err", f"⚠️ Something went wrong on the server (incident "
+                                     f"{incident}). Your settings are kept; press Reset to "
+                                     "start over.")
 
         return inner

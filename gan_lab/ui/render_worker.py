@@ -77,7 +77,12 @@ class _Store:
         return r
 
     def drop(self, key):
-        self._r.pop(key, None)
+        """Forget a session's renderers: `key` and its runs' ("A:key", "B:key")."""
+        for k in [k for k in self._r if k == key or k.endswith(":" + key)]:
+            del self._r[k]
+
+    def __len__(self):
+        return len(self._r)
 
     def draw(self, op: str, key: str, snap, opts: dict):
         """Image bytes; with opts["frame_side"] (an int) an (image bytes, RGB array) pair,
@@ -203,7 +208,15 @@ class RenderService:
                 log.warning("render process lost; starting a new one")
                 return self._request(msg)
 
+    def held(self) -> int:
+        """Renderers (figures kept for a session's run) the drawing process holds now."""
+        with self._lock:
+            if not self.use_process:
+                return len(self._local)
+            return self._request(("ping", "", None, None))
+
     def drop(self, key: str) -> None:
+        """Forget a session's figures (see _Store.drop)."""
         with self._lock:
             self._local.drop(key)
             if self.use_process and self._conn is not None:
@@ -231,7 +244,7 @@ def _serve(host: str, port: int) -> None:
             return  # the server went away
         try:
             if op == "ping":
-                out = None
+                out = len(store)
             elif op == "drop":
                 store.drop(skey)
                 out = None

@@ -19,7 +19,7 @@ from .layout import CSS
 from .render_worker import RenderService
 from .sessions import Limits, Registry, configure_torch
 from .skips import fast_skips
-from .storage import BodyLimit, CacheJanitor
+from .storage import AppFiles, BodyLimit, CacheJanitor
 from .transfer import upload_max_bytes
 
 log = logging.getLogger("gan_lab.ui")
@@ -55,8 +55,8 @@ def warm_up(renderers: RenderService) -> None:
 
 
 def build_demo(registry: Registry | None = None, *, renderers: RenderService | None = None,
-               warm: bool = True) -> gr.Blocks:
-    app = GanLabApp(registry, renderers)
+               warm: bool = True, files: AppFiles | None = None) -> gr.Blocks:
+    app = GanLabApp(registry, renderers, files)
     configure_torch(app.registry.limits)
     if warm:
         warm_up(app.renderers)
@@ -64,7 +64,8 @@ def build_demo(registry: Registry | None = None, *, renderers: RenderService | N
     fast_skips(demo)    # see ui/skips.py: gr.skip() outputs cost a component build each
     demo.queue(default_concurrency_limit=None)
     app.janitor = CacheJanitor(gr.utils.get_upload_folder(),
-                               app.registry.limits.cache_mb * 1024 * 1024).start()
+                               app.registry.limits.cache_mb * 1024 * 1024,
+                               also=(app.files.exports,)).start()
     demo.gan_lab = app  # tests and app.py reach the registry through this
     return demo
 

@@ -14,6 +14,8 @@ frees its run.
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import threading
 import time
@@ -22,12 +24,15 @@ from typing import Any
 
 import torch
 
+from .. import cost
 from ..config import ConfigError, RunConfig, plan_change
-from ..jobs import Job, PoolBusy, WorkerPool, make_job
+from ..jobs import Job, OwnerBusy, PoolBusy, WorkerPool, make_job
 from ..trainer import check_limits
 from .controls import label_of
 from .messages import ServerBusy
 from .storage import session_token
+
+log = logging.getLogger("gan_lab.ui")
 
 
 def _env_num(env, name: str, default, cast=int, allow_zero: bool = False):
@@ -38,6 +43,8 @@ def _env_num(env, name: str, default, cast=int, allow_zero: bool = False):
         v = cast(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a number") from None
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"{name}={raw!r} must be a finite number")
     if v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name}={raw!r} must be {'>= 0' if allow_zero else 'positive'}")
     return v
@@ -53,6 +60,15 @@ class Limits:
                          (a 2-D run holds a few MB, an MNIST conv run tens of MB)
     GAN_LAB_MAX_STEPS    steps per run per session
     GAN_LAB_MAX_PARAMS   G + D parameters per session
+    GAN_LAB_MAX_STEP_GFLOP  the most one training step may cost (gan_lab.cost's estimate;
+                         default 10: ~0.4 s of one core at most): a worker cannot interrupt a
+                         step, so this bounds how long one run keeps a core from the others
+    GAN_LAB_MAX_EVAL_GFLOP  the most the evaluation at the end of a run may cost (default
+                         1000: ~8 s of one core measured, quality metrics and sharpness)
+    GAN_LAB_MAX_STEP_MB  peak activation memory of a step or of that evaluation (default 512)
+    GAN_LAB_RUNS_PER_SESSION  runs one session may hold in the workers at once: its run, run A
+                         of a comparison and its sweep's runs (default 4; finished runs hold
+                         none)
     GAN_LAB_JOB_TTL_S    a job nobody polled for this long stops itself (closed or lost tab)
     GAN_LAB_TORCH_THREADS  torch intra-op threads of the server process
     GAN_LAB_PROCESS_JOBS 0 trains in threads of the server process instead (slower while the
@@ -64,6 +80,9 @@ class Limits:
                          processes answer first, training takes the rest of the cores
     GAN_LAB_SAVED_PER_SESSION  runs one session may save (Save the run on screen; default 8)
     GAN_LAB_SAVED_MAX    saved runs in $GAN_LAB_RUNS_DIR/app in all (default 500)
+    GAN_LAB_SAVED_MB_PER_SESSION  MB of saved runs per session (default 100)
+    GAN_LAB_SAVED_MB     MB of saved runs in $GAN_LAB_RUNS_DIR/app in all, earlier server
+                         starts' included (default 2048)
     """
 
     max_running: int = 2
@@ -78,6 +97,12 @@ class Limits:
     worker_nice: int = 5
     saved_per_session: int = 8
     saved_total: int = 500
+    max_step_gflop: float = cost.MAX_STEP_GFLOP
+    max_eval_gflop: float = cost.MAX_EVAL_GFLOP
+    max_step_mb: float = cost.MAX_STEP_MB
+    runs_per_session: int = 4
+    saved_mb_per_session: float = 100.0
+    saved_mb: float = 2048.0
 
     @classmethod
     def from_env(cls, env=None) -> "Limits":
@@ -96,6 +121,13 @@ class Limits:
             worker_nice=_env_num(env, "GAN_LAB_WORKER_NICE", d.worker_nice, allow_zero=True),
             saved_per_session=_env_num(env, "GAN_LAB_SAVED_PER_SESSION", d.saved_per_session),
             saved_total=_env_num(env, "GAN_LAB_SAVED_MAX", d.saved_total),
+            max_step_gflop=_env_num(env, "GAN_LAB_MAX_STEP_GFLOP", d.max_step_gflop, float),
+            max_eval_gflop=_env_num(env, "GAN_LAB_MAX_EVAL_GFLOP", d.max_eval_gflop, float),
+            max_step_mb=_env_num(env, "GAN_LAB_MAX_STEP_MB", d.max_step_mb, float),
+            runs_per_session=_env_num(env, "GAN_LAB_RUNS_PER_SESSION", d.runs_per_session),
+            saved_mb_per_session=_env_num(env, "GAN_LAB_SAVED_MB_PER_SESSION",
+                                          d.saved_mb_per_session, float),
+            saved_mb=_env_num(env, "GAN_LAB_SAVED_MB", d.saved_mb, float),
         )
 
     def threads(self) -> int:
@@ -168,10 +200,15 @@ class Registry:
         self.history_cap = history_cap
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        # Called with a session's key when it is forgotten (tab closed, or silent too long):
+        # the app drops the session's downloads and pictures there.
+        self.on_forget: list = []
         # Warm worker processes (torch imported), one per core, hosting every session's run.
         self.pool = (WorkerPool(processes=self.limits.max_running,
-                                max_runs=self.limits.max_jobs, nice=self.limits.worker_nice)
+                                max_runs=self.limits.max_jobs, nice=self.limits.worker_nice,
+                                per_owner=self.limits.runs_per_session)
                      if self.limits.process_jobs else None)
+        cost.net_cost(RunConfig())   # the first meta-device forward of a process takes ~1.5 s
 
     # --- sessions ------------------------------------------------------------------------------
     def get(self, session_hash: str | None) -> Session:
@@ -181,6 +218,10 @@ class Registry:
             if s is None:
                 s = self._sessions[key] = Session(key)
             s.last_seen = time.monotonic()
+        # Liveness is the page's: any request of it (a poll, whichever tab is shown) keeps
+        # every run of the session alive, run A and the sweep's runs included.
+        for j in s.jobs():
+            j.touch()
         self.sweep()
         return s
 
@@ -189,8 +230,16 @@ class Registry:
         with self._lock:
             s = self._sessions.pop(session_token(session_hash), None)
         if s is not None:
-            s.stop_all("Stopped: the page was closed.")
+            self._forget(s, "Stopped: the page was closed.")
         return s
+
+    def _forget(self, s: Session, message: str) -> None:
+        s.stop_all(message)
+        for fn in self.on_forget:
+            try:
+                fn(s.key)
+            except Exception:  # noqa: BLE001 - forgetting one session must not stop the rest
+                log.exception("forgetting a session's files failed")
 
     def sweep(self) -> None:
         """Forget sessions nobody has touched for a while. An open tab polls at least every few
@@ -202,7 +251,7 @@ class Registry:
             stale = [k for k, s in self._sessions.items() if now - s.last_seen > forget]
             gone = [self._sessions.pop(k) for k in stale]
         for s in gone:
-            s.stop_all("Stopped: the page was closed.")
+            self._forget(s, "Stopped: the page was closed.")
 
     def close_all(self) -> None:
         with self._lock:
@@ -237,7 +286,11 @@ class Registry:
 
     # --- jobs ------------------------------------------------------------------------------------
     def check(self, cfg: RunConfig) -> None:
-        check_limits(cfg, self.limits.max_steps, self.limits.max_params)
+        """This server's caps, before anything is built: steps, parameters, and the cost of a
+        step and of the final evaluation (gan_lab.cost)."""
+        lim = self.limits
+        check_limits(cfg, lim.max_steps, lim.max_params)
+        cost.check(cfg, lim.max_step_gflop, lim.max_eval_gflop, lim.max_step_mb)
 
     def usable(self, s: Session, cfg: RunConfig) -> list[ConfigError]:
         """What stops a valid config from being used on this server by this session."""
@@ -254,13 +307,17 @@ class Registry:
     def new_job(self, s: Session, cfg: RunConfig, points: Any = None) -> None:
         """Give the session a fresh job on `cfg` (a preview: cheap), stopping its old one."""
         self.check(cfg)
-        job = make_job(cfg, points, ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
-                       pool=self.pool)
+        job = self.make_job(s, cfg, points)
         old, s.job = s.job, job
         if old is not None:
             # Idempotent; for a job whose worker died this is what frees its run.
             old.stop("Replaced by a new run.")
         s.shown.clear()
+
+    def make_job(self, s: Session, cfg: RunConfig, points: Any = None) -> Job:
+        """A job for one of the session's runs (a preview until it trains)."""
+        return make_job(cfg, points, ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
+                        pool=self.pool, owner=s.key)
 
     def ensure_job(self, s: Session, cfg: RunConfig) -> str:
         """Make the session's job match `cfg`; returns a note for the user ('' when nothing
@@ -309,7 +366,14 @@ class Registry:
     def _busy_is_a_message(self):
         try:
             yield
-        except PoolBusy:
-            raise ServerBusy(
-                f"Server busy: it holds {self.limits.max_jobs} runs already, the most it "
-                "allows. Try again shortly; your settings are kept.") from None
+        except PoolBusy as e:
+            raise ServerBusy(self.busy_text(e)) from None
+
+    def busy_text(self, e: PoolBusy) -> str:
+        if isinstance(e, OwnerBusy):
+            return (f"This page already holds {self.limits.runs_per_session} runs in training "
+                    "(its run, run A and sweep runs together; finished ones do not count), the "
+                    "most one page may: stop the sweep or reset a run first. Your settings are "
+                    "kept.")
+        return (f"Server busy: it holds {self.limits.max_jobs} runs already, the most it "
+                "allows. Try again shortly; your settings are kept.")

@@ -125,11 +125,15 @@ def discard_upload(path: str | os.PathLike | None, cache_dir: str | os.PathLike)
 
 
 class CacheJanitor:
-    """Keeps gradio's cache folder under `max_bytes`: every `interval_s` it sums the files and
-    deletes the oldest until the total fits. A thread; `stop()` ends it."""
+    """Keeps gradio's cache folder (and `also`: the app's downloads folder, whose files gradio
+    has copied into its cache by the time a download's request ends) under `max_bytes` in all:
+    every `interval_s` it sums the files and deletes the oldest until the total fits. A
+    thread; `stop()` ends it."""
 
-    def __init__(self, cache_dir: str | os.PathLike, max_bytes: int, interval_s: float = 30.0):
+    def __init__(self, cache_dir: str | os.PathLike, max_bytes: int, interval_s: float = 30.0,
+                 also: tuple = ()):
         self.cache_dir = Path(cache_dir)
+        self.dirs = [self.cache_dir, *map(Path, also)]
         self.max_bytes = int(max_bytes)
         self.interval_s = interval_s
         self._stop = threading.Event()
@@ -152,10 +156,8 @@ class CacheJanitor:
 
     def sweep(self) -> int:
         """Delete the oldest files until the cache fits; returns the bytes deleted."""
-        if not self.cache_dir.is_dir():
-            return 0
         files = []
-        for dirpath, _dirs, names in os.walk(self.cache_dir):
+        for dirpath, _dirs, names in (w for d in self.dirs if d.is_dir() for w in os.walk(d)):
             for n in names:
                 p = Path(dirpath) / n
                 try:

@@ -198,16 +198,17 @@ class Transfers:
                                   "are pickles, which can run code when loaded)")
         limits = self.registry.limits
         cap = max_bytes_for(limits.max_params)
-        cfg = uploads.import_checkpoint(path, max_bytes=cap, max_steps=limits.max_steps)[0]
+        # The server's caps apply to the file's stored config before anything is built.
+        cfg = uploads.import_checkpoint(path, max_bytes=cap, max_steps=limits.max_steps,
+                                        check=self.registry.check)[0]
         if cfg.dataset == "custom" and s.points is None:
             raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
                                          "the points CSV first, then the checkpoint")
-        self.registry.check(cfg)
         if s.job is None or s.job.state in ("stopped", "error"):
             self.registry.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
         cfg = uploads.continue_from_checkpoint(s.job, path, max_bytes=cap,
                                                max_steps=limits.max_steps,
-                                               max_params=limits.max_params)
+                                               check=self.registry.check)
         s.shown.clear()
         step = s.job.snapshot().step
         more = (f"Press **Train** to continue from step {step:,} to {cfg.steps:,}"
