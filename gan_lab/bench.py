@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -104,7 +105,7 @@ class FrameConsumer:
         p = self.plots
         t0 = time.perf_counter()
         p.loss_frame(snap)
-        for kind in ("quality", "sparsity", "sharpness"):
+        for kind in p.METRIC_SERIES:   # every chart the page draws (ui/stream.py's charts)
             p.metric_frame(snap, kind)
         for fig in (self.renderer.samples(snap), self.renderer.weights(snap)):
             with BytesIO() as buf:   # gr.Plot sends matplotlib figures as webp
@@ -283,6 +284,21 @@ def format_table(res: dict) -> str:
 
 
 def cmd_bench(args) -> int:
+    from .config import ConfigError
+    from .runs import check_out_dir
+
+    out = Path(args.out)
+    try:
+        check_out_dir(out.parent, "--out")
+        if out.is_dir():
+            raise ConfigError("--out", f"{out} is a folder; give the JSON file to write")
+        unknown = set(args.datasets.split(",")) - set(bench_configs(args.quick))
+        if unknown:
+            raise ConfigError("--datasets", f"unknown {', '.join(sorted(unknown))}; one or "
+                                            f"more of {','.join(bench_configs(args.quick))}")
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.figures:
         for ds in args.datasets.split(","):
             print(figure_frames(ds, 10 if args.quick else 30))
@@ -290,7 +306,6 @@ def cmd_bench(args) -> int:
     res = run(quick=args.quick, datasets=tuple(args.datasets.split(",")))
     text = format_table(res)
     print(text)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res["targets"] = [dict(zip(("dataset", "metric", "value", "op", "target", "met"), row))
                       for row in check_targets(res)]

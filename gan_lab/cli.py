@@ -61,11 +61,9 @@ def config_fields(args: argparse.Namespace, skip=frozenset()) -> dict:
     if getattr(args, "preset", None):
         base.update(preset_fields(args.preset))
     if getattr(args, "config", None):
-        try:
-            text = Path(args.config).read_text()
-        except OSError as e:
-            raise ConfigError("--config", f"cannot read {args.config}: {e.strerror}") from None
-        cfg = RunConfig.from_json(text)
+        from .config_json import read_file
+
+        cfg = RunConfig.from_json(read_file(args.config, "--config"), "--config")
         base.update({"dataset": cfg.dataset, **cfg.non_default()})
     base = {k: v for k, v in base.items() if k not in skip}
     for s in specs():
@@ -236,6 +234,33 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
+def check_train_inputs(args, cfg: RunConfig) -> None:
+    """Everything about --out and --init that can be checked before training: a run of hours
+    must not end in a refusal (ConfigError naming the flag)."""
+    from . import runs
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    out = Path(args.out)
+    runs.check_run_dest(out, "--out")
+    ours = {out.resolve() / n for n in runs.RUN_FILES}
+    for flag in ("config", "points", "init"):
+        given = getattr(args, flag, None)
+        if given and Path(given).resolve() in ours:
+            raise ConfigError("--out", f"--{flag} {given} is a file the run would write in "
+                                       f"--out {out}: choose another --out")
+    if args.init:
+        init = Path(args.init)
+        if not init.is_file():
+            raise ConfigError("--init", f"{args.init} " + ("is not a file" if init.exists()
+                                                          else "does not exist"))
+        try:
+            load_checkpoint(init, cfg)
+        except CheckpointError as e:
+            raise ConfigError("--init", str(e)) from None
+        except OSError as e:
+            raise ConfigError("--init", f"cannot read {args.init}: {e.strerror}") from None
+
+
 def cmd_train(args) -> int:
     from .checkpoint import CheckpointError
     from .data import toy2d
@@ -252,6 +277,7 @@ def cmd_train(args) -> int:
                 cfg = cfg.replace(dataset="custom")
         from .trainer import resolve_device
         resolve_device(cfg)
+        check_train_inputs(args, cfg)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -87,18 +87,20 @@ def decode(raw: bytes, field: str, what: str) -> str:
 
 def read_file(path: str | os.PathLike, field: str = "--config",
               max_bytes: int = MAX_FILE_BYTES) -> str:
-    """The text of a config file, size-capped and decoded; ConfigError(field) for a missing
-    file, a folder, an unreadable or oversized one, or bytes that are not UTF-8."""
+    """The text of a config file (a CLI user's own: its path is named in full), size-capped
+    and decoded; ConfigError(field) for a missing file, a folder, an unreadable or oversized
+    one, or bytes that are not UTF-8."""
     p = Path(path)
+    name = brief(str(path), 300)
     try:
         if not p.is_file():
-            raise ConfigError(field, f"{brief(str(path))} is not a file" if p.exists() else
-                                     f"{brief(str(path))} does not exist")
+            raise ConfigError(field, f"{name} is not a file" if p.exists() else
+                                     f"{name} does not exist")
         with open(p, "rb") as f:
             raw = f.read(max_bytes + 1)
     except OSError as e:
-        raise ConfigError(field, f"cannot read {brief(str(path))}: {e.strerror}") from None
+        raise ConfigError(field, f"cannot read {name}: {e.strerror}") from None
     if len(raw) > max_bytes:
-        raise ConfigError(field, f"{brief(str(path))} is larger than {max_bytes // 1024} KiB; "
-                                 "a config is a few KiB")
+        raise ConfigError(field, f"{name} is larger than {max_bytes // 1024} KiB; a config is "
+                                 "a few KiB")
     return decode(raw, field, "config file")

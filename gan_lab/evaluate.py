@@ -348,6 +348,9 @@ def cmd_eval(args) -> int:
         if args.jobs < 1:
             raise ConfigError("--jobs", "must be a whole number >= 1")
         out = Path(args.out)
+        from . import runs
+
+        runs.check_out_dir(out, "--out")
         doc = run_suite(args.suite, out, seeds, regs, args.steps, args.jobs,
                         log=None if args.quiet else lambda s: print(s, file=sys.stderr,
                                                                     flush=True))

@@ -113,3 +113,90 @@ def test_help_lists_every_flag(cmd, capsys):
         for name in ("--hsn-method", "--g-ema", "--lam", "--dataset"):
             assert name in out
         assert "within 1% of exact" in out
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 18: the CLI never deletes what it did not write; every bad input exits 2, one line
+# --------------------------------------------------------------------------------------------
+def one_line_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr[-2000:]
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_folder_in_the_way_is_refused_never_deleted(tmp_path):
+    out = tmp_path / "out"
+    (out / "metrics.csv").mkdir(parents=True)
+    (out / "metrics.csv" / "inner").write_text("x")
+    r = _cli("train", "--out", str(out), "--steps", "5", *SMALL)
+    one_line_error(r, "--out", "metrics.csv is a folder", "never deletes")
+    assert (out / "metrics.csv" / "inner").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # nothing trained, no partial
+
+
+def test_out_and_init_are_checked_before_training(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    one_line_error(_cli("train", "--out", str(afile), "--steps", "5", *SMALL), "--out",
+                   "is a file")
+    one_line_error(_cli("train", "--out", str(afile / "sub"), "--steps", "5", *SMALL), "--out",
+                   "is a file, so")
+    assert afile.read_text() == "mine"
+    one_line_error(_cli("train", "--out", str(tmp_path / "r"), "--init",
+                        str(tmp_path / "missing.safetensors"), *SMALL), "--init",
+                   "does not exist")
+    one_line_error(_cli("train", "--out", str(tmp_path / "r"), "--init", str(tmp_path),
+                        *SMALL), "--init", "is not a file")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x80\x04not a checkpoint")
+    one_line_error(_cli("train", "--out", str(tmp_path / "r"), "--init",
+                        str(tmp_path / "bad.safetensors"), *SMALL), "--init", "pickle")
+    # a folder holding a file of the user's named like a run file, not a run's folder
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"note": "my own file"}')
+    one_line_error(_cli("train", "--out", str(mine), "--steps", "5", *SMALL), "--out",
+                   "not a run's folder")
+    assert (mine / "config.json").read_text() == '{"note": "my own file"}'
+    assert not (tmp_path / "r").exists()
+    # the run's own config, given as --config inside --out, would be replaced by the run
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--steps", "3", "--quiet", *SMALL]) == 0
+    one_line_error(_cli("train", "--config", str(run / "config.json"), "--out", str(run)),
+                   "--out", "would write")
+    # ... but running again into a finished run's folder replaces its files, as before
+    assert main(["train", "--out", str(run), "--steps", "4", "--quiet", *SMALL]) == 0
+    assert json.loads((run / "summary.json").read_text())["steps"] == 4
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 200_000 + "]" * 200_000, ("--config", "larger than 64 KiB")),   # the issue's
+    ("[" * 30_000 + "]" * 30_000, ("--config", "nested too deeply")),
+    ('{"steps": ' + "9" * 5000 + "}", ("steps", "5,000-digit number")),
+    ('{"steps": 10, "steps": 20}', ("steps", "appears twice")),
+    (b'{"steps": 10, "reg": "\xff\xfe"}', ("--config", "not UTF-8")),
+    ("[1, 2]", ("--config", "JSON object")),
+], ids=["huge-deep", "deep", "huge-int", "duplicate", "not-utf8", "not-an-object"])
+def test_hostile_config_files_exit_2_with_one_line(tmp_path, text, words):
+    p = tmp_path / "c.json"
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
+    one_line_error(_cli("train", "--config", str(p), "--out", str(tmp_path / "o")), *words)
+    one_line_error(_cli("sweep", "--config", str(p), "--grid", "lam=0.1,0.2", "--out",
+                        str(tmp_path / "s")), *words)
+
+
+def test_sweep_eval_and_bench_refuse_an_out_that_is_a_file(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    one_line_error(_cli("sweep", "--grid", "lam=0.1,0.2", "--out", str(afile)), "--out",
+                   "is a file")
+    one_line_error(_cli("eval", "--suite", "toy", "--out", str(afile)), "--out", "is a file")
+    one_line_error(_cli("bench", "--quick", "--out", str(afile / "b.json")), "--out",
+                   "is a file")
+    one_line_error(_cli("bench", "--quick", "--datasets", "ring9"), "--datasets", "ring9")
+    assert afile.read_text() == "mine"

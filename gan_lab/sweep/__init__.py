@@ -133,6 +133,7 @@ def cmd_sweep(args) -> int:
         fixed = fixed_from_args(args, grid)
         seeds = parse_seeds(args.seeds)
         out = Path(args.out) if args.out else runs.runs_dir() / "sweep"
+        runs.check_out_dir(out, "--out")
         if args.dry_run:
             points = plan(fixed, grid, seeds)
             done, todo = check_out(out, points)
