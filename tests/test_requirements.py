@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +92,52 @@ def test_torch_and_gradio_stay_exact():
     python = re.search(r'^python_version:\s*"([\d.]+)"', front, re.M).group(1)
     # ... and its python_version is one that constraints.txt was tested on.
     assert ".".join(python.split(".")[:2]) in PYTHONS, python
+
+
+# --------------------------------------------------------------------------------------------
+# ZeroGPU (issue 18): a requirement set without torch, since ZeroGPU brings its own
+# --------------------------------------------------------------------------------------------
+def test_zerogpu_requirements_are_the_runtime_ones_without_torch():
+    runtime = {canonicalize_name(r.name): r for r in read_reqs("requirements.txt")}
+    zero = {canonicalize_name(r.name): r for r in read_reqs("requirements-zerogpu.txt")}
+    assert "torch" not in zero, "ZeroGPU installs its own torch: a pin breaks the build"
+    assert runtime.pop("torch").specifier == SpecifierSet("==2.13.0")   # CPU pin kept
+    assert {k: str(v) for k, v in zero.items()} == {k: str(v) for k, v in runtime.items()}
+    space = (ROOT / "docs" / "SPACE.md").read_text()
+    assert "requirements-zerogpu.txt" in space and "3.10.13" in space
+
+
+def _pypi_reachable() -> str | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10) as r:
+            r.read(1)
+    except OSError as e:
+        return f"PyPI cannot be reached from here ({e}); the ZeroGPU set was not resolved"
+    return None
+
+
+def test_zerogpu_requirements_resolve_on_python_3_10_without_torch(tmp_path):
+    """pip resolves requirements-zerogpu.txt for ZeroGPU's Python 3.10.13 (Linux wheels only,
+    nothing installed) and the resolution holds no torch at all, so the Hub's own torch goes
+    in unopposed."""
+    import json
+    import subprocess
+    import sys
+
+    why = _pypi_reachable()
+    if why:
+        pytest.skip(why)
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+           "--quiet", "--python-version", "3.10.13", "--only-binary=:all:",
+           "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
+           "--target", str(tmp_path / "target"), "--report", str(report),
+           "-r", str(ROOT / "requirements-zerogpu.txt")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
+           for i in json.loads(report.read_text())["install"]}
+    assert "torch" not in got, got.get("torch")
+    assert got["gradio"] == "6.31.0" and "spaces" in got and "numpy" in got
