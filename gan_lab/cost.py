@@ -53,18 +53,20 @@ EVAL_N = {True: 1000, False: 2500}     # samples of a quality evaluation (image,
 VIEW_N = {True: 64, False: 1000}       # samples on screen
 SHARP_ITERS, SHARP_N = 20, 256         # the final sharpness (trainer.Trainer.sharpness)
 MID_SHARP_ITERS, MID_SHARP_N = 10, 128  # sharpness during a run (Trainer.evaluate)
-# One core of the 2-core AMD EPYC these caps were chosen on (cpu family 25, model 17) ran the
-# steps of scripts/calibrate_cost.py at 26-74 GFLOP/s by this model's count (small ops and batch
-# norm slower, large matmuls and convolutions faster) and the final evaluations at 45-280 (the
-# power iteration often stops early; the model counts every iteration): seconds are estimated
-# at the slow end, so they are upper bounds for an unloaded core.
+# One core of the 2-core AMD EPYC these caps were chosen on (cpu family 25, model 17; shared
+# with other work) ran the steps of scripts/calibrate_cost.py at 18-82 GFLOP/s by this model's
+# count (small ops and batch norm slower, large matmuls and convolutions faster; two runs:
+# docs/results/step_cost*.json, the first before HSN_EXTRA was set from the bench) and the
+# final evaluations at 54-300 (the power iteration often
+# stops early; the model counts every iteration): seconds are estimated below the slow end, so
+# they are upper bounds for an unloaded core.
 STEP_GFLOP_PER_S = 15.0
 EVAL_GFLOP_PER_S = 40.0
 STEP_OVERHEAD_S = 0.002   # Python and autograd bookkeeping of one step (tiny 2-D nets)
 # Default caps for a 2-core server (Limits: GAN_LAB_MAX_STEP_GFLOP, GAN_LAB_MAX_EVAL_GFLOP,
-# GAN_LAB_MAX_STEP_MB): a training step of at most ~0.4 s on one core, a final evaluation of at
-# most ~25 s (measured: ~8 s at the cap), 512 MB of activations at the peak of either. The
-# presets and lessons cost at most a fifth of the step cap and half of the evaluation cap.
+# GAN_LAB_MAX_STEP_MB): a training step of 0.1-0.55 s of one core at the cap (at the measured
+# rates), a final evaluation of 3-17 s, 512 MB of activations at the peak of either. The
+# presets and lessons cost at most a quarter of the step cap and half of the evaluation cap.
 MAX_STEP_GFLOP = 10.0
 MAX_EVAL_GFLOP = 1000.0
 MAX_STEP_MB = 512

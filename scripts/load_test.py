@@ -3,6 +3,7 @@
     python scripts/load_test.py --sessions 10            # starts `python app.py` itself
     python scripts/load_test.py --sessions 30 --duration 30 --kill-workers 2 --json out.json
     python scripts/load_test.py --url http://127.0.0.1:7860/ --pid 1234   # an existing server
+    python scripts/load_test.py --sessions 10 --attacker auto   # the stall probe (issue 18)
 
 Each session is a gradio_client Client (one browser tab's worth of server state): it presses
 Train (all together, behind a barrier), then polls as the page's timer does (at the period the
@@ -19,6 +20,13 @@ on the server's cores, real students' browsers do not), peak RSS of the server's
 tree, and processes/threads/open files of that tree before the load and after everyone left.
 --kill-workers K SIGKILLs K training worker processes in the middle of the run and checks that
 their sessions recover (the next Train works) and that no zombie process is left.
+
+The stall probe (--attacker auto, or the JSON of a config): one more session presses Train
+first on the dearest config the server's caps allow (`dearest_allowed`: by gan_lab.cost, every
+step also measuring sharpness and quality), and the figures of the other sessions are given
+without its job (identified in the slice log as the job that trained before they pressed
+Train); its own longest gap is reported beside them. Issue 18's bar: with 10 sessions on 2
+cores, the others' longest server-side gap stays <= 5 s.
 Name the machine's CPU and its load beside the figures when you quote them.
 """
 
@@ -250,21 +258,59 @@ def start_server(env_extra: dict) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start within 180 s")
 
 
-def slice_gaps(path: Path, t0: float, t1: float) -> dict | None:
-    """Server-side: for each job that trained in [t0, t1], the longest time between the ends of
-    two consecutive training slices (its step advances at each slice's end), from the pool's
-    GAN_LAB_SLICE_LOG. Both clocks are the machine's CLOCK_MONOTONIC."""
+def dearest_allowed() -> dict:
+    """The Train inputs of the dearest config the default caps allow (gan_lab.cost): the
+    longest piece of work a step makes, with sharpness and quality measured at every step."""
+    sys.path.insert(0, str(ROOT))
+    import itertools
+
+    from gan_lab import cost
+    from gan_lab.config import ConfigError, RunConfig
+
+    def piece(c):
+        return (cost.step_seconds(c) + cost.quality_gflop(c) / cost.EVAL_GFLOP_PER_S
+                + cost.sharpness_gflop(c, cost.MID_SHARP_ITERS, cost.MID_SHARP_N)
+                / cost.EVAL_GFLOP_PER_S)
+
+    best, best_s = None, -1.0
+    base = dict(dataset="mnist", arch="conv", latent_dim=128, g_norm="batch", g_ema=0.999,
+                d_r1=1.0, eval_every=1, sharpness_every=1, steps=100000)
+    for w, d_steps, bs, hsn in itertools.product((32, 48, 64, 80, 96, 112, 128), (1, 2, 5, 10),
+                                                 (8, 16, 32, 64, 128, 256, 512, 1024),
+                                                 (None, "fd", "exact")):
+        f = {**base, "g_hidden": w, "d_hidden": w, "d_steps": d_steps, "batch_size": bs}
+        if hsn:
+            f.update(reg="hsn1r", lam=0.01, hsn_every=1, hsn_method=hsn, hsn_iters=3)
+        c = RunConfig.from_dict(f)
+        try:
+            cost.check(c, cost.MAX_STEP_GFLOP, cost.MAX_EVAL_GFLOP, cost.MAX_STEP_MB)
+        except ConfigError:
+            continue
+        if piece(c) > best_s:
+            best, best_s = f, piece(c)
+    return best
+
+
+def slice_gaps(path: Path, t0: float, t1: float, exclude_before: float | None = None
+               ) -> dict | None:
+    """Server-side: for each job, the longest time in [t0, t1] without a step advance (its step
+    advances at each training slice's end), from the pool's GAN_LAB_SLICE_LOG; the window's
+    ends count, so a job that never advanced in it shows the whole window (every session
+    trains throughout: the default 4,000 steps outlast it). Both clocks are the machine's
+    CLOCK_MONOTONIC. Jobs with a slice that ended before `exclude_before` are left out (the
+    stall probe's attacker)."""
     try:
-        lines = path.read_text().splitlines()
+        lines = [ln.split() for ln in path.read_text().splitlines()]
     except OSError:
         return None
-    ends: dict[str, list[float]] = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) == 5 and t0 <= float(parts[2]) <= t1:
-            ends.setdefault(parts[3], []).append(float(parts[2]))
-    worst = [max(b - a for a, b in zip(v, v[1:])) for v in map(sorted, ends.values())
-             if len(v) > 1]
+    lines = [p for p in lines if len(p) == 5]
+    early = {p[3] for p in lines if exclude_before is not None and float(p[2]) < exclude_before}
+    ends: dict[str, list[float]] = {p[3]: [] for p in lines if p[3] not in early}
+    for p in lines:
+        if p[3] in ends and t0 < float(p[2]) < t1:
+            ends[p[3]].append(float(p[2]))
+    worst = [max(b - a for a, b in zip(v, v[1:])) for v in
+             (sorted([t0, *e, t1]) for e in ends.values())]
     if not worst:
         return None
     return {"jobs": len(worst), "max": max(worst), "median_job": statistics.median(worst),
@@ -273,6 +319,8 @@ def slice_gaps(path: Path, t0: float, t1: float) -> dict | None:
 
 def run(args) -> dict:
     settings = json.loads(args.settings) if args.settings else {}
+    attacker_cfg = (dearest_allowed() if args.attacker == "auto" else
+                    json.loads(args.attacker) if args.attacker else None)
     proc = None
     slice_log = None
     if args.url:
@@ -292,7 +340,19 @@ def run(args) -> dict:
         before = tree_stats(root) if root else None
         sampler = Sampler(root)
         sampler.start()
-        sessions = [SessionRun(url, settings) for _ in range(args.sessions)]
+        attacker, attacked_at = None, None
+        if attacker_cfg is not None:
+            # The stall probe: the dearest allowed run trains first, then everyone else.
+            attacker = SessionRun(url, attacker_cfg)
+            attacker.press_train()
+            deadline = time.monotonic() + 120
+            # until its first step is in: its job is then in the slice log before the others'
+            while not any(n > 0 for _, n in attacker.steps) and time.monotonic() < deadline:
+                attacker._call("/poll")
+                time.sleep(0.5)
+            attacked_at = time.monotonic()
+        others = args.sessions - (attacker is not None)
+        sessions = [SessionRun(url, settings) for _ in range(others)]
         stop = threading.Event()
         gets: list[float] = []
         getter = threading.Thread(target=page_gets, args=(url, stop, gets), daemon=True)
@@ -304,6 +364,9 @@ def run(args) -> dict:
             s.poll_for(args.duration, stop)
 
         threads = [threading.Thread(target=life, args=(s,), daemon=True) for s in sessions]
+        if attacker is not None:
+            threads.append(threading.Thread(target=attacker.poll_for,
+                                            args=(args.duration, stop), daemon=True))
         getter.start()
         t0 = time.monotonic()
         cpu0 = time.process_time()
@@ -322,7 +385,7 @@ def run(args) -> dict:
         wall = time.monotonic() - t0
         client_cpu = (time.process_time() - cpu0) / wall   # cores the simulated browsers used
         t_end = t0 + args.duration
-        for s in sessions:
+        for s in sessions + ([attacker] if attacker else []):
             s.close()
         time.sleep(args.settle)   # let the server notice closed sessions and clean up
         sampler.stop()
@@ -354,7 +417,12 @@ def run(args) -> dict:
         "median_step_stall_s": statistics.median(stalls) if stalls else float("nan"),
         # The same property on the server, without the clients' own latency: (the poll period
         # and the CPU the simulated browsers take from the server's cores, client_cores).
-        "server_advance_gap_s": slice_gaps(slice_log, t0 + 5.0, t_end) if slice_log else None,
+        "server_advance_gap_s": slice_gaps(slice_log, t0 + 5.0, t_end, attacked_at)
+        if slice_log else None,
+        "attacker": attacker_cfg,
+        "attacker_steps": attacker.steps[-1][1] if attacker and attacker.steps else None,
+        "attacker_stall_s": attacker.max_stall_s() if attacker else None,
+        "attacker_errors": attacker.errors[:3] if attacker else None,
         "client_cores": round(client_cpu, 2),
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "peak_processes": sampler.peak_processes,
@@ -392,6 +460,11 @@ def report(r: dict) -> str:
         f"{r['peak_processes']}",
         f"the simulated browsers used {r['client_cores']:.2f} of the {r['cores']} cores",
     ]
+    if r.get("attacker"):
+        lines.append(f"stall probe: one session trained {json.dumps(r['attacker'])}; it "
+                     f"reached step {r['attacker_steps']} (longest stall it saw "
+                     f"{r['attacker_stall_s']:.1f} s; errors {r['attacker_errors']}); the "
+                     "figures above and below are the other sessions'")
     g = r.get("server_advance_gap_s")
     if g:
         lines.append(f"server side, from 5 s after the Train presses on: longest gap between "
@@ -426,6 +499,9 @@ def main(argv=None) -> int:
     p.add_argument("--client-nice", type=int, default=0,
                    help="run the simulated sessions at this niceness (they share the server's "
                         "cores here; real browsers do not)")
+    p.add_argument("--attacker", help="the stall probe: 'auto' (the dearest config the caps "
+                                      "allow) or the JSON of Train inputs, trained by one of "
+                                      "the --sessions, which starts first")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     res = run(args)

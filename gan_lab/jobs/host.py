@@ -1,11 +1,14 @@
 """A worker process hosting many Runs (`_host_main`) and its handle in the server (`Host`):
 request/reply over one pipe, see jobs/workers.py for the protocol and the scheduler.
 
-Inside a worker every advance runs on a thread of its own (`Pieces`): the main thread waits for
-it for the slice's length plus GRACE_S and, when it is not back by then (a dear step, or the
-evaluation at an evaluation step: the final sharpness of the MNIST conv preset takes ~5 s of a
-core), answers PENDING and serves the other runs while that piece finishes beside them; the
-next advance of that run collects its commit. So one run's long piece of work never holds up
+Inside a worker every advance runs on a thread of its own (`Pieces`). For a run whose pieces of
+work can be long (the server says so: gan_lab.cost's estimate of its step and evaluation) the
+main thread waits for it for the slice's length plus GRACE_S and, when it is not back by then
+(a dear step, or the evaluation at an evaluation step: the final sharpness of the MNIST conv
+preset takes ~5 s of a core), answers PENDING and serves the other runs while that piece
+finishes beside them; the next advance of that run collects its commit. A cheap run's advance
+is always waited for (on a loaded machine its slice may overrun too, and setting it aside would
+only cost it its next turn). So one run's long piece of work never holds up
 the runs sharing its process: they keep getting their turns (the OS shares the core between
 the piece's thread and theirs). A run with a piece in progress answers RETRY to apply and
 export (the server asks again), and drop forgets it at once.
@@ -85,8 +88,8 @@ def _host_main(conn, threads: int, nice: int = 0) -> None:
                 runs[rid] = run
                 out = str(run.trainer.device)
             elif op == "advance":
-                rid, max_steps, seconds = args
-                out = pieces.advance(rid, runs[rid], max_steps, seconds)
+                rid, max_steps, seconds, aside = args
+                out = pieces.advance(rid, runs[rid], max_steps, seconds, aside)
             elif op == "apply":
                 rid, changes = args
                 out = runs[rid].apply(**changes).to_dict()
@@ -131,8 +134,9 @@ class Pieces:
         f = self._aside.get(rid)
         return f is not None and not f.done()
 
-    def advance(self, rid: int, run, max_steps, seconds):
-        """The run's Commit, or PENDING while its piece is still in progress."""
+    def advance(self, rid: int, run, max_steps, seconds, aside: bool = True):
+        """The run's Commit, or PENDING while its piece is still in progress. aside=False: wait
+        for it, however long."""
         f = self._aside.pop(rid, None)
         if f is not None:                     # collect a piece started earlier
             if f.done():
@@ -141,7 +145,7 @@ class Pieces:
             return PENDING
         f = self._pool.submit(run.advance, max_steps, seconds)
         in_progress = sum(not x.done() for x in self._aside.values())
-        wait = None if in_progress >= MAX_PENDING else (seconds or 0.0) + GRACE_S
+        wait = None if in_progress >= MAX_PENDING or not aside else (seconds or 0.0) + GRACE_S
         try:
             return f.result(timeout=wait)
         except futures.TimeoutError:

@@ -25,6 +25,9 @@ from .workers import PENDING_POLL_S, WorkerDied, WorkerPool
 # times slower than the estimate, never this much.
 HANG_TIMES = 4.0
 HANG_FLOOR_S = 60.0
+# Runs whose step and final evaluation take longer than this (estimated, one core) may have a
+# piece of work set aside in their worker (jobs/host.py); cheaper ones are always waited for.
+ASIDE_S = 0.5
 
 
 class ProcessJob(Job):
@@ -65,9 +68,10 @@ class ProcessJob(Job):
         return None
 
     def _advance(self, max_steps, seconds):
-        # The worker answers within the slice plus GRACE_S (a longer piece goes on aside and
-        # it answers PENDING), unless it already has its most pieces aside.
-        out = self._pool.call(self, "advance", max_steps, seconds,
+        # A dear run's worker answers within the slice plus GRACE_S (a longer piece goes on
+        # aside and it answers PENDING), unless it already has its most pieces aside.
+        aside = cost.piece_seconds(self._cfg) > ASIDE_S
+        out = self._pool.call(self, "advance", max_steps, seconds, aside,
                               timeout=seconds + GRACE_S + self.hang_s())
         if out == PENDING:
             if self._pending_since is None:

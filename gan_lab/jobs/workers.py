@@ -274,7 +274,6 @@ class WorkerPool:
 
     # --- the scheduler -----------------------------------------------------------------------
     def _dispatch(self, slot: int) -> None:
-        turn = 0
         while True:
             with self._cond:
                 if self._closed:
@@ -286,8 +285,10 @@ class WorkerPool:
                     wait = min((j._poll_at - now for j in ready), default=0.5)
                     self._cond.wait(max(0.005, min(0.5, wait)))
                     continue
-                job = due[turn % len(due)]
-                turn += 1
+                # Round robin as "the one served longest ago": fair however the list changes
+                # (a job with a piece aside drops out of `due` between its polls).
+                job = min(due, key=lambda j: getattr(j, "_served_at", 0.0))
+                job._served_at = now
                 seconds = min(MAX_SLICE_S, max(MIN_SLICE_S, self.period_s / len(ready)))
                 self._in_flight[slot] = job
             try:

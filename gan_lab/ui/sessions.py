@@ -61,10 +61,10 @@ class Limits:
     GAN_LAB_MAX_STEPS    steps per run per session
     GAN_LAB_MAX_PARAMS   G + D parameters per session
     GAN_LAB_MAX_STEP_GFLOP  the most one training step may cost (gan_lab.cost's estimate;
-                         default 10: ~0.4 s of one core at most): a worker cannot interrupt a
+                         default 10: 0.1-0.55 s of one core): a worker cannot interrupt a
                          step, so this bounds how long one run keeps a core from the others
     GAN_LAB_MAX_EVAL_GFLOP  the most the evaluation at the end of a run may cost (default
-                         1000: ~8 s of one core measured, quality metrics and sharpness)
+                         1000: 3-17 s of one core, quality metrics and sharpness)
     GAN_LAB_MAX_STEP_MB  peak activation memory of a step or of that evaluation (default 512)
     GAN_LAB_RUNS_PER_SESSION  runs one session may hold in the workers at once: its run, run A
                          of a comparison and its sweep's runs (default 4; finished runs hold
