@@ -36,3 +36,34 @@ def wait_until(pred, timeout: float, what: str = "condition", interval: float = 
             return v
         time.sleep(interval)
     raise AssertionError(f"{what}: not reached in {timeout}s")
+
+
+def start_app_py(tmp: Path, cache: Path, env_extra: dict):
+    """`python app.py` on a free local port with TMPDIR and GRADIO_TEMP_DIR in the test's tmp
+    folders (a regression can only touch those): (process, url), once it serves the page."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    root = Path(__file__).resolve().parents[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(cache),
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(root), **env_extra}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+
+    def up():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return proc.poll() is not None   # died: stop waiting, the assert below reports it
+    wait_until(up, 120, "app.py serving")
+    assert proc.poll() is None, proc.stdout.read()
+    return proc, url

@@ -15,17 +15,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
 from gradio_client import Client, handle_file
-from helpers import wait_until
+from helpers import start_app_py, wait_until
 from safetensors.torch import save as st_save
 
 from gan_lab.config import RunConfig
@@ -147,25 +144,9 @@ def proc(tmp_path_factory):
     tmp, cache, runs_dir = base / "tmp", base / "gradio", base / "class-runs"
     for d in (tmp, cache):
         d.mkdir()
-    port = free_port()
-    env = {**os.environ, "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(cache),
-           "GAN_LAB_RUNS_DIR": str(runs_dir), "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "GAN_LAB_MAX_RUNNING": "1", "GAN_LAB_SAVED_MAX": "20",
-           "GAN_LAB_SAVED_MB_PER_SESSION": "1.2", "GAN_LAB_SAVED_MB": "8",
-           "PYTHONPATH": str(ROOT)}
-    p = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-
-    def up():
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return p.poll() is not None
-    wait_until(up, 120, "app.py serving")
-    assert p.poll() is None, p.stdout.read()
+    p, url = start_app_py(tmp, cache, {
+        "GAN_LAB_RUNS_DIR": str(runs_dir), "GAN_LAB_MAX_RUNNING": "1", "GAN_LAB_SAVED_MAX": "20",
+        "GAN_LAB_SAVED_MB_PER_SESSION": "1.2", "GAN_LAB_SAVED_MB": "8"})
     yield {"url": url, "proc": p, "tmp": tmp, "runs": runs_dir, "base": base}
     p.kill()
     p.wait(10)

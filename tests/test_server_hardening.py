@@ -12,17 +12,14 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
 import pytest
 from gradio_client import Client, handle_file
-from helpers import wait_until
+from helpers import start_app_py, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,24 +83,8 @@ def app_proc(tmp_path_factory):
     tmp.mkdir()
     cache.mkdir()
     (tmp / "sentinel.txt").write_text("must survive")
-    port = free_port()
-    env = {**os.environ, "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(cache),
-           "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_HEARTBEAT_INTERVAL": "0.5", "GRADIO_ANALYTICS_ENABLED": "False",
-           "GAN_LAB_MAX_JOBS": "2", "GAN_LAB_MAX_RUNNING": "1",
-           "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-
-    def up():
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return proc.poll() is not None   # died: stop waiting, the assert below reports it
-    wait_until(up, 120, "app.py serving")
-    assert proc.poll() is None, proc.stdout.read()
+    proc, url = start_app_py(tmp, cache, {"GRADIO_HEARTBEAT_INTERVAL": "0.5",
+                                          "GAN_LAB_MAX_JOBS": "2", "GAN_LAB_MAX_RUNNING": "1"})
     yield {"url": url, "proc": proc, "tmp": tmp, "cache": cache}
     if proc.poll() is None:
         proc.kill()
