@@ -25,7 +25,6 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable
 
 from ..checkpoint import save_checkpoint_bytes_from_states
 from ..config import LIVE_FIELDS, ConfigError, RunConfig
@@ -33,6 +32,7 @@ from ..logs import History, MetricLog
 from ..run import Commit
 from ..snapshot import Snapshot
 from ..trainer import LOSS_KEYS, resolve_device
+from .hooks import RunPlace
 from .preview import Preview, preview
 
 log = logging.getLogger("gan_lab.jobs")
@@ -46,9 +46,10 @@ DIVERGED_ADVICE = (" Paused; everything before it is kept. Lower the learning ra
 # --------------------------------------------------------------------------------------------
 # The job
 # --------------------------------------------------------------------------------------------
-class Job:
-    """See the module docstring. Public: start, pause, step, stop, reset, update, load_weights,
-    checkpoint_bytes, snapshot, wait, cfg, state, points."""
+class Job(RunPlace):
+    """See the module docstring (the hooks a kind implements: jobs/hooks.py). Public: start,
+    pause, step, stop, reset, update, load_weights, checkpoint_bytes, snapshot, touch, wait,
+    cfg, state, points."""
 
     kind = "job"
 
@@ -74,36 +75,6 @@ class Job:
         self._begin(cfg)
         self._publish()
         self._last_poll = time.monotonic()  # the time-to-live starts when the job is ready
-
-    # --- where the run lives (hooks) -------------------------------------------------------
-    def _create(self, weights: tuple | None) -> None:
-        """Build the run where it trains (called at the first start/step after a preview)."""
-        raise NotImplementedError
-
-    def _advance(self, max_steps: int | None, seconds: float) -> Iterable[Commit]:
-        """Train where the run lives; yield its commits (one, or several for a long chunk)."""
-        raise NotImplementedError
-
-    def _apply(self, changes: dict) -> None:
-        """Apply live field changes to the run where it lives."""
-        raise NotImplementedError
-
-    def _discard(self) -> None:
-        """Forget the run where it lives (reset, load, stop)."""
-
-    def _before_run(self) -> None:
-        """The job is about to run (under the lock, run created): e.g. move it somewhere less
-        busy."""
-
-    def _wake(self) -> None:
-        """The job became runnable: make sure something will drive it."""
-
-    def _release(self) -> None:
-        """The job stopped for good: free what it holds (threads, slots)."""
-
-    def _on_done(self) -> None:
-        """The run reached its last step (under the lock): e.g. give its place back, keeping
-        in `_resume` what `_create` needs to continue it (ProcessJob)."""
 
     def _device_label(self) -> str:
         return str(resolve_device(self._cfg)[0])
