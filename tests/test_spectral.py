@@ -276,3 +276,16 @@ def test_weight_histograms_and_layer_menu_show_effective_weights():
     r.weights(snap, "D net.0.weight")
     head = r._w["panels"]["one"]["head"].get_text()
     assert head.startswith("D") and "weights" in head
+
+
+def test_cli_preset(tmp_path):
+    from gan_lab.cli import main
+
+    out = tmp_path / "sn"
+    assert main(["train", "--preset", "sn-vs-hsn1r", "--steps", "40", "--eval_every", "20",
+                 "--sharpness_every", "40", "--quiet", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["spectral_norm"] == "d" and summary["config"]["reg"] == "none"
+    assert summary["final"]["wspec_d"] == pytest.approx(1.0, abs=0.1)
+    _, _, d, _ = load_checkpoint(out / "checkpoint.safetensors")
+    assert "net.0.parametrizations.weight.0._u" in d

@@ -114,3 +114,19 @@ def test_heatmap_shows_the_critic_score_scaled():
     run2.advance()
     r.samples(snapshot_of(run2))
     assert r._points["cb"].ax.get_ylabel() == samples_mod.HEAT_LABEL
+
+
+def test_cli_preset(tmp_path):
+    import json
+
+    from gan_lab.cli import main
+    from gan_lab.presets import preset_fields
+
+    out = tmp_path / "w"
+    assert main(["train", "--preset", "wgan-gp", "--steps", "10", "--eval_every", "5",
+                 "--sharpness_every", "10", "--quiet", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    want = preset_fields("wgan-gp")
+    assert {k: summary["config"][k] for k in want} == want
+    assert summary["config"]["loss"] == "wgan-gp" and summary["config"]["d_steps"] == 5
+    assert summary["final"]["gp_d"] > 0 and np.isfinite(summary["final"]["sharpness_d"])
