@@ -125,7 +125,8 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
             _draw(p)
     with gr.Accordion("What is this? How to read the plots", open=False, elem_id="about"):
         gr.Markdown(teaching.INTRO)
-        for plot in ("samples", "losses", "weights", "quality", "sparsity", "sharpness"):
+        for plot in ("samples", "losses", "weights", "quality", "sparsity", "sharpness",
+                     "spectrum", "generalization"):
             gr.Markdown(teaching.PLOTS[plot])
     p.timer = gr.Timer(SLOW_TICK_S)
     return p
