@@ -154,9 +154,11 @@ def load_checkpoint(source: str | os.PathLike | bytes, cfg: RunConfig | None = N
         missing = sorted(set(want) - set(got))
         extra = sorted(set(got) - set(want))
         if missing or extra:
+            hint = ("; the file and the config differ in spectral_norm"
+                    if any(".parametrizations." in k for k in missing + extra) else "")
             raise CheckpointError(f"{tag} tensors do not match the config: missing "
                                   f"{brief(missing[:3]) if missing else 'none'}, unexpected "
-                                  f"{brief(extra[:3]) if extra else 'none'}")
+                                  f"{brief(extra[:3]) if extra else 'none'}{hint}")
         for k, shape in want.items():
             if tuple(got[k].shape) != shape:
                 raise CheckpointError(f"{tag}.{k} has shape {tuple(got[k].shape)}, the config "

@@ -108,7 +108,8 @@ class Progress:
 
 def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
           init: str | None = None, log_every: int | None = None, quiet: bool = False,
-          png: bool = True, threads: int | None = None) -> dict:
+          png: bool = True, threads: int | None = None,
+          tensorboard: str | Path | None = None) -> dict:
     """Train cfg to completion, writing config.json, metrics.csv, checkpoint.safetensors,
     samples.npy, samples.png (unless png=False) and, last, summary.json into the run folder
     `out`, atomically (gan_lab.runs.atomic_dir: nothing appears at `out` until the run is
@@ -118,15 +119,15 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     train several runs side by side: conv runs with two threads each beside other runs on 2
     cores took 0.12-0.35 s of CPU per step against 0.034 s with one thread, oversubscription
     measured 2026-11-29 on a 2-core AMD EPYC), else trainer.default_threads (2 for conv MNIST,
-    else 1)."""
+    else 1). tensorboard: a folder for the run's TensorBoard event files (gan_lab.tblog)."""
     from . import runs
 
     with runs.atomic_dir(out) as tmp:
-        return _train_into(cfg, tmp, points, init, log_every, quiet, png, threads)
+        return _train_into(cfg, tmp, points, init, log_every, quiet, png, threads, tensorboard)
 
 
 def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
-                threads: int | None = None) -> dict:
+                threads: int | None = None, tensorboard=None) -> dict:
     import torch
 
     from . import runs
@@ -153,9 +154,17 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
     recent: list[np.ndarray] = []
     bar = Progress(cfg.steps, not quiet and sys.stderr.isatty())
     diverged = None
+    tb = None
+    if tensorboard is not None:
+        from .tblog import TensorBoardLog
+        tb = TensorBoardLog(tensorboard)
+        tb.weights(tr.step, {"G": tr.G, "D": tr.D}, cfg.reg_bias)
     t0, c0 = time.perf_counter(), time.process_time()
     while True:
-        c = run.advance(seconds=0.2, view=False)   # 0.2 s: how often the progress bar moves
+        # 0.2 s: how often the progress bar moves. With TensorBoard each advance also stops at
+        # the next evaluation, so the weight histograms are those of the evaluated step.
+        c = run.advance(seconds=0.2, view=False, max_steps=None if tb is None else
+                        cfg.eval_every - tr.step % cfg.eval_every)
         for i, r in enumerate(c.rows):
             s = c.step - len(c.rows) + 1 + i
             window += r
@@ -163,8 +172,15 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
             recent.append(r)
             if s % log_every == 0 or s == cfg.steps:
                 rows_out.append({"step": s, **dict(zip(LOSS_KEYS, window / wn))})
+                if tb is not None:
+                    tb.losses(s, rows_out[-1], tr.cfg.lam)
                 window[:] = 0
                 wn = 0
+        if tb is not None:
+            for s, m in dict(c.evals).items():   # the final evaluation replaces its step's
+                tb.metrics(s, m)
+            if c.evals and c.evals[-1][0] == c.step:
+                tb.weights(c.step, {"G": tr.G, "D": tr.D}, cfg.reg_bias)
         recent = recent[-100:]
         if len(c.rows):
             bar.update(c.step, c.latest)
@@ -178,6 +194,11 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
     bar.close()
     if diverged:   # a finished run made its final evaluation in advance(); a diverged one not
         run.metric_log.add(tr.step, tr.evaluate(sharp=True, final=True))
+        if tb is not None:
+            tb.metrics(tr.step, run.metric_log.rows[-1])
+            tb.weights(tr.step, {"G": tr.G, "D": tr.D}, cfg.reg_bias)
+    if tb is not None:
+        tb.close()
     final_metrics = {k: v for k, v in run.metric_log.rows[-1].items() if k != "step"}
 
     # metrics.csv: one row per logged step; metric columns filled where an evaluation ran.
@@ -278,12 +299,16 @@ def cmd_train(args) -> int:
         from .trainer import resolve_device
         resolve_device(cfg)
         check_train_inputs(args, cfg)
+        tb_dir = None
+        if args.tensorboard is not None:
+            from .tblog import log_dir
+            tb_dir = log_dir(args.tensorboard, Path(args.out).resolve().name)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         summary = train(cfg, Path(args.out), points, init=args.init, log_every=args.log_every,
-                        quiet=args.quiet)
+                        quiet=args.quiet, tensorboard=tb_dir)
     except (CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -312,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log_every", "--log-every", type=int, default=None,
                    help="write a metrics.csv row every N steps (default: steps/2000, at least 1)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--tensorboard", metavar="DIR",
+                   help="also write TensorBoard event files (losses, penalties, lambda, "
+                        "metrics, weight histograms) into DIR/<name of --out>; needs the "
+                        "optional tensorboard package (requirements-tensorboard.txt)")
     add_preset_flag(t)
     add_config_flags(t)
     t.set_defaults(func=cmd_train)

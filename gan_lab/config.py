@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 from . import data as _data
+from . import losses as _losses
 from . import regularizers as _regularizers
 from .errors import BRIEF_CHARS, ConfigError, brief
 
@@ -89,9 +90,16 @@ class RunConfig:
     g_norm: str = _p("none", "Normalization in the conv generator: none, or batch norm (batch "
                              "statistics, no running averages) after each hidden layer.",
                      choices=("none", "batch"), group="architecture", label="G norm")
+    spectral_norm: str = _p("none", "Spectral normalization (Miyato et al. 2018): each weight "
+                                    "matrix / conv kernel of G, D or both divided by its largest "
+                                    "singular value (one power iteration per update). L1, L2 and "
+                                    "HSN1R act on the underlying weights; histograms and sparsity "
+                                    "show the effective W/sigma.", group="architecture",
+                            choices=("none", "g", "d", "both"), label="Spectral norm")
     # --- optimization -------------------------------------------------------------------------
-    loss: str = _p("ns", "Adversarial loss: non-saturating (ns), minimax, least-squares (lsgan) "
-                         "or hinge.", choices=("ns", "minimax", "lsgan", "hinge"),
+    loss: str = _p("ns", "Adversarial loss: non-saturating (ns), minimax, least-squares (lsgan), "
+                         "hinge or wgan-gp (D a critic with unbounded score and a gradient "
+                         "penalty; see --preset wgan-gp).", choices=_losses.LOSSES,
                    group="optimization", label="Loss", live=True)
     optimizer: str = _p("adam", "Optimizer of both networks.", choices=("adam", "sgd"),
                         group="optimization", label="Optimizer")
@@ -121,6 +129,9 @@ class RunConfig:
                           "through D each step.",
                      lo=0.0, hi=100.0, log=True, group="optimization", label="D R1 penalty",
                      live=True)
+    gp_weight: float = _p(10.0, "WGAN-GP penalty weight (loss wgan-gp): gp * E[(||grad_x D(x_hat)"
+                                "||_2 - 1)^2], x_hat = e*real + (1-e)*fake, e ~ U(0, 1).",
+                          lo=0.0, hi=1000.0, group="optimization", label="GP weight", live=True)
     batch_size: int = _p(256, "Samples per batch, for real and generated data alike.",
                          lo=1, hi=4096, group="optimization", label="Batch size")
     d_steps: int = _p(1, "Discriminator updates per generator update.", lo=1, hi=10,

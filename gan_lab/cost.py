@@ -190,6 +190,23 @@ def _r1(cfg: RunConfig, n: Nets) -> float:
     return cfg.d_steps * cfg.batch_size * R1_TIMES * n.D.flop / 1e9
 
 
+def _wgan_gp(cfg: RunConfig, n: Nets) -> float:
+    """WGAN-GP's penalty: D on the interpolates and a double backward, each critic step."""
+    if cfg.loss != "wgan-gp" or cfg.gp_weight <= 0:
+        return 0.0
+    return cfg.d_steps * cfg.batch_size * (1 + R1_TIMES) * n.D.flop / 1e9
+
+
+def _spectral_norm(cfg: RunConfig, n: Nets) -> float:
+    """Spectral norm: a power step and the division by sigma, ~10 flops per weight an update."""
+    out = 0.0
+    if cfg.spectral_norm in ("d", "both"):
+        out += 10.0 * n.D.params * (cfg.d_steps + 1)
+    if cfg.spectral_norm in ("g", "both"):
+        out += 10.0 * n.G.params * (cfg.d_steps + 1)
+    return out / 1e9
+
+
 def _hsn1r(cfg: RunConfig, n: Nets) -> float:
     """HSN1R's extra gradients on a step where it applies (every hsn_every steps; the dearest
     step is one of those)."""
@@ -213,7 +230,7 @@ def _g_average(cfg: RunConfig, n: Nets) -> float:
 
 
 TERMS = {"D updates": _d_updates, "G update": _g_update, "R1 penalty": _r1,
-         "HSN1R": _hsn1r, "optimizer": _optimizer, "G weight average": _g_average}
+         "WGAN-GP penalty": _wgan_gp, "spectral norm": _spectral_norm, "HSN1R": _hsn1r, "optimizer": _optimizer, "G weight average": _g_average}
 
 
 def step_terms(cfg: RunConfig) -> dict[str, float]:

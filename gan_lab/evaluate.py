@@ -1,7 +1,8 @@
 """`python -m gan_lab eval --suite toy|mnist|mnist-conv|mnist-conv-long`: the quality tables.
 
 Every run is an ordinary `gan_lab.cli.train` run (its files land under OUT/runs/...), built from
-a preset in gan_lab.presets plus one regularizer's settings (presets.REG_SETTINGS) and a seed.
+a preset in gan_lab.presets plus one row's settings (presets.TABLE_ROWS: a regularizer's, or
+spectral norm's or WGAN-GP's) and a seed.
 The suite then aggregates the runs' summary.json "final" values over seeds as mean +- standard
 error, in the layout of PacGAN's Table 1 (modes, high-quality %, reverse KL), with sparsity,
 sharpness and time columns, and writes table_<suite>.md and table_<suite>.json.
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError, RunConfig
-from .presets import PRESETS, REG_SETTINGS
+from .presets import PRESETS, REG_SETTINGS, TABLE_ROWS
 
 SUITES = {
     # suite: (base preset, datasets)
@@ -34,6 +35,9 @@ SUITES = {
     "mnist-conv-long": ("MNIST conv, long", ("mnist",)),
 }
 DEFAULT_SEEDS = (0, 1, 2)
+# The rows a suite runs unless --regs says otherwise: the toy table has every row; the MNIST
+# tables the regularizers (spectral norm and WGAN-GP were measured on the 2-D data only).
+DEFAULT_ROWS = {"toy": tuple(TABLE_ROWS)}
 
 # (summary "final" key, column title, scale for display, decimals; None = 3 significant digits,
 # for sharpness, which spans 0.1 to 1000 across regularizers)
@@ -49,6 +53,7 @@ MNIST_COLUMNS = [
     ("class_kl", "Class KL", 1, 3),
     ("cls_is", "Classifier IS", 1, 2),
     ("fcd", "FCD", 1, 2),
+    ("d_gap", "D gap", 1, 3),    # mean D logit, training minus held-out digits (generalization)
 ]
 COMMON_COLUMNS = [
     ("sparsity_d", "D \\|w\\|<=eps %", 100, 1),
@@ -57,6 +62,7 @@ COMMON_COLUMNS = [
     ("zeros_g", "G zeros %", 100, 1),
     ("sharpness_d", "Sharpness D", 1, None),
     ("sharpness_g", "Sharpness G", 1, None),
+    ("wspec_d", "D weight σ", 1, None),   # product of D's layers' top singular values
     ("wall_s", "Wall s", 1, 1),
     ("cpu_s", "CPU s", 1, 1),
 ]
@@ -122,23 +128,24 @@ def _num(v: float):
 # --------------------------------------------------------------------------------------------
 def run_config(suite: str, dataset: str, reg: str, seed: int, steps: int | None) -> RunConfig:
     base, _ = SUITES[suite]
-    d = {**PRESETS[base]["fields"], **REG_SETTINGS[reg]["fields"], "dataset": dataset,
+    d = {**PRESETS[base]["fields"], **TABLE_ROWS[reg]["fields"], "dataset": dataset,
          "seed": seed}
     if steps is not None:
         d["steps"] = steps
     return RunConfig.from_dict(d)
 
 
-def _one_run(job: tuple[dict, str]) -> dict:
-    """Train one config with the CLI's train() (a worker process's entry point)."""
+def _one_run(job: tuple[dict, str, str]) -> dict:
+    """Train one config with the CLI's train() (a worker process's entry point); `reg` is the
+    table row's name (presets.TABLE_ROWS)."""
     from .cli import train
 
-    cfg_dict, out = job
+    cfg_dict, out, row = job
     cfg = RunConfig.from_dict(cfg_dict)
     c0, w0 = time.process_time(), time.perf_counter()
     summary = train(cfg, Path(out), quiet=True)   # one thread in a --jobs worker (cli.train)
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-    return {"dataset": cfg.dataset, "reg": cfg.reg, "seed": cfg.seed, "out": out,
+    return {"dataset": cfg.dataset, "reg": row, "seed": cfg.seed, "out": out,
             "steps": summary["steps"], "device": summary["device"],
             "diverged": summary["diverged"],
             "metrics": {**summary["final"],
@@ -151,17 +158,18 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
     """Run the suite, write table_<suite>.md/.json into `out`, return the JSON document."""
     if suite not in SUITES:
         raise ConfigError("--suite", f"must be one of {', '.join(SUITES)}; got {suite!r}")
-    regs = list(regs or REG_SETTINGS)
+    regs = list(regs or DEFAULT_ROWS.get(suite, REG_SETTINGS))
     for r in regs:
-        if r not in REG_SETTINGS:
-            raise ConfigError("--regs", f"unknown regularizer {r!r}; use {', '.join(REG_SETTINGS)}")
+        if r not in TABLE_ROWS:
+            raise ConfigError("--regs", f"unknown row {r!r}; use {', '.join(TABLE_ROWS)}")
     _, datasets = SUITES[suite]
     todo = []
     for ds in datasets:
         for reg in regs:
             for seed in seeds:
                 cfg = run_config(suite, ds, reg, seed, steps)   # validates before any run starts
-                todo.append((cfg.to_dict(), str(out / "runs" / suite / ds / reg / f"seed{seed}")))
+                todo.append((cfg.to_dict(), str(out / "runs" / suite / ds / reg / f"seed{seed}"),
+                             reg))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     runs = []
@@ -181,10 +189,11 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         "command": canonical_command(suite, out, seeds, regs, steps, jobs),
         "device": device_info(runs, jobs),
         "base_preset": SUITES[suite][0],
-        "base_config": {k: v for k, v in todo[0][0].items()
+        "base_config": {k: v for k, v in
+                        run_config(suite, datasets[0], "none", seeds[0], steps).to_dict().items()
                         if k not in ("dataset", "seed", "reg", "lam", "reg_target", "l1_mode",
                                      "hsn_iters", "hsn_every")},
-        "regularizers": {r: REG_SETTINGS[r] for r in regs},
+        "regularizers": {r: TABLE_ROWS[r] for r in regs},
         "seeds": list(seeds),
         "total_wall_s": round(time.perf_counter() - t0, 1),
         "rows": aggregate(runs, keys),
@@ -308,7 +317,10 @@ def _nan(v):
 def _notes(suite: str) -> list[str]:
     notes = ["Sparsity columns: share of regularized weights (weight matrices, biases excluded) "
              "with |w| <= sparsity_eps and exactly 0. Sharpness: largest |Hessian eigenvalue| of "
-             "each network's own loss at the end (20 power iterations, fixed 256-sample batch). "
+             "each network's own loss at the end (20 power iterations, fixed 256-sample batch; "
+             "for wgan-gp the critic's loss without its penalty). D weight σ: the product of "
+             "the largest singular values of D's layers' effective weights (spectral norm holds "
+             "each near 1). "
              "Wall s: the whole run (building the nets, training, periodic and final "
              "evaluation, writing its files); CPU s: the CPU time of that, one intra-op thread, "
              "the better speed figure on a shared machine. table JSON also has loop_s, the "
@@ -324,7 +336,9 @@ def _notes(suite: str) -> list[str]:
         notes.insert(0, "Digits covered: classes holding >= 1% of 1,000 samples; class KL to "
                         "uniform in nats; classifier IS and FCD (Frechet classifier distance to "
                         "the 2,000 held-out digits) from the bundled classifier. The reference "
-                        "row's FCD is 1,000 real train-split digits against the held-out set.")
+                        "row's FCD is 1,000 real train-split digits against the held-out set. "
+                        "D gap: D's mean logit on 2,000 of its training digits minus on the "
+                        "2,000 held-out ones (gan_lab.generalization).")
     return ["Notes:", ""] + [f"- {n}" for n in notes]
 
 
@@ -371,7 +385,8 @@ def add_parser(sub) -> None:
     e.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                    help="comma-separated seeds (default 0,1,2)")
     e.add_argument("--regs", default=None,
-                   help=f"comma-separated subset of {','.join(REG_SETTINGS)} (default all)")
+                   help=f"comma-separated subset of the rows {','.join(TABLE_ROWS)} (default: "
+                        f"all for toy, {','.join(REG_SETTINGS)} for the MNIST suites)")
     e.add_argument("--steps", type=int, default=None,
                    help="override every run's steps (default: the preset's)")
     e.add_argument("--jobs", type=int, default=1,

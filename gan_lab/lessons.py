@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RunConfig, specs
-from .presets import demo_settings
+from .presets import demo_settings, preset_fields
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,21 @@ LESSONS: tuple[Lesson, ...] = (
         "Then switch the regularizer to none (it applies live) and watch again.",
         "How high does D's sharpness climb with HSN1R, and without it? Do the samples look "
         "worse when D is kept flat?"),
+    Lesson(
+        "Spectral norm vs HSN1R",
+        preset_fields("sn-vs-hsn1r"),
+        "Two ways to tame D. **Spectral normalization** divides each of D's weight matrices by "
+        "its largest singular value, so no layer stretches its input by more than 1x: it bounds "
+        "the *weights'* spectrum. **HSN1R** penalizes the largest eigenvalue of the Hessian of "
+        "D's loss: it bounds the *loss's* curvature. Same seed, same D, one change.",
+        "Train this run (spectral norm on D). In the **Compare** tab press **Keep as A**, then "
+        "set *Spectral norm* to none and the *Regularizer* to HSN1R (target D) and press "
+        "**Train B beside A**. Compare quality (modes, high-quality %), the **Sharpness** "
+        "chart, the **Weight spectral norm** chart (the product of D's layers' top singular "
+        "values) and the steps/s of each run in the status line (cost per step).",
+        "Which run keeps D's weight spectral norm at 1, and which keeps D's sharpness low? "
+        "Does bounding one bound the other? Which costs more per step, and does either give "
+        "better samples?"),
 )
 
 # Page sections a teacher may hide besides RunConfig's UI groups.

@@ -2,6 +2,11 @@
 
 d_loss(kind, real_logits, fake_logits) -> scalar the discriminator minimizes.
 g_loss(kind, fake_logits)              -> scalar the generator minimizes.
+
+wgan-gp (Gulrajani et al. 2017): D is a critic whose unbounded score estimates the Wasserstein
+distance; d_loss is its E[D(fake)] - E[D(real)] alone. The gradient penalty on interpolates
+(RunConfig.gp_weight) is a second backward beside it (gan_lab.penalties), as R1's is, so HSN1R
+and sharpness see the critic's loss without it.
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("ns", "minimax", "lsgan", "hinge")
+LOSSES = ("ns", "minimax", "lsgan", "hinge", "wgan-gp")
+# Losses whose D output is a score, not the logit of a probability (plots say so).
+CRITICS = ("wgan-gp",)
 
 
 def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -20,6 +27,8 @@ def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean())
     if kind == "hinge":
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    if kind == "wgan-gp":
+        return fake.mean() - real.mean()
     raise ValueError(f"unknown loss {kind!r}")
 
 
@@ -30,6 +39,6 @@ def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
         return -F.softplus(fake).mean()  # log(1 - D(G(z))): the original saturating game
     if kind == "lsgan":
         return 0.5 * (fake - 1).pow(2).mean()
-    if kind == "hinge":
+    if kind in ("hinge", "wgan-gp"):
         return -fake.mean()
     raise ValueError(f"unknown loss {kind!r}")

@@ -11,6 +11,7 @@ Definitions follow DESIGN.md "Metrics (exact)". KL values are in nats everywhere
 - `mnist_metrics(images, clf, ref_stats)`, `reference_stats(clf)`, `real_reference_metrics()`:
   digits covered, class KL, classifier inception score and Frechet classifier distance (FCD),
   measured with the bundled classifier (gan_lab.classifier, assets/CLASSIFIER.md).
+D's generalization gap on MNIST is gan_lab.generalization.
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ so it travels wherever G's state_dict goes (checkpoints as `G.ema.*`, worker pro
 ZeroGPU chunks, GPU rollbacks) and a checkpoint's shapes are checked like any other weight.
 `generate(G, z)` draws from the average when G has one; the optimizer, the losses, the
 regularizers, sharpness and the weight histograms see only G's own (trained) parameters.
+
+Spectral normalization (RunConfig.spectral_norm, gan_lab.spectral) wraps every Linear and conv
+weight of the chosen networks after both are built, so a seed gives the same initial weights
+with and without it. With G's average, the averaged underlying weights are normalized with the
+trained G's vectors u, v (its estimate of sigma is then exact to second order in the difference
+between the two weights).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import spectral
 from .config import RunConfig
 
 _ACT = {
@@ -109,7 +116,8 @@ class ConvDiscriminator(nn.Module):
 
 def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     """(G, D) for cfg, on the CPU, initialized from the current torch RNG state; G carries its
-    weight average when cfg.g_ema > 0 (starting equal to G)."""
+    weight average when cfg.g_ema > 0 (starting equal to G); the networks cfg.spectral_norm
+    names are spectral-normalized."""
     d_act = cfg.activation if cfg.d_activation == "same" else cfg.d_activation
     if cfg.is_image:
         if cfg.arch == "conv":
@@ -123,6 +131,9 @@ def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
         G, D = (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (2,), cfg.activation,
                              bounded=False),
                 MLPDiscriminator(2, cfg.d_hidden, cfg.d_depth, d_act))
+    for tag, net in (("g", G), ("d", D)):
+        if spectral.wants(cfg.spectral_norm, tag):
+            spectral.apply(net)
     if cfg.g_ema > 0:
         G.ema = WeightAverage(G)
     return G, D
@@ -187,3 +198,13 @@ def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 def n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
+
+
+def shown_weights(state: dict[str, torch.Tensor], reg_bias: bool
+                  ) -> list[tuple[str, torch.Tensor]]:
+    """(name, tensor) of a network's regularized tensors (those regularizers.reg_params picks:
+    dim >= 2, biases too when reg_bias) as the network computes with them: spectral-normalized
+    weights as W / sigma under their layer's `weight` name (spectral.effective_state), G's
+    average left out. The sparsity metrics count these and the weight histograms draw them."""
+    return [(k, t) for k, t in spectral.effective_state(state).items()
+            if (t.dim() >= 2 or reg_bias) and not is_average_key(k)]

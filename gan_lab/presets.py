@@ -6,6 +6,8 @@ default (config.DATASET_DEFAULTS), so a preset says only what makes it that expe
 `REG_SETTINGS` holds the per-regularizer settings the quality tables use (`python -m gan_lab
 eval`); the regularizer presets are built from them, so the table rows and the one-click
 experiments are the same runs (except L1's preset, which uses a larger lambda: see there).
+`STABILIZERS` holds the table rows that are not weight regularizers (spectral norm on D, the
+WGAN-GP loss), with their presets built the same way; `TABLE_ROWS` is both.
 Every entry is checked by tests/test_evaluate.py with RunConfig.from_dict.
 """
 
@@ -28,6 +30,22 @@ REG_SETTINGS: dict[str, dict] = {
               "description": "HSN1R on D every 8th step with lambda x 8, one power iteration: "
                              "penalizes the sharpest direction of D's loss."},
 }
+
+# Table rows that are not weight regularizers (issue 22): RunConfig.reg stays "none" in them.
+STABILIZERS: dict[str, dict] = {
+    "sn": {"fields": {"spectral_norm": "d"},
+           "description": "Spectral normalization of D: each of D's weight matrices and kernels "
+                          "divided by its largest singular value (one power iteration a step)."},
+    # gp 1, not the paper's 10: with 10 ring8's G was still a blur inside the ring after 4,000
+    # steps (1 of 8 modes, at every lr tried); 1 and 0.1 found all 8 (tuning seeds 100-102;
+    # docs/RESULTS.md, "WGAN-GP").
+    "wgan-gp": {"fields": {"loss": "wgan-gp", "gp_weight": 1.0, "d_steps": 5, "beta1": 0.0,
+                           "beta2": 0.9},
+                "description": "WGAN-GP: D a critic, gradient penalty 1 on interpolates, "
+                               "5 critic steps per G step, Adam betas 0 / 0.9."},
+}
+# Every row of the quality tables, by the name `eval --regs` takes.
+TABLE_ROWS: dict[str, dict] = {**REG_SETTINGS, **STABILIZERS}
 
 # The L1 demonstration (preset, lesson, "With vs without"): lambda 0.15, not the table's 0.1:
 # with the 4,000-step defaults 0.1 zeroes ~43% of D, 0.15 ~87% (tuning seeds 100-102; 0.2
@@ -76,6 +94,20 @@ PRESETS: dict[str, dict] = {
                    "sharpness_every": 100},
         "description": "HSN1R on D holds the sharpness of D's loss near 1 while the same seed "
                        "unregularized climbs into the hundreds, at the same sample quality.",
+    },
+    "Spectral norm vs HSN1R": {
+        "slug": "sn-vs-hsn1r",
+        "fields": {"dataset": "ring8", **STABILIZERS["sn"]["fields"], "sharpness_every": 100},
+        "description": "Spectral normalization on D holds each of D's layers at spectral norm "
+                       "1 (the weights' spectrum); compare it with HSN1R (the loss Hessian's) "
+                       "on the same seed: lesson 6.",
+    },
+    "WGAN-GP": {
+        "slug": "wgan-gp",
+        "fields": {"dataset": "ring8", **STABILIZERS["wgan-gp"]["fields"]},
+        "description": "The Wasserstein GAN with gradient penalty: D is a critic with an "
+                       "unbounded score (the heatmap shows it scaled), 5 critic steps per G "
+                       "step.",
     },
     "MNIST digits": {
         "slug": "mnist",

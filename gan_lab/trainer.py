@@ -17,16 +17,17 @@ import os
 import numpy as np
 import torch
 
-from . import metrics
+from . import generalization, metrics, penalties, spectral
 from .config import LIVE_FIELDS, ConfigError, RunConfig
 from .cost import n_params as count_params
 from .data import make_dataset
 from .losses import d_loss, g_loss
-from .models import build_models, generate, update_average
+from .models import build_models, generate, shown_weights, update_average
 from .regularizers import make_regularizer, reg_params
 from .state import TrainState, copied, load_reg_state, reg_state
 
-LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g")
+# gp_d: D's gradient penalties (R1 and WGAN-GP), weights included; the last D step's.
+LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g", "gp_d")
 N_EVAL_2D = 2500     # PacGAN protocol: 2,500 generator samples
 N_EVAL_MNIST = 1000
 N_VIEW_2D = 1000     # points shown in the sample plot
@@ -109,6 +110,8 @@ class Trainer:
             self.G, self.D = build_models(cfg)
         self.G.to(self.device)
         self.D.to(self.device)
+        # Spectral norm's power iterations: one per update of that network (gan_lab.spectral).
+        self.sn_g, self.sn_d = spectral.layers(self.G), spectral.layers(self.D)
         self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         eval_rng = torch.Generator().manual_seed(cfg.seed + 2)
         n_eval = N_EVAL_MNIST if self.data.is_image else N_EVAL_2D
@@ -189,22 +192,32 @@ class Trainer:
         if c.lr_schedule != "constant":
             self._set_lrs()
         k = self.lr_scale()
+        gp = torch.zeros((), device=dev)
         for _ in range(c.d_steps):
             real = self.data.sample(bs, rng, dev)
             z = torch.randn(bs, c.latent_dim, generator=rng, device=dev)
             with torch.no_grad():
                 fake = G(z)
+            e = (penalties.interpolation_weights(real, rng)
+                 if c.loss == "wgan-gp" and c.gp_weight > 0 else None)
+            spectral.power_step(self.sn_d)
             self.opt_d.zero_grad(set_to_none=True)
             # The regularizer runs the loss (a closure: some methods evaluate it more than once)
             # and the backward of loss + penalty; see regularizers.Regularizer.backward.
             ld, total = self.reg_d.backward(
                 lambda real=real, fake=fake: d_loss(c.loss, D(real), D(fake)), c.lam, self.step)
+            # D's gradient penalties (gan_lab.penalties): more backwards into the same .grad.
+            gp = torch.zeros((), device=dev)
             if c.d_r1 > 0:
-                total = total + self._r1_backward(real, c.d_r1)
+                gp = gp + penalties.r1_backward(D, real, c.d_r1)
+            if e is not None:
+                gp = gp + penalties.gp_backward(D, real, fake, e, c.gp_weight)
+            total = total + gp
             if self.checks_each_step and not torch.isfinite(total):
-                return self._bad_row(ld, None)
+                return self._bad_row(ld, None, gp)
             self.opt_d.step()
             self.reg_d.after_step(c.lam, c.lr_d * k)
+        spectral.power_step(self.sn_g)
         # D's weights need no gradient for G's update; skipping them saves a third of backward.
         D.requires_grad_(False)
         try:
@@ -212,7 +225,7 @@ class Trainer:
             self.opt_g.zero_grad(set_to_none=True)
             lg, total = self.reg_g.backward(lambda: g_loss(c.loss, D(G(z))), c.lam, self.step)
             if self.checks_each_step and not torch.isfinite(total):
-                return self._bad_row(ld, lg)
+                return self._bad_row(ld, lg, gp)
         finally:
             D.requires_grad_(True)
         self.opt_g.step()
@@ -221,28 +234,18 @@ class Trainer:
             update_average(G, c.g_ema, self.step)
         self.step += 1
         return ld.detach(), lg.detach(), _as_tensor(self.reg_d.value_tensor, dev), \
-            _as_tensor(self.reg_g.value_tensor, dev)
+            _as_tensor(self.reg_g.value_tensor, dev), gp
 
-    def _r1_backward(self, real: torch.Tensor, gamma: float) -> torch.Tensor:
-        """Accumulate the gradient of the R1 penalty gamma/2 * mean_i ||d D(x_i) / d x_i||^2 on
-        the real batch into D's .grad (a second backward beside the adversarial loss's);
-        return the penalty, detached."""
-        x = real.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(x).sum(), x, create_graph=True)
-        pen = 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
-        pen.backward()
-        return pen.detach()
-
-    def _bad_row(self, ld, lg):
+    def _bad_row(self, ld, lg, gp):
         # A non-finite loss: the update is skipped, so weights and optimizer state stay good.
         nan = torch.tensor(float("nan"), device=self.device)
         ld = ld.detach() if torch.isfinite(ld) or lg is None else nan
         lg = nan if lg is None else lg.detach()
         return ld, lg, _as_tensor(self.reg_d.value_tensor, self.device), \
-            _as_tensor(self.reg_g.value_tensor, self.device)
+            _as_tensor(self.reg_g.value_tensor, self.device), gp
 
     def run_steps(self, n: int) -> np.ndarray:
-        """n training steps; returns [n, 4] float64 rows of LOSS_KEYS (one host sync).
+        """n training steps; returns [n, 5] float64 rows of LOSS_KEYS (one host sync).
 
         With checks_each_step (CPU) a non-finite loss ends the chunk early with a NaN row and no
         update; without (GPU) the chunk runs through and its caller rolls a bad one back."""
@@ -317,21 +320,26 @@ class Trainer:
         return self.sample(N_VIEW_MNIST if self.data.is_image else N_VIEW_2D)
 
     def named_reg_params(self, net) -> list[tuple[str, torch.Tensor]]:
-        keep = {id(p) for p in reg_params(net, self.cfg.reg_bias)}
-        return [(n, p) for n, p in net.named_parameters() if id(p) in keep]
+        """The regularized tensors as the network computes with them (W/sigma where spectrally
+        normalized): what sparsity counts and the weight histograms draw."""
+        return shown_weights(net.state_dict(), self.cfg.reg_bias)
 
     def evaluate(self, sharp: bool = False, quality: bool = True,
                  final: bool = False) -> dict[str, float]:
-        """Sparsity always; sample quality (modes / grid KL, or MNIST classifier metrics) when
-        `quality`; sharpness when `sharp`. During a run sharpness uses a cheaper estimate (10
-        power iterations on 128 samples) so the trainer stalls for less; `final` (end of run,
-        summary.json) uses 20 iterations on 256 samples."""
+        """Sparsity and weight spectra always; sample quality (modes / grid KL, or MNIST
+        classifier metrics and D's generalization gap) when `quality`; sharpness when `sharp`.
+        During a run sharpness uses a cheaper estimate (10 power iterations on 128 samples) so
+        the trainer stalls for less; `final` (end of run, summary.json) uses 20 iterations on
+        256 samples."""
         c = self.cfg
         out: dict[str, float] = {}
         for tag, net in (("g", self.G), ("d", self.D)):
             s = metrics.sparsity(self.named_reg_params(net), c.sparsity_eps)
             out[f"sparsity_{tag}"] = s["frac_small"]
             out[f"zeros_{tag}"] = s["frac_zero"]
+            out[f"wspec_{tag}"] = spectral.spectra_product(net)
+        if quality and self.data.is_image:
+            out["d_gap"] = generalization.d_gap(self.D, *generalization.gap_digits())
         fake = self.sample() if quality else None
         if fake is not None and np.all(np.isfinite(fake)):
             if self.data.is_image:

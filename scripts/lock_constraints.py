@@ -10,9 +10,10 @@ the rest get a `python_version` marker. `pip install -r requirements-dev.txt -c 
 then reproduces the tested set on either Python. Needs only the standard library and `packaging`
 (which gradio brings) in each environment.
 
-Optional requirement files (OPTIONAL: requirements-ray.txt) are pinned where installed: CI
-installs Ray on Python 3.11 (.ci/run), so its packages get `python_version >= "3.11"` pins when
-the 3.10 environment (ZeroGPU's Python, which never uses Ray) lacks them.
+Optional requirement files (OPTIONAL: requirements-ray.txt, requirements-tensorboard.txt) are
+pinned where installed: CI installs Ray and TensorBoard on Python 3.11 (.ci/run), so their
+packages get `python_version >= "3.11"` pins when the 3.10 environment (ZeroGPU's Python, which
+uses neither) lacks them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OPTIONAL = ("requirements-ray.txt",)
+OPTIONAL = ("requirements-ray.txt", "requirements-tensorboard.txt")
 
 # Runs inside each interpreter: the installed closure of the given top-level names.
 _WALK = r"""
@@ -93,6 +94,8 @@ def main(argv: list[str]) -> int:
         "(scripts/check_py310.sh).",
         "# Use: pip install -r requirements-dev.txt -c constraints.txt",
         "# Optional Ray (Python 3.11): pip install -r requirements-ray.txt -c constraints.txt",
+        "# Optional TensorBoard (Python 3.11): pip install -r requirements-tensorboard.txt "
+        "-c constraints.txt",
     ]
     newer = f'python_version >= "{new_v}"'
     older = f'python_version < "{new_v}"'

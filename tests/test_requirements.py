@@ -18,9 +18,10 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONS = ("3.10", "3.11")
-# Optional requirement files and the Pythons they are tested (and pinned) on: Ray runs in CI on
-# 3.11 (.ci/run); ZeroGPU Spaces (3.10) never use it, so constraints.txt pins it for 3.11 only.
-OPTIONAL = {"requirements-ray.txt": ("3.11",)}
+# Optional requirement files and the Pythons they are tested (and pinned) on: Ray and TensorBoard
+# run in CI on 3.11 (.ci/run); ZeroGPU Spaces (3.10) never use them, so constraints.txt pins
+# them for 3.11 only.
+OPTIONAL = {"requirements-ray.txt": ("3.11",), "requirements-tensorboard.txt": ("3.11",)}
 
 
 def read_reqs(name: str) -> list[Requirement]:

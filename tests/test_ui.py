@@ -281,11 +281,34 @@ def test_mnist_run_streams_digit_grid(sessions):
     f = s.call("train", dataset="mnist", latent_dim=64, g_hidden=64, d_hidden=64, batch_size=32,
                steps=40, eval_every=20, sharpness_every=0)
     assert "gl-err" not in f["msg"], f["msg"]
-    s.poll_until(lambda x: "Done" in x.status, timeout=60)
-    assert "digits" in s.status, s.status
+    # The last two outputs of a poll are the weight-spectrum and D's generalization-gap charts.
+    charts: dict = {}
+    deadline = time.monotonic() + 60
+    while "Done" not in s.status and time.monotonic() < deadline:
+        raw = s.c.predict(api_name="/poll")
+        s._note(frame_of(raw, with_msg=False))
+        for name, v in (("spectrum", raw[-2]), ("gap", raw[-1])):
+            value = v.get("value", v) if isinstance(v, dict) else v
+            if rows(value):
+                charts[name] = value
+        time.sleep(0.1)
+    assert "Done" in s.status, s.status
+    assert "digits" in s.status and "D gap" in s.status, s.status
+    # Rows are (step, value, series).
+    assert {r[2] for r in rows(charts["gap"])} == {"D gap (train - held-out)"}
+    assert {r[2] for r in rows(charts["spectrum"])} == {"D", "G"}
     f = s.call("reset", dataset="mnist", latent_dim=64, g_hidden=64, d_hidden=64,
                batch_size=32, steps=40, eval_every=20, sharpness_every=0)
     assert image_len(f["samples"]) > 1000
+
+
+def test_spectral_norm_and_wgan_gp_train_in_the_app(sessions):
+    s = sessions()
+    f = s.call("train", spectral_norm="d", loss="wgan-gp", d_steps=2, g_hidden=32, d_hidden=32,
+               steps=60, eval_every=30, sharpness_every=0)
+    assert "gl-err" not in f["msg"], f["msg"]
+    s.poll_until(lambda x: "Done" in x.status and x.penalty, timeout=60)
+    assert "D gradient penalty (R1 / WGAN-GP)" in {r[2] for r in s.penalty}   # step, value, series
 
 
 def test_drawing_survives_a_dead_render_process(sessions, live_app):

@@ -15,7 +15,8 @@ SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval
 # sparsity, sharpness, samples, weights, layer, timer, penalty, then the views added since.
 POLL = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
         "timer", "penalty", "fidelity", "divergence", "a_samples", "b_samples", "overlay",
-        "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot", "saved_plot")
+        "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot", "saved_plot",
+        "spectrum", "gap")
 
 
 def poll(c) -> dict:
@@ -170,7 +171,7 @@ def test_saved_runs_are_run_folders_and_overlay_up_to_four(client):
     s.tab = "compare"
     out = c.predict(api_name="/overlay_saved", runs=ids)
     assert "Overlaid 2 saved run(s)" in out[0], out[0]
-    assert image(out[-1]), "the overlay of the two saved runs"
+    assert image(dict(zip(POLL, out[1:]))["saved_plot"]), "the overlay of the two saved runs"
     # Another session cannot overlay them: its list is its own.
     other = Client(c.src, verbose=False)
     try:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..models import is_average_key
+from ..spectral import shown_name
 
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 MAX_ROWS_PER_SERIES = 1000
 
 LOSS_SERIES = (("loss_d", "D loss"), ("loss_g", "G loss"))
-PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"))
+PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"),
+                  ("gp_d", "D gradient penalty (R1 / WGAN-GP)"))
 # One scale per chart: kind -> ((metrics key, series name, scale), ...); keys a run did not
 # measure are left out. Counts, percentages, scores and divergences never share an axis:
 # "coverage"   how many modes / digits the samples cover (a count),
@@ -34,6 +36,10 @@ METRIC_SERIES = {
     "sparsity": (("sparsity_g", "G sparse %", 100.0), ("sparsity_d", "D sparse %", 100.0),
                  ("zeros_g", "G zeros %", 100.0), ("zeros_d", "D zeros %", 100.0)),
     "sharpness": (("sharpness_d", "D sharpness", 1.0), ("sharpness_g", "G sharpness", 1.0)),
+    # The weights' own spectrum, beside the loss's (sharpness): spectral norm holds D's near 1.
+    "spectrum": (("wspec_d", "D", 1.0), ("wspec_g", "G", 1.0)),
+    # MNIST: D's mean logit on training digits minus on held-out ones (gan_lab.generalization).
+    "generalization": (("d_gap", "D gap (train - held-out)", 1.0),),
 }
 # Chart titles and y-axis names per kind: (2-D title, image title, y title).
 METRIC_TITLES = {
@@ -44,6 +50,10 @@ METRIC_TITLES = {
     "sparsity": ("Sparsity over time (%)", "Sparsity over time (%)", "%"),
     "sharpness": ("Sharpness (top |Hessian eigenvalue|)", "Sharpness (top |Hessian eigenvalue|)",
                   "|λ| max"),
+    "spectrum": ("Weight spectral norm (product of the layers' top singular values)",
+                 "Weight spectral norm (product of the layers' top singular values)", "σ product"),
+    "generalization": ("D generalization gap", "D generalization gap: mean D(x), training minus "
+                       "held-out digits", "logit"),
 }
 
 
@@ -109,9 +119,10 @@ def metric_title(kind: str, is_image: bool) -> str:
 
 
 def layer_names(snap: Snapshot) -> list[str]:
-    """"all", then every weight tensor (dim >= 2) as "G <name>" / "D <name>"."""
+    """"all", then every weight tensor (dim >= 2) as "G <name>" / "D <name>" (a spectral-
+    normalized layer by its effective `weight`, as the histograms draw it)."""
     out = ["all"]
     for tag, state in (("G", snap.g_state), ("D", snap.d_state)):
-        out += [f"{tag} {k}" for k, v in (state or {}).items()
-                if v.dim() >= 2 and not is_average_key(k)]
+        out += [f"{tag} {shown_name(k)}" for k, v in (state or {}).items()
+                if v.dim() >= 2 and not is_average_key(k) and shown_name(k) is not None]
     return out

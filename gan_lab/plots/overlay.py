@@ -25,6 +25,10 @@ PANELS = (
      False),
     ("D sharpness (log scale)", "D sharpness (log scale)", "metrics", ("sharpness_d",), 1.0,
      True),
+    ("D weight spectral norm (log scale)", "D weight spectral norm (log scale)", "metrics",
+     ("wspec_d",), 1.0, True),
+    ("Modes captured", "D generalization gap (train - held-out)", "metrics", ("modes", "d_gap"),
+     1.0, False),
 )
 
 
@@ -43,11 +47,12 @@ def _series(cols: dict, keys: tuple, scale: float | None):
 
 
 def overlay_figure(runs: list[dict], dpi: float = 100) -> Figure:
-    """2 x 2 small multiples (D loss, quality, D sparsity, D sharpness) of every run."""
-    fig = new_figure(8.0, 5.2, dpi)
+    """3 x 2 small multiples (D loss, quality, D sparsity, D sharpness, D's weight spectral
+    norm, modes or D's generalization gap) of every run."""
+    fig = new_figure(10.5, 5.2, dpi)
     is_image = any(r.get("is_image") for r in runs)
-    axes = [fig.add_axes((0.08 + 0.5 * (i % 2), 0.56 - 0.46 * (i // 2), 0.38, 0.33))
-            for i in range(4)]
+    axes = [fig.add_axes((0.055 + 0.335 * (i % 3), 0.56 - 0.46 * (i // 3), 0.265, 0.33))
+            for i in range(len(PANELS))]
     for ax, (t2d, timg, src, keys, scale, logy) in zip(axes, PANELS):
         ax.set_title(timg if is_image else t2d, fontsize=9)
         ax.tick_params(labelsize=7)

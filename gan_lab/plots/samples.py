@@ -19,7 +19,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..losses import g_loss
+from ..losses import CRITICS, g_loss
 from ..models import generate
 from .canvas import (
     ARROW_COLOR,
@@ -44,6 +44,10 @@ N_ARROWS = 100         # generated points that get a gradient arrow
 MANIFOLD_LINES = 11    # latent grid lines per direction
 MANIFOLD_PTS = 41      # points along each latent grid line
 MANIFOLD_RANGE = 2.0   # latent values in [-2, 2]: ~95% of z ~ N(0, 1) per dimension
+HEAT_LABEL = "D(x): probability that x is real"
+# A critic (loss wgan-gp) scores without a scale: no probability to show, so its score is
+# min-max scaled over the cells in view.
+HEAT_LABEL_CRITIC = "critic score D(x), scaled to [0, 1] over this view"
 
 
 def init_points(dpi: float) -> dict:
@@ -55,7 +59,7 @@ def init_points(dpi: float) -> dict:
     cax = fig.add_axes((0.85, 0.165, 0.03, 0.715))
     heat = Raster(ax, smooth=True, zorder=0)
     cb = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), HEAT_CMAP), cax=cax)
-    cb.set_label("D(x): probability that x is real", fontsize=8)
+    cb.set_label(HEAT_LABEL, fontsize=8)
     cb.set_ticks([0, 0.25, 0.5, 0.75, 1])
     cax.tick_params(labelsize=7)
     mani = LineCollection([], colors=MANIFOLD_COLOR, linewidths=0.8, alpha=0.6, zorder=1)
@@ -82,7 +86,7 @@ def init_points(dpi: float) -> dict:
         "manifold": Line2D([], [], color=MANIFOLD_COLOR, lw=1,
                            label="G manifold (z grid)"),
     }
-    return dict(fig=fig, ax=ax, cax=cax, heat=heat, mani=mani, real=real, fake=fake,
+    return dict(fig=fig, ax=ax, cax=cax, cb=cb, heat=heat, mani=mani, real=real, fake=fake,
                 quiver=None, title=title, note=note, handles=handles, legend=None,
                 legend_key=None, bounds=None, real_src=None)
 
@@ -90,8 +94,10 @@ def init_points(dpi: float) -> dict:
 def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
                 manifold: bool) -> Figure:
     """Real vs generated points over D's heatmap, G's gradient arrows and the warped latent
-    grid (each toggleable). nets(snap) -> (G, D) with the snapshot's weights, or (None, None)."""
+    grid (each toggleable). nets(snap) -> (G, D) with the snapshot's weights, or (None, None).
+    For a critic (wgan-gp) the heatmap is its score scaled to [0, 1] over the view."""
     ax = st["ax"]
+    critic = snap.cfg.loss in CRITICS
     fake_all = (np.zeros((0, 2)) if snap.samples is None
                 else np.asarray(snap.samples, dtype=np.float64).reshape(-1, 2))
     fake = fake_all[np.isfinite(fake_all).all(axis=1)]
@@ -112,7 +118,7 @@ def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
         # never leaves a colour bar or legend entry for an empty layer.
         show_heat = show_mani = show_arrows = False
         if heatmap and D is not None:
-            p = _d_grid(D, b)
+            p = _d_grid(D, b, critic)
             show_heat = bool(np.isfinite(p).any())
             # Grid rows run bottom to top; the raster's rows run top to bottom.
             st["heat"].set_rgba(HEAT_CMAP(np.ma.masked_invalid(p[::-1]), bytes=True))
@@ -150,6 +156,7 @@ def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
     name = getattr(snap.cfg, "dataset", "")
     st["title"].set_text(f"{name}: real vs generated, step {snap.step:,}")
 
+    st["cb"].set_label(HEAT_LABEL_CRITIC if critic else HEAT_LABEL, fontsize=8)
     legend_key = (show_arrows, show_mani)
     if legend_key != st["legend_key"]:
         if st["legend"] is not None:
@@ -164,7 +171,7 @@ def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
     canvas.dynamic = [st["heat"], st["mani"], st["fake"], *ax.spines.values(), st["real"],
                       *([st["quiver"]] if st["quiver"] is not None else []), st["title"],
                       st["note"]]
-    canvas.static_key = legend_key
+    canvas.static_key = (legend_key, critic)
     return st["fig"]
 
 
@@ -252,9 +259,19 @@ def _grid_centres(b, res: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def _d_grid(D, b) -> np.ndarray:
+def _d_grid(D, b, critic: bool = False) -> np.ndarray:
+    """D's probability that x is real on the grid, or for a critic its score min-max scaled to
+    [0, 1] over the grid (all 0.5 when flat); non-finite cells stay NaN."""
     x = torch.from_numpy(_grid_centres(b, HEAT_RES)).float()
-    return torch.sigmoid(D(x)).double().numpy().reshape(HEAT_RES, HEAT_RES)
+    out = D(x).double()
+    if not critic:
+        return torch.sigmoid(out).numpy().reshape(HEAT_RES, HEAT_RES)
+    s = out.numpy().reshape(HEAT_RES, HEAT_RES)
+    ok = np.isfinite(s)
+    if not ok.any():
+        return s
+    lo, hi = float(s[ok].min()), float(s[ok].max())
+    return (s - lo) / (hi - lo) if hi > lo else np.where(ok, 0.5, np.nan)
 
 
 def _g_push(D, pts: np.ndarray, loss_kind: str) -> np.ndarray:

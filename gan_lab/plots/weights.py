@@ -1,8 +1,10 @@
 """The weights figure: histograms of log10 |w| for G and D (or one layer), with the sparsity
 threshold eps marked and exact zeros in a bar of their own (log10 0 is minus infinity).
 
-Counts are taken exactly as gan_lab.metrics.sparsity takes them, so the panel's text agrees
-with the sparsity curve to the last weight.
+Counts are taken exactly as gan_lab.metrics.sparsity takes them, on the same tensors
+(models.shown_weights), so the panel's text agrees with the sparsity curve to the last weight.
+Spectral-normalized layers show their effective weights W / sigma, the ones the network computes
+with (the title says so).
 """
 
 from __future__ import annotations
@@ -16,21 +18,23 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ..models import is_average_key
+from ..models import shown_weights
+from ..spectral import effective_state
 from .canvas import D_COLOR, G_COLOR, ZERO_COLOR, in_torch_thread, new_figure, title_text
 
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
 
 HIST_BINS = 60
+SUPTITLE = "Weight magnitudes |w|, log scale"
+SUPTITLE_SN = "Weight magnitudes |w|, log scale (spectral norm: effective W / sigma)"
 HIST_DECADES_BELOW_EPS = 3  # smaller magnitudes are counted in the first bin
 
 
 def init_weights(dpi: float) -> dict:
     """The weight-histogram figure: a G and a D panel, or one for a single layer."""
     fig = new_figure(6.0, 3.0, dpi)
-    sup = fig.text(0.5, 0.975, "Weight magnitudes |w|, log scale", ha="center", va="top",
-                   fontsize=10)
+    sup = fig.text(0.5, 0.975, SUPTITLE, ha="center", va="top", fontsize=10)
     panels = {
         "G": _make_panel(fig, (0.075, 0.165, 0.405, 0.58)),
         "D": _make_panel(fig, (0.575, 0.165, 0.405, 0.58)),
@@ -62,18 +66,13 @@ def draw_weights(st: dict, snap: Snapshot, layer: str = "all") -> Figure:
         # The eps marker is redrawn too, or the histogram would cover it.
         dynamic += [p["hist"], p["zbar"], p["ztext"], p["detail"], p["eline"],
                     p["etext"], p["ax"].spines["bottom"], p["ax"].spines["left"]]
+    st["sup"].set_text(SUPTITLE if snap.cfg.spectral_norm == "none" else SUPTITLE_SN)
     st["fig"].canvas.dynamic = dynamic
     # Titles are static: part of the cached background.
-    st["fig"].canvas.static_key = (eps, lo, hi, picked,
+    st["fig"].canvas.static_key = (eps, lo, hi, picked, st["sup"].get_text(),
                                    *(st["panels"][p]["head"].get_text()
                                      for p, _, _ in shown))
     return st["fig"]
-
-
-def _shown(name: str, t: torch.Tensor, reg_bias: bool) -> bool:
-    # The same tensors gan_lab.regularizers.reg_params selects, so the histogram's sparsity text
-    # agrees with the sparsity curve the trainer logs.
-    return t.dim() >= 2 or reg_bias
 
 
 def _tensors(snap: Snapshot, layer: str) -> tuple[dict[str, list[torch.Tensor]], str | None]:
@@ -82,12 +81,11 @@ def _tensors(snap: Snapshot, layer: str) -> tuple[dict[str, list[torch.Tensor]],
     states = {"G": snap.g_state or {}, "D": snap.d_state or {}}
     if layer and layer != "all":
         tag, _, name = layer.partition(" ")
-        t = states.get(tag, {}).get(name)
+        t = effective_state(states.get(tag, {})).get(name)
         if t is not None:
             return {tag: [t.detach()]}, layer
     reg_bias = bool(getattr(snap.cfg, "reg_bias", False))
-    return {tag: [t.detach() for k, t in st.items()
-                  if _shown(k, t, reg_bias) and not is_average_key(k)]
+    return {tag: [t.detach() for _, t in shown_weights(st, reg_bias)]
             for tag, st in states.items()}, None
 
 

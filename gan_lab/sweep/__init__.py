@@ -30,6 +30,10 @@ in this process) and `ray` (each run a Ray task: on a cluster at --address or RA
 a local instance with --jobs CPUs). A Ray task trains into a temporary folder on its worker and
 returns the folder's files as bytes; this process writes them, so no shared filesystem is
 needed. ray is imported only by that backend (and gan_lab/jobs/ray.py).
+
+`--tensorboard DIR` also writes each run's TensorBoard event files into DIR/<run folder>
+(gan_lab.tblog; a Ray task sends them back with the run's files). Runs finished before are
+skipped, so their event files are those of the invocation that trained them.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ __all__ = ["Point", "SweepProgress", "add_parser", "check_out", "cmd_sweep", "ga
 def run_sweep(fixed: dict, grid: dict, seeds: list[int], out: Path, *, jobs: int = 1,
               backend: str = "local", address: str | None = None, cpus_per_run: float = 1,
               gpus_per_run: float = 0, png: bool = True, progress: bool = False,
-              log=None) -> tuple[dict, int]:
+              log=None, tensorboard: str | Path | None = None) -> tuple[dict, int]:
     """Plan (validating every point), skip finished runs, train the rest, write the results.
     Returns (results document, failed run count). Raises ConfigError before anything runs."""
     if backend not in ("local", "ray"):
@@ -94,10 +98,10 @@ def run_sweep(fixed: dict, grid: dict, seeds: list[int], out: Path, *, jobs: int
     bar = SweepProgress(len(points), len(done), progress)
     try:
         if todo and backend == "local":
-            run_local(todo, out, jobs, png, bar)
+            run_local(todo, out, jobs, png, bar, tensorboard=tensorboard)
         elif todo:
             run_ray(todo, out, jobs=jobs, address=address, png=png, cpus_per_run=cpus_per_run,
-                    gpus_per_run=gpus_per_run, progress=bar)
+                    gpus_per_run=gpus_per_run, progress=bar, tensorboard=tensorboard)
     finally:
         bar.close()
     doc = write_results(out, points, fixed, grid, seeds, command=command, backend=backend,
@@ -134,6 +138,10 @@ def cmd_sweep(args) -> int:
         seeds = parse_seeds(args.seeds)
         out = Path(args.out) if args.out else runs.runs_dir() / "sweep"
         runs.check_out_dir(out, "--out")
+        tb_dir = None
+        if args.tensorboard is not None:
+            from ..tblog import log_dir
+            tb_dir = log_dir(args.tensorboard, "")
         if args.dry_run:
             points = plan(fixed, grid, seeds)
             done, todo = check_out(out, points)
@@ -145,7 +153,7 @@ def cmd_sweep(args) -> int:
         doc, failed = run_sweep(fixed, grid, seeds, out, jobs=args.jobs, backend=args.backend,
                                 address=args.address, cpus_per_run=args.cpus_per_run,
                                 gpus_per_run=args.gpus_per_run, png=not args.no_png,
-                                progress=not args.quiet, log=log)
+                                progress=not args.quiet, log=log, tensorboard=tb_dir)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -191,6 +199,9 @@ def add_parser(sub) -> None:
     s.add_argument("--gpus-per-run", "--gpus_per_run", dest="gpus_per_run", type=float,
                    default=0.0, help="Ray: GPUs reserved per run, e.g. 0.25 (default 0)")
     s.add_argument("--no-png", action="store_true", help="no samples.png per run (faster)")
+    s.add_argument("--tensorboard", metavar="DIR",
+                   help="also write each run's TensorBoard event files into DIR/<run folder>; "
+                        "needs the optional tensorboard package (requirements-tensorboard.txt)")
     s.add_argument("--dry-run", action="store_true",
                    help="list the runs and whether each is finished; train nothing")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

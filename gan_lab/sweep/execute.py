@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import runs
 from ..config import ConfigError, RunConfig
+from ..tblog import split_files, write_event_files
 from .plan import Point
 
 
@@ -70,29 +71,33 @@ def _clock(s: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def _run_one(task: tuple[dict, str, bool]) -> tuple[str, str | None]:
+def _run_one(task: tuple[dict, str, bool, str | None]) -> tuple[str, str | None]:
     """Train one config into its folder (a worker process's entry point): (folder, error)."""
     from ..cli import train
 
-    cfg_dict, folder, png = task
+    cfg_dict, folder, png, tb = task
     try:
-        train(RunConfig.from_dict(cfg_dict), Path(folder), quiet=True, png=png)
+        train(RunConfig.from_dict(cfg_dict), Path(folder), quiet=True, png=png, tensorboard=tb)
         return folder, None
     except Exception as e:  # noqa: BLE001 - reported per run; the sweep goes on
         return folder, f"{type(e).__name__}: {e}"
 
 
-def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None
-                ) -> dict[str, bytes]:
+def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None,
+                tensorboard: bool = False) -> dict[str, bytes]:
     """Train one config into a temporary folder and return its files (name -> bytes): what a
     Ray task sends back to the driver, which writes the run folder itself. threads: the CPUs
-    the task reserved (--cpus-per-run)."""
+    the task reserved (--cpus-per-run). tensorboard: the run's TensorBoard event files come
+    along, named with tblog.FILE_PREFIX (tblog.split_files separates them)."""
     from ..cli import train
+    from ..tblog import event_files
 
     tmp = Path(tempfile.mkdtemp(prefix="gan-lab-run-"))
     try:
-        train(RunConfig.from_dict(cfg_dict), tmp / "run", quiet=True, png=png, threads=threads)
-        return runs.read_run_files(tmp / "run")
+        train(RunConfig.from_dict(cfg_dict), tmp / "run", quiet=True, png=png, threads=threads,
+              tensorboard=tmp / "tb" if tensorboard else None)
+        files = runs.read_run_files(tmp / "run")
+        return {**files, **event_files(tmp / "tb")} if tensorboard else files
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -114,10 +119,11 @@ def longest_first(todo: list[Point]) -> list[Point]:
 
 
 def run_local(todo: list[Point], out: Path, jobs: int, png: bool,
-              progress: SweepProgress) -> None:
+              progress: SweepProgress, tensorboard: Path | None = None) -> None:
     if jobs > 1:
         todo = longest_first(todo)
-    tasks = [(p.cfg.to_dict(), str(out / p.folder), png) for p in todo]
+    tasks = [(p.cfg.to_dict(), str(out / p.folder), png,
+              None if tensorboard is None else str(Path(tensorboard) / p.folder)) for p in todo]
     names = {str(out / p.folder): p.folder for p in todo}
     if jobs <= 1:
         for t in tasks:
@@ -131,7 +137,8 @@ def run_local(todo: list[Point], out: Path, jobs: int, png: bool,
 
 
 def run_ray(todo: list[Point], out: Path, *, jobs: int, address: str | None, png: bool,
-            cpus_per_run: float, gpus_per_run: float, progress: SweepProgress) -> None:
+            cpus_per_run: float, gpus_per_run: float, progress: SweepProgress,
+            tensorboard: Path | None = None) -> None:
     """Each run a Ray task returning its folder's files; written here as they arrive."""
     try:
         import ray
@@ -144,14 +151,18 @@ def run_ray(todo: list[Point], out: Path, *, jobs: int, address: str | None, png
     try:
         task = ray.remote(train_files).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run)
         threads = max(1, int(cpus_per_run))
-        refs = {task.remote(p.cfg.to_dict(), png, threads): p for p in longest_first(todo)}
+        refs = {task.remote(p.cfg.to_dict(), png, threads, tensorboard is not None): p
+                for p in longest_first(todo)}
         pending = list(refs)
         try:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
                 p = refs[ready[0]]
                 try:
-                    runs.write_run_files(out / p.folder, ray.get(ready[0]))
+                    files, events = split_files(ray.get(ready[0]))
+                    if tensorboard is not None:
+                        write_event_files(Path(tensorboard) / p.folder, events)
+                    runs.write_run_files(out / p.folder, files)
                     progress.tick(p.folder)
                 except Exception as e:  # noqa: BLE001 - reported per run
                     progress.tick(p.folder, f"{type(e).__name__}: {e}")

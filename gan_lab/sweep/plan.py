@@ -19,9 +19,9 @@ EXIT_INTERRUPTED = 130
 
 # Preferred order of the final metrics in results.csv (others follow, sorted).
 METRIC_ORDER = ("modes", "hq_frac", "rev_kl", "min_mode_frac", "grid_kl", "grid_js",
-                "digits_covered", "min_digit_frac", "class_kl", "cls_is", "fcd", "sparsity_d",
-                "zeros_d", "sparsity_g", "zeros_g", "sharpness_d", "sharpness_g", "loss_d",
-                "loss_g", "reg_d", "reg_g")
+                "digits_covered", "min_digit_frac", "class_kl", "cls_is", "fcd", "d_gap",
+                "sparsity_d", "zeros_d", "sparsity_g", "zeros_g", "sharpness_d", "sharpness_g",
+                "wspec_d", "wspec_g", "loss_d", "loss_g", "reg_d", "reg_g", "gp_d")
 TIME_KEYS = ("wall_s", "cpu_s", "loop_wall_s", "loop_cpu_s")
 
 

@@ -125,7 +125,8 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
             _draw(p)
     with gr.Accordion("What is this? How to read the plots", open=False, elem_id="about"):
         gr.Markdown(teaching.INTRO)
-        for plot in ("samples", "losses", "weights", "quality", "sparsity", "sharpness"):
+        for plot in ("samples", "losses", "weights", "quality", "sparsity", "sharpness",
+                     "spectrum", "generalization"):
             gr.Markdown(teaching.PLOTS[plot])
     p.timer = gr.Timer(SLOW_TICK_S)
     return p
@@ -183,7 +184,7 @@ def _watch(p: SimpleNamespace) -> None:
                 p.mani = gr.Checkbox(True, label="Noise grid (manifold)", min_width=90)
         with gr.Column(min_width=320):
             p.loss_plot = line("Losses", "loss-plot", "loss")
-            p.pen_plot = line("Regularization penalty (lambda included)", "penalty-plot",
+            p.pen_plot = line("Penalties (lambda or weight included)", "penalty-plot",
                               "penalty", visible=False)
             p.quality_plot = line(metric_title("coverage", False), "quality-plot", "count")
     with gr.Row(equal_height=False):
@@ -201,6 +202,13 @@ def _watch(p: SimpleNamespace) -> None:
             p.sparsity_plot = line(metric_title("sparsity", False), "sparsity-plot", "%")
         with gr.Column(min_width=320):
             p.sharp_plot = line(metric_title("sharpness", False), "sharpness-plot", "|λ| max")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=320):
+            p.spec_plot = line(metric_title("spectrum", False), "spectrum-plot", "σ product")
+        with gr.Column(min_width=320):
+            # MNIST only (stream.Stream._chart_layout shows it).
+            p.gap_plot = line(metric_title("generalization", True), "gap-plot", "logit",
+                              visible=False)
 
 
 def _compare(p: SimpleNamespace) -> None:

@@ -59,6 +59,7 @@ STATUS_METRICS = (
     ("zeros_d", "D zeros", lambda v, snap: f"{100 * v:.1f}%"),
     ("sparsity_g", "G sparse", lambda v, snap: f"{100 * v:.1f}%"),
     ("sharpness_d", "D sharpness", lambda v, snap: f"{v:.3g}"),
+    ("d_gap", "D gap", lambda v, snap: f"{v:+.2f}"),
 )
 
 
@@ -209,6 +210,7 @@ class Stream:
             visible = with_modes or kind == "divergence"
             out[getattr(p, name)] = gr.update(label=plots.metric_title(kind, snap.is_image),
                                               visible=visible)
+        out[p.gap_plot] = gr.update(visible=snap.is_image)   # D's gap: MNIST only
         return out
 
     def _curves(self, s: Session, snap) -> dict:
@@ -234,7 +236,8 @@ class Stream:
             sh["metrics"] = mkey
             charts = [(getattr(p, name), kind) for name, kind, _ in QUALITY_CHARTS]
             for comp, kind in charts + [(p.sparsity_plot, "sparsity"),
-                                        (p.sharp_plot, "sharpness")]:
+                                        (p.sharp_plot, "sharpness"), (p.spec_plot, "spectrum"),
+                                        (p.gap_plot, "generalization")]:
                 out[comp] = _frame_or_none(plots.metric_frame(snap, kind))
         return out
 

@@ -23,7 +23,9 @@ PLOTS = {
         "samples (towards what D calls real). The **noise grid** (manifold) is a square grid of "
         "noise warped by G: it shows how G stretches and folds its input space. Good training: "
         "purple covers every green cluster. *Mode collapse*: purple piles onto a few clusters "
-        "and ignores the rest. "
+        "and ignores the rest. With the **wgan-gp** loss D is a *critic*: its score is not a "
+        "probability, so the background shows the score scaled from its lowest (0) to its "
+        "highest (1) value in view, and the colour bar says so. "
         "For MNIST you see an 8x8 grid of digits from fixed noise."
     ),
     "losses": (
@@ -31,7 +33,9 @@ PLOTS = {
         "They do not fall to zero together: in a healthy GAN they settle and wobble around a "
         "balance (for the default loss, loss_d near 1.39 = 2 ln 2 means D is guessing). "
         "When a regularizer is on, a second chart shows the **penalty** added to D's or G's "
-        "loss (lambda included): with L1 or L2 it falls as the weights shrink."
+        "loss (lambda included): with L1 or L2 it falls as the weights shrink. D's gradient "
+        "penalties (R1, and WGAN-GP's on points between real and fake) show there too. With "
+        "wgan-gp, -loss_d estimates the Wasserstein distance between real and fake."
     ),
     "quality": (
         "How good the samples are, measured every *Eval every* steps. For ring8 / grid25: "
@@ -49,12 +53,30 @@ PLOTS = {
         "Sharpness = the largest |eigenvalue| of the Hessian of each network's loss with respect "
         "to its weights: how sharply the loss curves around the current weights. Measured every "
         "*Sharpness every* steps for every regularizer, so runs can be compared. HSN1R penalizes "
-        "exactly this number for the network it targets, so its curve should sit lower."
+        "exactly this number for the network it targets, so its curve should sit lower. "
+        "(With wgan-gp, D's is that of the critic's loss without its gradient penalty.)"
+    ),
+    "spectrum": (
+        "The **weight spectral norm**: for each network, the product of its layers' largest "
+        "singular values (how much the layers can stretch an input, multiplied up; for an MLP "
+        "an upper bound on how fast its output can change). **Spectral norm** (architecture "
+        "option) divides every layer by its largest singular value, so its network stays near "
+        "1. Compare it with sharpness: spectral norm bounds the weights, HSN1R the loss's "
+        "curvature (lesson 6)."
+    ),
+    "generalization": (
+        "MNIST only: **D's generalization gap**, D's mean logit on 2,000 of the digits it "
+        "trains on minus on 2,000 held-out digits the GAN never sees. Near 0, D judges new "
+        "digits like its own; a growing gap means D is memorizing its training set, which is "
+        "what overfitting means for a GAN."
     ),
     "weights": (
         "A histogram of log10|w| for every weight of G (top) and D (bottom), or one layer "
         "chosen in the menu. The dashed line marks eps: weights left of it count as sparse; "
         "exact zeros are counted separately (log10 0 is minus infinity). L1 (proximal) moves "
-        "mass to the left and creates exact zeros; L2 shifts the whole bump left a little."
+        "mass to the left and creates exact zeros; L2 shifts the whole bump left a little. "
+        "With **spectral norm** the histogram shows the weights the network computes with, "
+        "W / sigma (sigma the layer's largest singular value; the title says so), while L1 and "
+        "L2 act on W itself."
     ),
 }
