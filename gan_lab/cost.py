@@ -4,7 +4,7 @@ worst step's peak activation memory, and so the seconds a step takes on one core
 The server refuses a config whose step would cost more than it allows (`check`, with
 GAN_LAB_MAX_STEP_GFLOP and GAN_LAB_MAX_STEP_MB): a worker process cannot interrupt a step, so
 the cost of the dearest step bounds how long one student's run can hold the other runs on its
-process (issue 18). The same numbers size the worker's time-outs (`step_seconds`) and order a
+process. The same numbers size the worker's time-outs (`step_seconds`) and order a
 sweep's runs (gan_lab.sweep.execute.est_cost).
 
 How it counts. G and D are built by models.build_models itself, on PyTorch's "meta" device:
@@ -16,14 +16,14 @@ forward hooks, gives each net's FLOPs and activation floats per sample (`net_cos
 meta forward of a process costs ~1.5 s (PyTorch loads its meta kernels); later ones ~5 ms, and
 results are cached per architecture.
 
-A step is then composed term by term, one function per term (`TERMS`): D's updates, G's
-update, D's R1 penalty, HSN1R's extra gradients on the steps it applies, the optimizer and G's
-weight average. `worst_step_gflop` adds the evaluation the last step makes (quality metrics and
-sharpness at full precision), the longest piece of work a run ever does without returning to
-its scheduler. Factors (a backward ~2 forwards, R1 ~6, an HVP ~5) are the usual autograd
-ratios, checked against measured steps by scripts/calibrate_cost.py: the measured CPU-seconds
-per estimated GFLOP of real steps on one core set GFLOP_PER_S and the default caps
-(docs/results/step_cost.json).
+A step is then composed term by term, one function per term (`TERMS`): D's updates, G's update,
+D's R1 and WGAN-GP penalties, spectral norm, HSN1R's extra gradients on the steps it applies,
+the optimizer and G's weight average. `worst_step_gflop` adds the evaluation the last step
+makes (quality metrics and sharpness at full precision), the longest piece of work a run ever
+does without returning to its scheduler. Factors (a backward ~2 forwards, R1 ~6, an HVP ~5) are
+the usual autograd ratios, checked against measured steps by scripts/calibrate_cost.py: the
+measured CPU-seconds per estimated GFLOP of real steps on one core set GFLOP_PER_S and the
+default caps (docs/results/step_cost.json).
 
 To add a cost (a new penalty, a new loss): one function `(cfg, nets) -> GFLOP` in TERMS, and
 its memory in `step_mb` if it keeps graphs alive.
@@ -36,30 +36,24 @@ from dataclasses import dataclass
 
 from .config import NET_FIELDS, ConfigError, RunConfig
 
-# One backward pass costs about two forwards (gradients w.r.t. inputs and weights).
-BWD = 2.0
+BWD = 2.0   # one backward pass costs about two forwards (gradients w.r.t. inputs and weights)
 # R1 on a real batch: D's forward with a graph (1), the input gradient built for double
 # backpropagation (~1), and the backward through both (~4).
 R1_TIMES = 6.0
 # A Hessian-vector product by double backpropagation (sharpness, HSN1R exact): ~5 forwards.
 HVP_TIMES = 5.0
-# HSN1R's extra work on a step where it applies, in units of that network's plain update, per
-# power iteration: 'fd' two more gradients (w +- eps v) and the kink replay, 'exact' a double
-# backward. Set so that ring8 with HSN1R on D every step comes out at the bench's measured
-# 1.85x ('fd') and 3.6x ('exact') of a plain step.
+# HSN1R's extra work per power iteration, in units of that network's plain update ('fd': two
+# more gradients and the kink replay; 'exact': a double backward): the bench's 1.85x / 3.6x.
 HSN_EXTRA = {"fd": 1.4, "exact": 4.3}
-ADAM_FLOP = 12.0         # per parameter and update (moments, bias corrections, the step)
+ADAM_FLOP = 12.0         # per parameter and update
 EVAL_N = {True: 1000, False: 2500}     # samples of a quality evaluation (image, 2-D); trainer
 VIEW_N = {True: 64, False: 1000}       # samples on screen
 SHARP_ITERS, SHARP_N = 20, 256         # the final sharpness (trainer.Trainer.sharpness)
 MID_SHARP_ITERS, MID_SHARP_N = 10, 128  # sharpness during a run (Trainer.evaluate)
-# One core of the 2-core AMD EPYC these caps were chosen on (cpu family 25, model 17; shared
-# with other work) ran the steps of scripts/calibrate_cost.py at 18-82 GFLOP/s by this model's
-# count (small ops and batch norm slower, large matmuls and convolutions faster; two runs:
-# docs/results/step_cost*.json, the first before HSN_EXTRA was set from the bench) and the
-# final evaluations at 54-300 (the power iteration often
-# stops early; the model counts every iteration): seconds are estimated below the slow end, so
-# they are upper bounds for an unloaded core.
+# One core of a 2-core AMD EPYC (cpu family 25, model 17; shared) ran the steps of
+# scripts/calibrate_cost.py at 18-82 GFLOP/s by this model's count and the final evaluations at
+# 54-300 (docs/results/step_cost*.json): seconds are estimated below the slow end, so they are
+# upper bounds for an unloaded core.
 STEP_GFLOP_PER_S = 15.0
 EVAL_GFLOP_PER_S = 40.0
 STEP_OVERHEAD_S = 0.002   # Python and autograd bookkeeping of one step (tiny 2-D nets)
@@ -122,6 +116,11 @@ def _measure(net, x) -> NetCost:
     from torch import nn
 
     flop, act = [0.0], [0.0]
+    # A parametrization (spectral norm) outputs a weight, not a per-sample activation; the
+    # layer it belongs to is still a leaf.
+    skip = {id(p) for m in net.modules() if hasattr(m, "parametrizations")
+            for p in m.parametrizations.modules()}
+    leaf = lambda m: all(id(c) in skip for c in m.children())   # noqa: E731
 
     def hook(m, inputs, out):
         w = getattr(m, "weight", None)
@@ -131,12 +130,12 @@ def _measure(net, x) -> NetCost:
             flop[0] += 2.0 * w.numel() * out.shape[-2] * out.shape[-1]
         elif isinstance(m, nn.ConvTranspose2d):
             flop[0] += 2.0 * w.numel() * inputs[0].shape[-2] * inputs[0].shape[-1]
-        elif not list(m.children()) and isinstance(out, torch.Tensor):
+        elif leaf(m) and isinstance(out, torch.Tensor):
             flop[0] += 4.0 * out.numel()      # activations and norms: a few ops per entry
-        if not list(m.children()) and isinstance(out, torch.Tensor):
+        if leaf(m) and isinstance(out, torch.Tensor):
             act[0] += out.numel()
 
-    hooks = [m.register_forward_hook(hook) for m in net.modules()]
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if id(m) not in skip]
     try:
         with torch.no_grad():
             y = net(x)
@@ -199,12 +198,9 @@ def _wgan_gp(cfg: RunConfig, n: Nets) -> float:
 
 def _spectral_norm(cfg: RunConfig, n: Nets) -> float:
     """Spectral norm: a power step and the division by sigma, ~10 flops per weight an update."""
-    out = 0.0
-    if cfg.spectral_norm in ("d", "both"):
-        out += 10.0 * n.D.params * (cfg.d_steps + 1)
-    if cfg.spectral_norm in ("g", "both"):
-        out += 10.0 * n.G.params * (cfg.d_steps + 1)
-    return out / 1e9
+    nets = {"none": 0, "d": n.D.params, "g": n.G.params}.get(cfg.spectral_norm,
+                                                               n.D.params + n.G.params)
+    return 10.0 * nets * (cfg.d_steps + 1) / 1e9
 
 
 def _hsn1r(cfg: RunConfig, n: Nets) -> float:
@@ -230,7 +226,8 @@ def _g_average(cfg: RunConfig, n: Nets) -> float:
 
 
 TERMS = {"D updates": _d_updates, "G update": _g_update, "R1 penalty": _r1,
-         "WGAN-GP penalty": _wgan_gp, "spectral norm": _spectral_norm, "HSN1R": _hsn1r, "optimizer": _optimizer, "G weight average": _g_average}
+         "WGAN-GP penalty": _wgan_gp, "spectral norm": _spectral_norm, "HSN1R": _hsn1r,
+         "optimizer": _optimizer, "G weight average": _g_average}
 
 
 def step_terms(cfg: RunConfig) -> dict[str, float]:
@@ -311,8 +308,8 @@ def train_mb(cfg: RunConfig) -> float:
     caps them)."""
     n = net_cost(cfg)
     d_phase = 2 * n.D.act + n.G.out            # D's graphs on the real and the fake batch
-    if cfg.d_r1 > 0:
-        d_phase += 2 * n.D.act                 # R1's graph of the input gradient
+    if cfg.d_r1 > 0 or (cfg.loss == "wgan-gp" and cfg.gp_weight > 0):
+        d_phase += 2 * n.D.act                 # R1's / WGAN-GP's graph of the input gradient
     g_phase = n.G.act + n.D.act
     if cfg.reg == "hsn1r" and cfg.lam > 0:
         extra = 1 + HSN_MEM.get(cfg.hsn_method, max(HSN_MEM.values()))
@@ -360,6 +357,8 @@ def _drivers(cfg: RunConfig) -> str:
         parts.append(f"depths {cfg.g_depth}/{cfg.d_depth}")
     if cfg.d_r1 > 0:
         parts.append("R1 penalty on")
+    if cfg.loss == "wgan-gp" and cfg.gp_weight > 0:
+        parts.append("WGAN-GP penalty on")
     if cfg.reg == "hsn1r" and cfg.lam > 0:
         parts.append(f"HSN1R {cfg.hsn_method}, {cfg.hsn_iters} iteration(s)")
     return ", ".join(parts)

@@ -73,6 +73,22 @@ def test_every_term_grows_with_what_drives_it():
     assert cost.eval_gflop(base.replace(d_hidden=512)) > cost.eval_gflop(base)
     # the evaluation's batch is fixed: the training batch does not change its cost
     assert cost.eval_gflop(base.replace(batch_size=4096)) == cost.eval_gflop(base)
+    assert t["WGAN-GP penalty"] == 0 and t["spectral norm"] == 0
+    gp = base.replace(loss="wgan-gp")
+    assert cost.step_terms(gp)["WGAN-GP penalty"] > 0
+    assert cost.step_terms(gp.replace(gp_weight=0.0))["WGAN-GP penalty"] == 0
+    assert cost.train_mb(gp) > cost.train_mb(base)
+    sn = cost.step_terms(base.replace(spectral_norm="d"))["spectral norm"]
+    assert 0 < sn < cost.step_terms(base.replace(spectral_norm="both"))["spectral norm"]
+
+
+def test_a_parametrization_is_not_counted_as_an_activation():
+    # spectral norm's W / sigma is a weight, computed once per forward, not per sample
+    base = RunConfig(batch_size=256)
+    for sn in ("d", "g", "both"):
+        c = base.replace(spectral_norm=sn)
+        assert cost.train_mb(c) == pytest.approx(cost.train_mb(base))
+        assert cost.step_gflop(c) < 1.05 * cost.step_gflop(base)
 
 
 def test_presets_cost_a_fraction_of_the_default_caps():
