@@ -25,6 +25,7 @@ class Snapshot:
     g_state/d_state: CPU copies of the weights (for histograms and for rebuilding the nets).
     samples: 2-D [N_VIEW_2D, 2] points or MNIST [64, 1, 28, 28] in [-1, 1], from fixed noise.
     weights_version bumps when g_state/d_state/samples change, so renderers can skip work.
+    eta_s: seconds until a running run is done at its current share (None until measured).
     """
 
     version: int
@@ -46,6 +47,7 @@ class Snapshot:
     bounds: tuple[float, float, float, float] | None = None
     modes: np.ndarray | None = field(default=None, repr=False)
     real: np.ndarray | None = field(default=None, repr=False)
+    eta_s: float | None = None
 
 
 def snapshot_of(run, *, version: int = 0, state: str = "done", message: str = "") -> Snapshot:

@@ -102,6 +102,83 @@ def tree_stats(root: int) -> dict:
             "zombies": zombies}
 
 
+def _cpu_s(pid: int) -> float:
+    """utime + stime of one process, in seconds."""
+    try:
+        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def roles(root: int) -> dict[int, str]:
+    """The server's processes by role: server, render, worker."""
+    out = {}
+    for pid in tree(root):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        out[pid] = ("server" if pid == root else "render" if "render_worker" in cmd else
+                    "worker" if "spawn_main" in cmd else "other")
+    return out
+
+
+class RoleCPU:
+    """CPU-seconds of the server's processes by role between start() and stop()."""
+
+    def __init__(self, root: int | None):
+        self.root = root
+        self.t0 = self.t1 = 0.0
+        self.c0: dict[int, float] = {}
+        self.cores: dict[str, float] = {}
+        self.cpu_s: dict[str, float] = {}
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.c0 = {p: _cpu_s(p) for p in (roles(self.root) if self.root else {})}
+
+    def stop(self):
+        self.t1 = time.monotonic()
+        wall = max(1e-6, self.t1 - self.t0)
+        self.cpu_s = {}
+        for pid, role in (roles(self.root) if self.root else {}).items():
+            self.cpu_s[role] = self.cpu_s.get(role, 0.0) + _cpu_s(pid) - self.c0.get(pid, 0.0)
+        self.cores = {k: round(v / wall, 3) for k, v in self.cpu_s.items()}
+        return self
+
+
+def profile(root: int, seconds: float, folder: Path, rate: int = 20) -> list:
+    """py-spy record (raw collapsed stacks) of every process of the server for `seconds`; the
+    files are summarised by `hot`. Needs py-spy (pip install py-spy) and ptrace rights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for pid, role in roles(root).items():
+        out = folder / f"{role}-{pid}.txt"
+        procs.append((role, out, subprocess.Popen(
+            ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)),
+             "--rate", str(rate), "--format", "raw", "--function", "--nonblocking",
+             "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    for _, _, pr in procs:
+        pr.wait(seconds + 60)
+    return [(role, out) for role, out, _ in procs if out.exists()]
+
+
+def hot(path: Path, top: int = 15) -> list[tuple[float, str]]:
+    """The functions a py-spy raw profile spent its samples in (self and callees): the share
+    of the samples with the function anywhere on the stack (py-spy leaves idle threads out)."""
+    total, incl = 0, {}
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        for f in set(stack.split(";")):
+            incl[f] = incl.get(f, 0) + int(n)
+    return sorted(((v / max(1, total), k) for k, v in incl.items()), reverse=True)[:top]
+
+
 def worker_pids(root: int) -> list[int]:
     """Training worker processes (multiprocessing spawn children) of the server."""
     out = []
@@ -159,6 +236,9 @@ class SessionRun:
         self.steps: list[tuple[float, int]] = []
         self.recovered: bool | None = None   # after an error state: did Train work again?
         self.tick = POLL_S                   # the page's timer, as the server sets it
+        self.pressed_at: float | None = None  # when its Train press was sent
+        self.done_at: float | None = None     # the first reply that showed its run Done
+        self.visibility: str | None = None    # sent with every poll when set (the page's)
 
     def _call(self, api: str, **kw):
         t = time.perf_counter()
@@ -186,17 +266,35 @@ class SessionRun:
                 self.steps.append((time.monotonic(), int(m.group(1).replace(",", ""))))
             if status.startswith("**Training**"):
                 self.trained = True
+            if status.startswith("**Done**") and self.done_at is None:
+                self.done_at = time.monotonic()
         return out, dt
 
     def press_train(self):
+        self.pressed_at = time.monotonic()
         _, dt = self._call("/train", **self.settings)
         self.train_s.append(dt)
+
+    def poll_until_done(self, deadline: float, stop: threading.Event):
+        """Poll at the page's rate until its run is Done (or an error, or the deadline)."""
+        while self.done_at is None and not self.error_state and not stop.is_set() \
+                and time.monotonic() < deadline:
+            t = time.perf_counter()
+            _, dt = self._call("/poll", **self._view())
+            self.poll_s.append(dt)
+            time.sleep(max(0.0, self.tick - (time.perf_counter() - t)))
+
+    def steps_per_s(self) -> float | None:
+        """Its run's steps over the time from the Train press to Done, as the page saw it."""
+        if self.done_at is None or not self.steps:
+            return None
+        return self.steps[-1][1] / max(1e-6, self.done_at - self.pressed_at)
 
     def poll_for(self, seconds: float, stop: threading.Event):
         end = time.monotonic() + seconds
         while time.monotonic() < end and not stop.is_set():
             t = time.perf_counter()
-            _, dt = self._call("/poll")
+            _, dt = self._call("/poll", **self._view())
             self.poll_s.append(dt)
             if self.error_state and self.recovered is None:
                 # Its worker was killed: press Train again, as a student would.
@@ -204,6 +302,9 @@ class SessionRun:
                 self.press_train()
                 self.recovered = self.status.startswith("**Training**")
             time.sleep(max(0.0, self.tick - (time.perf_counter() - t)))
+
+    def _view(self) -> dict:
+        return {} if self.visibility is None else {"visibility": self.visibility}
 
     def max_stall_s(self) -> float:
         """Longest time between two moments the session saw its step grow (while training)."""
@@ -256,6 +357,32 @@ def start_server(env_extra: dict) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
     proc.kill()
     raise SystemExit("the server did not start within 180 s")
+
+
+ALONE = """
+import json, sys, time, torch
+torch.set_num_threads(1)
+from gan_lab.config import RunConfig
+from gan_lab.run import Run
+cfg = RunConfig.from_dict(json.loads(sys.argv[1]))
+run = Run(cfg)
+t = time.process_time()
+while not run.advance(seconds=0.25).done:
+    pass
+print(json.dumps({"steps": run.step, "cpu_s": time.process_time() - t}))
+"""
+
+
+def alone(settings: dict, nice: int = 5) -> dict:
+    """One run of `settings` alone on one core, a plain loop (no server, no pictures), at the
+    workers' niceness: its steps per CPU-second are what a worker's core could give."""
+    fields = {k: v for k, v in settings.items() if not k.endswith("_log10")}
+    out = subprocess.run(["nice", "-n", str(nice), sys.executable, "-c", ALONE,
+                          json.dumps(fields)], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r["steps_per_cpu_s"] = r["steps"] / max(1e-9, r["cpu_s"])
+    return r
 
 
 def dearest_allowed() -> dict:
@@ -358,10 +485,19 @@ def run(args) -> dict:
         getter = threading.Thread(target=page_gets, args=(url, stop, gets), daemon=True)
         barrier = threading.Barrier(len(sessions))
 
+        until = time.monotonic() + args.timeout
+
         def life(s: SessionRun):
             barrier.wait()
             s.press_train()
-            s.poll_for(args.duration, stop)
+            if args.until_done:
+                s.poll_until_done(until, stop)
+                s.poll_for(until - time.monotonic(), everyone_done)   # an open, done page
+            else:
+                s.poll_for(args.duration, stop)
+
+        everyone_done = threading.Event()
+        roles_cpu = RoleCPU(root)
 
         threads = [threading.Thread(target=life, args=(s,), daemon=True) for s in sessions]
         if attacker is not None:
@@ -370,8 +506,20 @@ def run(args) -> dict:
         getter.start()
         t0 = time.monotonic()
         cpu0 = time.process_time()
+        roles_cpu.start()
         for t in threads:
             t.start()
+        profiled = []
+        if args.profile and root:
+            time.sleep(args.profile_after)
+            profiled = [(role, str(f), hot(f)) for role, f in
+                        profile(root, args.profile_s, Path(args.profile))]
+        if args.until_done:
+            while not all(x.done_at or x.error_state for x in sessions) \
+                    and time.monotonic() < until:
+                time.sleep(0.2)
+            roles_cpu.stop()
+            everyone_done.set()
         killed = []
         if args.kill_workers and root:
             time.sleep(args.duration / 2)
@@ -379,12 +527,14 @@ def run(args) -> dict:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
         for t in threads:
-            t.join(args.duration + 120)
+            t.join((args.timeout if args.until_done else args.duration) + 120)
         stop.set()
         getter.join(5)
+        if not args.until_done:
+            roles_cpu.stop()
         wall = time.monotonic() - t0
         client_cpu = (time.process_time() - cpu0) / wall   # cores the simulated browsers used
-        t_end = t0 + args.duration
+        t_end = roles_cpu.t1 if args.until_done else t0 + args.duration
         for s in sessions + ([attacker] if attacker else []):
             s.close()
         time.sleep(args.settle)   # let the server notice closed sessions and clean up
@@ -431,7 +581,32 @@ def run(args) -> dict:
         "recovered_sessions": sum(1 for s in sessions if s.recovered),
         "sessions_hit_by_kill": sum(1 for s in sessions if s.error_state),
         "server_exit": code if proc is not None else None,
+        # CPU of the server's processes by role, from the Train presses to the last run's
+        # Done (--until-done) or to the end: cores (CPU-s / wall s) and CPU-seconds.
+        "role_cores": roles_cpu.cores, "role_cpu_s": roles_cpu.cpu_s,
+        "role_window_s": round(roles_cpu.t1 - roles_cpu.t0, 1),
+        "profile": profiled,
     }
+    if args.until_done:
+        done = [x.done_at - t0 for x in sessions if x.done_at is not None]
+        res.update({
+            "done_runs": len(done),
+            "last_done_s": max(done) if len(done) == len(sessions) else None,
+            "median_done_s": statistics.median(done) if done else None,
+            "done_s": sorted(round(d, 1) for d in done),
+            "run_steps_per_s": sorted(round(r, 1) for x in sessions
+                                      if (r := x.steps_per_s()) is not None),
+            "load_end": os.getloadavg()[0],
+        })
+        trained = sum(x.steps[-1][1] for x in sessions if x.steps)
+        worker_cpu = roles_cpu.cpu_s.get("worker", 0.0)
+        res["class_steps"] = trained
+        res["worker_steps_per_cpu_s"] = trained / worker_cpu if worker_cpu else None
+        if args.alone:
+            a = alone(settings)
+            res["alone"] = a
+            if res["worker_steps_per_cpu_s"]:
+                res["per_core_vs_alone"] = res["worker_steps_per_cpu_s"] / a["steps_per_cpu_s"]
     return res
 
 
@@ -480,6 +655,28 @@ def report(r: dict) -> str:
                      f"sessions saw it, {r['recovered_sessions']} trained again")
     if r["errors"]:
         lines.append("first errors: " + " | ".join(r["errors"][:3]))
+    if r.get("role_cores"):
+        c = r["role_cores"]
+        lines.append(f"CPU over {r['role_window_s']} s: server {c.get('server', 0):.2f} cores, "
+                     f"render {c.get('render', 0):.2f}, workers {c.get('worker', 0):.2f}")
+    if "last_done_s" in r:
+        rates = r["run_steps_per_s"]
+        last = f"{r['last_done_s']:.1f} s" if r["last_done_s"] is not None else \
+            f"never ({r['done_runs']}/{r['sessions']} done in {r['role_window_s']} s)"
+        lines.append(f"until done: last run done {last} after the Train presses, median "
+                     f"{r['median_done_s'] or float('nan'):.1f} s; a run's steps/s "
+                     f"{min(rates, default=0):.0f}-{max(rates, default=0):.0f} (median "
+                     f"{statistics.median(rates) if rates else 0:.0f}); load average "
+                     f"{r['load_before']:.1f} at the start, {r['load_end']:.1f} at the end")
+        if r.get("worker_steps_per_cpu_s"):
+            a = r.get("alone")
+            lines.append(f"workers trained {r['worker_steps_per_cpu_s']:.0f} steps per CPU-s"
+                         + (f"; one run alone on a core {a['steps_per_cpu_s']:.0f} "
+                            f"({a['steps']} steps in {a['cpu_s']:.1f} CPU-s): "
+                            f"{100 * r['per_core_vs_alone']:.0f}% of it" if a else ""))
+    for role, path, top in r.get("profile") or []:
+        lines.append(f"profile of the {role} ({path}):")
+        lines += [f"  {100 * share:5.1f}%  {name}" for share, name in top]
     if r["server_exit"] is not None:
         lines.append(f"server exit status after SIGTERM: {r['server_exit']}")
     return "\n".join(lines)
@@ -502,6 +699,20 @@ def main(argv=None) -> int:
     p.add_argument("--attacker", help="the stall probe: 'auto' (the dearest config the caps "
                                       "allow) or the JSON of Train inputs, trained by one of "
                                       "the --sessions, which starts first")
+    p.add_argument("--until-done", action="store_true",
+                   help="each session polls until its run is Done; reports the time until "
+                        "the last and the median run was done (from the Train presses)")
+    p.add_argument("--timeout", type=float, default=900.0,
+                   help="with --until-done: give up after this many seconds")
+    p.add_argument("--alone", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --until-done: also train one run alone on a core (a plain loop, "
+                        "after the class) and compare the workers' steps per CPU-second")
+    p.add_argument("--profile", metavar="DIR",
+                   help="py-spy record every process of the server into DIR (pip install "
+                        "py-spy) and print their hottest functions")
+    p.add_argument("--profile-after", type=float, default=5.0,
+                   help="seconds after the Train presses the profile starts")
+    p.add_argument("--profile-s", type=float, default=20.0, help="seconds profiled")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     res = run(args)

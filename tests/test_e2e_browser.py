@@ -202,3 +202,37 @@ def test_html_in_user_text_stays_text_in_toasts(page):
     assert "<a href" in text and "log in" in text, text
     assert pg.locator("a[href='https://ex.co/phish']").count() == 0
     assert "<a href" in message(pg)
+
+
+def test_a_hidden_tab_stops_training_and_resumes_when_shown(page, live_app):
+    """The page tells the server when its tab is hidden or shown (a visibilitychange listener;
+    its polls carry document.visibilityState too): while hidden its run gets no slices (the
+    server's job stands still, still 'running'), shown again it trains on."""
+    pg, (_, demo) = page, live_app
+    pg.wait_for_selector("#train-btn")
+    pg.wait_for_selector("#samples-plot img", timeout=30_000)
+    pg.click("#train-btn")
+    pg.wait_for_function("() => document.querySelector('#gl-status [data-testid=markdown]')"
+                         ".innerText.includes('Training')", timeout=10_000)
+    registry = demo.gan_lab.registry
+    jobs = [s.job for s in registry._sessions.values()
+            if s.job is not None and s.job.state == "running"]
+    assert len(jobs) == 1
+    job = jobs[0]
+    hide = ("() => { Object.defineProperty(document, 'visibilityState', {configurable: true, "
+            "get: () => 'hidden'}); document.dispatchEvent(new Event('visibilitychange')); }")
+    pg.evaluate(hide)
+    deadline = time.monotonic() + 10
+    while job.runnable() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not job.runnable() and job.state == "running", "the hidden tab's run kept its turns"
+    time.sleep(0.5)                  # a slice in flight when it hid may still land
+    at = job.snapshot().step
+    time.sleep(2.0)
+    assert job.snapshot().step == at, "a hidden tab's run advanced"
+    pg.evaluate(hide.replace("'hidden'", "'visible'"))
+    deadline = time.monotonic() + 10
+    while job.snapshot().step == at and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.snapshot().step > at, "shown again, the run did not resume"
+    pg.click("#pause-btn")

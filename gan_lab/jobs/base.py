@@ -34,6 +34,7 @@ from ..snapshot import Snapshot
 from ..trainer import LOSS_KEYS, resolve_device
 from .hooks import RunPlace
 from .preview import Preview, preview
+from .watch import Pace, Watched
 
 log = logging.getLogger("gan_lab.jobs")
 
@@ -46,7 +47,7 @@ DIVERGED_ADVICE = (" Paused; everything before it is kept. Lower the learning ra
 # --------------------------------------------------------------------------------------------
 # The job
 # --------------------------------------------------------------------------------------------
-class Job(RunPlace):
+class Job(RunPlace, Watched):
     """See the module docstring (the hooks a kind implements: jobs/hooks.py). Public: start,
     pause, step, stop, reset, update, load_weights, checkpoint_bytes, snapshot, touch, wait,
     cfg, state, points."""
@@ -99,6 +100,7 @@ class Job(RunPlace):
         self._g, self._d, self._samples = pv.g_state, pv.d_state, pv.samples
         self._weights_version += 1
         self._rate, self._rate_t, self._rate_step = 0.0, time.monotonic(), pv.step
+        self._pace = Pace()                 # the ETA's rate (jobs/watch.py)
 
     def _ensure_created(self) -> None:
         if not self._created:
@@ -141,6 +143,7 @@ class Job(RunPlace):
             self._before_run()
             self._last_poll = time.monotonic()   # creating the run may have taken a while
             self._budget = None
+            self._pace.restart()
             self._set_state("running", "Training…")
         self._wake()
 
@@ -244,7 +247,8 @@ class Job(RunPlace):
 
     # --- driving -----------------------------------------------------------------------------
     def runnable(self) -> bool:
-        return self._state == "running" and not self._stop
+        """Running, and someone watches it (jobs/watch.py): a hidden page's run waits."""
+        return self._state == "running" and not self._stop and self.watched()
 
     def expire_if_idle(self) -> bool:
         """Stop the job when nobody polled it for ttl_s (a closed tab). True if it stopped."""
@@ -351,6 +355,7 @@ class Job(RunPlace):
             self._g, self._d, self._samples = c.g_state, c.d_state, c.samples
             self._weights_version += 1
         now = time.monotonic()
+        self._pace.add(self._step, now)
         if now - self._rate_t >= 0.5:        # as the page sees it: sharing and waits included
             self._rate = (self._step - self._rate_step) / (now - self._rate_t)
             self._rate_t, self._rate_step = now, self._step
@@ -387,4 +392,5 @@ class Job(RunPlace):
             cfg=self._cfg, history=self._history.columns(), metrics=self._metric_log.columns(),
             latest=latest, g_state=self._g, d_state=self._d, samples=self._samples,
             weights_version=self._weights_version, is_image=info.is_image, bounds=info.bounds,
-            modes=info.modes, real=info.real)
+            modes=info.modes, real=info.real, eta_s=self._pace.eta_s(self._step, self._cfg.steps)
+            if self._state == "running" and self._budget is None else None)

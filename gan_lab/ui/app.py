@@ -13,7 +13,7 @@ import time
 
 import gradio as gr
 
-from .. import lessons, share
+from .. import estimate, lessons, share
 from ..config import ConfigError, RunConfig, plan_change, switch_dataset
 from ..data import drawing
 from ..presets import PRESETS, preset_config
@@ -150,9 +150,19 @@ class GanLabApp:
         s.shown.clear()
         out = self.ctl.set_updates(cfg)
         out[self.page.reg_help] = reg_teaching(cfg.reg)
+        note = " ".join(n for n in (note, self.dear_note(cfg)) if n)
         out.update(self.msgs.ok(s, note))
         out.update(self._render(s, (heat, arrows, mani, layer)))
         return out
+
+    def dear_note(self, cfg: RunConfig, old: RunConfig | None = None) -> str:
+        """Before Train: what a run of `cfg` costs this server, when that is a lot (and, with
+        `old`, only when the estimate moved by more than 10% from `old`'s)."""
+        if old is not None and abs(estimate.run_seconds(old) - estimate.run_seconds(cfg)) \
+                <= 0.1 * estimate.run_seconds(old):
+            return ""
+        return estimate.warning(cfg, self.registry.stats()["running"],
+                                self.registry.limits.max_running)
 
     def on_train(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
@@ -197,8 +207,20 @@ class GanLabApp:
         note = rebuilt or f"Reset: fresh weights from seed {cfg.seed}, step 0. Press Train."
         return {**self.msgs.ok(s, note), **self._render(s, (heat, arrows, mani, layer))}
 
-    def poll(self, s, heat, arrows, mani, layer):
+    def poll(self, s, heat, arrows, mani, layer, visibility=""):
+        """The timer's frame. `visibility`: the tab's document.visibilityState as the page
+        reports it ('' from clients that do not say: always watched)."""
+        visible = None if visibility not in ("visible", "hidden") else visibility == "visible"
+        for j in s.jobs():
+            j.watch(visible)
+        if visible is False:   # nobody sees the page: no curves, no pictures, no training
+            return self.stream.hidden_frame(s)
         return self.stream.render(s, heat, arrows, mani, layer)
+
+    def on_visibility(self, s, heat, arrows, mani, layer, visibility=""):
+        """The tab was hidden or shown (the page's visibilitychange listener: gradio's timer
+        does not tick in a hidden tab, so this is how the server hears it at once)."""
+        return self.poll(s, heat, arrows, mani, layer, visibility)
 
     def on_tab(self, s, heat, arrows, mani, layer, evt):
         """A tab was chosen: its pictures (compare, sweep) are drawn from now on."""
@@ -229,7 +251,7 @@ class GanLabApp:
         job = s.job
         if job is None or job.state in ("stopped", "error"):
             return out
-        change = plan_change(job.cfg, cfg)
+        change, before = plan_change(job.cfg, cfg), job.cfg
         untouched = job.state == "idle" and job.snapshot().step == 0
         notes = []
         if change.rebuild and untouched:
@@ -242,6 +264,7 @@ class GanLabApp:
                               for k, v in change.live.items())
             notes.append(f"Applied live at step {job.snapshot().step:,}: {shown} "
                          "(weights kept).")
+        notes.append(self.dear_note(cfg, before))
         if change.rebuild and not untouched:
             what = ", ".join(label_of(k) for k in change.rebuild)
             notes.append(f"**{what}**: takes effect when you press **Train** or **Reset** "

@@ -129,6 +129,11 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
                      "spectrum", "generalization"):
             gr.Markdown(teaching.PLOTS[plot])
     p.timer = gr.Timer(SLOW_TICK_S)
+    # The tab's Page Visibility state, filled in by the poll's js (ui/wiring.py): empty for API
+    # clients, which never say and are always treated as watching (gan_lab/jobs/watch.py).
+    p.visibility = gr.Textbox("", visible=False, elem_id="visibility")
+    # Clicked by the page's visibilitychange listener (ui/wiring.py): in the page, never seen.
+    p.vis_btn = gr.Button("visibility", visible="hidden", elem_id="gl-vis")
     return p
 
 

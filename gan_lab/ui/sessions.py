@@ -269,8 +269,9 @@ class Registry:
     def stats(self) -> dict[str, int]:
         with self._lock:
             jobs = [j for s in self._sessions.values() for j in s.jobs()]
+        # "running": the runs taking turns now (a hidden page's run waits: jobs/watch.py)
         return {"sessions": len(self._sessions), "jobs": len(jobs),
-                "running": sum(j.state == "running" for j in jobs)}
+                "running": sum(j.runnable() for j in jobs)}
 
     def describe(self, me_running: bool) -> str:
         """The server's load in a student's words, for the status line."""

@@ -24,11 +24,14 @@ import gradio as gr
 from gradio.components.plot import PlotData
 
 from .. import plots
+from ..estimate import fmt_duration
 from ..exports import FrameRecorder
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
 from .render_worker import IMAGE_FORMAT, RenderService
 from .sessions import Session
 
+# A hidden tab's poll period (it only says that the tab is still hidden).
+HIDDEN_TICK_S = 1.0
 # The histogram changes slowly and costs as much to encode as the samples; refreshing it at most
 # this often leaves the CPU to training.
 WEIGHTS_MIN_INTERVAL_S = 1.0
@@ -119,6 +122,8 @@ class Stream:
         parts = [f"**{badge}**", f"step **{snap.step:,}** / {snap.steps_total:,}"]
         if snap.state == "running" and snap.steps_per_s > 0:  # 0 until the first 0.5 s
             parts.append(f"{fmt_rate(snap.steps_per_s)} steps/s")
+        if snap.state == "running" and snap.eta_s is not None:   # at its current share
+            parts.append(f"done in {fmt_duration(snap.eta_s)}")
         parts.append(f"device {snap.device}")
         lat = snap.latest
         for key, label, fmt in STATUS_METRICS:
@@ -190,6 +195,16 @@ class Stream:
         if not out:
             # gradio reads an empty dict as one (missing) value, not as "nothing changed"
             out[p.status] = gr.skip()
+        return out
+
+    def hidden_frame(self, s: Session) -> dict:
+        """The frame of a page whose tab is hidden: nothing drawn or sent (its run waits, see
+        gan_lab/jobs/watch.py); the timer ticks every HIDDEN_TICK_S (browsers throttle a hidden
+        tab's timers to about that), so showing the tab again resumes within a tick."""
+        out: dict = {self.page.status: gr.skip()}
+        if s.shown.get("tick") != HIDDEN_TICK_S:
+            s.shown["tick"] = HIDDEN_TICK_S
+            out[self.page.timer] = gr.Timer(value=HIDDEN_TICK_S, active=True)
         return out
 
     def fast_tick(self) -> float:

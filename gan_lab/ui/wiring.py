@@ -23,6 +23,13 @@ from .layout import DOWNLOADS, reg_teaching
 # Fills the hidden page-URL input with the address in the browser's bar (the only place that
 # knows it exactly, proxies and mount paths included).
 PAGE_URL_JS = "(u, ...rest) => [window.location.href, ...rest]"
+# Every poll of the page says whether its tab is visible: a hidden tab's run gets no training
+# slices until it is shown again (gan_lab/jobs/watch.py).
+VISIBILITY_JS = "(h, a, m, l, v) => [h, a, m, l, document.visibilityState]"
+# gradio's timer does not tick while the tab is hidden: a visibilitychange listener tells the
+# server at once, by clicking a button the page never shows.
+VISIBILITY_LISTENER_JS = "() => { document.addEventListener('visibilitychange', () => " \
+                         "document.querySelector('#gl-vis')?.click()); }"
 # Clipboard writes can be refused (plain http on another host, no focus); the link stays in
 # its text box to be copied by hand then.
 COPY_JS = "(link) => { if (link && navigator.clipboard) navigator.clipboard.writeText(link)" \
@@ -85,7 +92,12 @@ def wire(app, demo: gr.Blocks) -> None:
     on(p.step_btn.click, app.on_step, controls_in, controls_names, full, "step")
     on(p.reset_btn.click, app.on_reset, controls_in, controls_names, full, "reset")
     # The timer's poll is public so gradio_client can stream exactly as the page does.
-    on(p.timer.tick, app.poll, view_in, view_names, frame, "poll")
+    on(p.timer.tick, app.poll, [*view_in, p.visibility], [*view_names, "visibility"], frame,
+       "poll", js=VISIBILITY_JS)
+    on(p.vis_btn.click, app.on_visibility, [*view_in, p.visibility],
+       [*view_names, "visibility"], frame, js=VISIBILITY_JS)
+    demo.load(None, None, None, js=VISIBILITY_LISTENER_JS, api_visibility="private",
+              queue=False)
     for comp in view_in:
         on(comp.input, app.on_view, view_in, view_names, frame)
     # The page's own query (a share link) reaches on_load as request.query_params: gradio's
