@@ -324,7 +324,7 @@ class SessionRun:
         self.c.close()
 
 
-def page_gets(url: str, stop: threading.Event, out: list[float]):
+def page_gets(url: str, stop: threading.Event, out: list[float], every: float = POLL_S):
     while not stop.is_set():
         t = time.perf_counter()
         try:
@@ -333,7 +333,7 @@ def page_gets(url: str, stop: threading.Event, out: list[float]):
             out.append(time.perf_counter() - t)
         except OSError:
             out.append(float("inf"))
-        stop.wait(POLL_S)
+        stop.wait(every)
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,6 +446,11 @@ def slice_gaps(path: Path, t0: float, t1: float, exclude_before: float | None = 
 
 def run(args) -> dict:
     settings = json.loads(args.settings) if args.settings else {}
+    if args.lesson:
+        sys.path.insert(0, str(ROOT))
+        from gan_lab.lessons import LESSONS
+
+        settings = {**LESSONS[args.lesson - 1].fields, **settings}
     attacker_cfg = (dearest_allowed() if args.attacker == "auto" else
                     json.loads(args.attacker) if args.attacker else None)
     proc = None
@@ -482,7 +487,10 @@ def run(args) -> dict:
         sessions = [SessionRun(url, settings) for _ in range(others)]
         stop = threading.Event()
         gets: list[float] = []
-        getter = threading.Thread(target=page_gets, args=(url, stop, gets), daemon=True)
+        # A page GET costs the server ~10x a poll: a class loads the page once per student, so
+        # --until-done measures its latency only now and then (--page-get-s).
+        every = args.page_get_s or (5.0 if args.until_done else POLL_S)
+        getter = threading.Thread(target=page_gets, args=(url, stop, gets, every), daemon=True)
         barrier = threading.Barrier(len(sessions))
 
         until = time.monotonic() + args.timeout
@@ -553,7 +561,8 @@ def run(args) -> dict:
     stalls = [s.max_stall_s() for s in sessions if s.trained]
     res = {
         "sessions": args.sessions, "duration_s": args.duration, "wall_s": round(wall, 1),
-        "settings": settings, "server_env": args.env, "client_nice": args.client_nice,
+        "settings": settings, "lesson": args.lesson, "server_env": args.env,
+        "client_nice": args.client_nice,
         "cpu": _cpu(), "cores": os.cpu_count(), "load_before": os.getloadavg()[0],
         "train_reply_s": {"p50": pct(train, 50), "p95": pct(train, 95), "max": max(train),
                           "all": sorted(round(x, 3) for x in train)},
@@ -707,6 +716,11 @@ def main(argv=None) -> int:
     p.add_argument("--alone", action=argparse.BooleanOptionalAction, default=True,
                    help="with --until-done: also train one run alone on a core (a plain loop, "
                         "after the class) and compare the workers' steps per CPU-second")
+    p.add_argument("--page-get-s", type=float, default=None,
+                   help="seconds between the page GETs that measure its latency (default 0.25, "
+                        "5 with --until-done)")
+    p.add_argument("--lesson", type=int, help="Train on lesson N's settings (its first step "
+                                              "that trains), on top of --settings")
     p.add_argument("--profile", metavar="DIR",
                    help="py-spy record every process of the server into DIR (pip install "
                         "py-spy) and print their hottest functions")

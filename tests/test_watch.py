@@ -116,3 +116,31 @@ def test_the_mnist_conv_preset_says_it_is_long_before_train():
     assert estimate.run_seconds(cfg) > 10 * estimate.run_seconds(RunConfig())
     assert estimate.warning(RunConfig(), running=29, cores=2) == ""
     assert estimate.fmt_duration(40) == "~40 s" and estimate.fmt_duration(420) == "~7 min"
+
+
+def test_when_runs_finish_or_hide_unevenly_a_busier_process_hands_one_over():
+    pool = WorkerPool(processes=2, max_runs=6, period_s=0.5)
+    jobs = [ProcessJob(RunConfig(steps=1_000_000, seed=10 + i, **SMALL), pool=pool)
+            for i in range(4)]
+    try:
+        for j in jobs:
+            j.start()
+        wait_until(lambda: all(j.snapshot().step > 0 for j in jobs), 60, "all train")
+        slots = [j._slot for j in jobs]
+        assert sorted(slots) == [0, 0, 1, 1], slots
+        # Both runs of one process hide: the other process has two running, this one none.
+        gone = [j for j in jobs if j._slot == 1]
+        for j in gone:
+            j.watch(False)
+        stay = [j for j in jobs if j not in gone]
+        wait_until(lambda: {j._slot for j in stay} == {0, 1}, 30, "one run handed over",
+                   interval=0.05)
+        moved = next(j for j in stay if j._slot == 1)
+        at = moved.snapshot().step
+        wait_until(lambda: moved.snapshot().step > at, 30, "the moved run trains on")
+        assert np.all(np.diff(moved.snapshot().history["step"]) > 0)   # no step lost or twice
+        assert all(j.state == "running" for j in jobs)
+    finally:
+        for j in jobs:
+            j.stop()
+        pool.close()

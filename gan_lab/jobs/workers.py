@@ -48,8 +48,10 @@ log = logging.getLogger("gan_lab.jobs")
 # "slot start end job ready" (monotonic seconds; job: an opaque number; ready: running jobs on
 # that process). scripts/load_test.py reads it for the server-side gaps between step advances.
 SLICE_LOG_ENV = "GAN_LAB_SLICE_LOG"
-PERIOD_S = 2.0      # a running job gets a slice at least this often (while <= ~8 share a core)
-MIN_SLICE_S = 0.1   # shorter slices would spend their time on commits
+PERIOD_S = 2.0      # a running job gets a slice at least this often (while <= 10 share a core)
+# Shorter slices would spend their time on commits: a slice's commit (losses, weights and the
+# samples on screen) costs a few ms, ~7% of a 0.1 s slice under 30 watchers (py-spy, issue 19).
+MIN_SLICE_S = 0.2
 MAX_SLICE_S = 0.25  # a pause, update or reset waits at most one slice
 PENDING_POLL_S = 0.05   # a job whose piece is in progress aside is asked again this often
 
@@ -210,21 +212,23 @@ class WorkerPool:
                     raise
         raise AssertionError("unreachable")
 
-    def rebalance(self, job) -> None:
+    def rebalance(self, job, running: bool = False) -> bool:
         """Move a job that is about to run to a process with at least two fewer running jobs
-        (its exact TrainState travels, so the run goes on bit for bit)."""
+        (its exact TrainState travels, so the run goes on bit for bit). True if it moved.
+        running: the job is one of its process's running jobs already (counted there)."""
         slot = job._slot
         if slot is None or self.processes < 2:
-            return
+            return False
         with self._cond:
             target = self._pick_slot(exclude=slot)
-            here = sum(j.runnable() for j in self._placed[slot] if j is not job)
+            here = sum(j.runnable() for j in self._placed[slot] if j is not job) + running
             there = sum(j.runnable() for j in self._placed[target])
             if here - there < 2:
-                return
+                return False
         state, final_at = self.call(job, "export")
         self.unplace(job)
         self.place(job, state=state, final_at=final_at, again=True)
+        return True
 
     def _lost(self, slot: int, served=None, why: str = "", suspect=None) -> None:
         """A process died, its pipe broke, or a piece of work there hung: kill and reap it;
@@ -296,12 +300,38 @@ class WorkerPool:
                 if h is not None and not h.alive():
                     self._lost(slot, why="it exited")
                     continue
+                # Runs finish (or hide) unevenly: a process with two more running jobs than
+                # another hands this one over, so no core idles while another has a queue
+                # (the class's last run is done sooner). The other process's dispatcher drives
+                # it from now on.
+                if self._busier(slot) and self._hand_over(job, slot):
+                    continue
                 t0 = time.monotonic()
                 if job.drive(seconds) and self._slice_log is not None:
                     self._log_slice(f"{slot} {t0:.3f} {time.monotonic():.3f} {id(job)} "
                                     f"{len(ready)}\n")
             finally:
                 self._in_flight[slot] = None
+
+    def _busier(self, slot: int) -> bool:
+        """Whether this process has at least two more running jobs than another."""
+        if self.processes < 2:
+            return False
+        with self._cond:
+            counts = [sum(j.runnable() for j in p) for p in self._placed]
+        return counts[slot] - min(counts) >= 2
+
+    def _hand_over(self, job, slot: int) -> bool:
+        """Move `job` (not in flight) to a less busy process, under its lock (no pause, update
+        or reset meanwhile). True if it moved."""
+        try:
+            with job._cond:
+                if job._slot != slot or not job.runnable():
+                    return False
+                return self.rebalance(job, running=True)
+        except Exception:  # noqa: BLE001 - it stays where it was (or its job shows the error)
+            log.warning("moving a run to a less busy process failed", exc_info=True)
+            return False
 
     def _log_slice(self, line: str) -> None:
         with self._log_lock:

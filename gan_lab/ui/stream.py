@@ -30,6 +30,10 @@ from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
 from .render_worker import IMAGE_FORMAT, RenderService
 from .sessions import Session
 
+# The render process's share of a core that watchers' pictures may take while runs train: with
+# many watchers each session's pictures come less often, so the class's pictures together cost
+# about this much (the time a picture takes is measured as they are drawn).
+RENDER_CORES = 0.15
 # A hidden tab's poll period (it only says that the tab is still hidden).
 HIDDEN_TICK_S = 1.0
 # The histogram changes slowly and costs as much to encode as the samples; refreshing it at most
@@ -106,6 +110,7 @@ class Stream:
         self.extras: list = []
         self._inflight = 0            # pictures queued or being drawn, all sessions
         self._count_lock = threading.Lock()
+        self._draw_s = 0.02           # seconds a picture takes to draw (running mean)
         # One drawing thread: the child process draws one picture at a time anyway.
         self._draw_pool = futures.ThreadPoolExecutor(max_workers=1,
                                                      thread_name_prefix="gan-lab-draw")
@@ -268,8 +273,12 @@ class Stream:
         slow = fast / FAST_TICK_S
         out = []
         running = snap.state == "running"
+        # ... and never more often than the render process can draw every watcher's pictures
+        # in RENDER_CORES of a core (samples and histogram: two pictures a session).
+        budget = 2 * self._draw_s * self.registry.stats()["running"] / RENDER_CORES
         skey = (jid, snap.weights_version, heat, arrows, mani)
-        if self._paced(s, "samples", skey, FAST_TICK_S * slow, now, wait or not running
+        if self._paced(s, "samples", skey, max(FAST_TICK_S * slow, budget), now,
+                       wait or not running
                        or slow <= 1 or sh.get("samples") is None):
             out.append(Picture("samples", p.samples_plot, skey, "samples", s.key, snap,
                                dict(heatmap=heat, arrows=arrows, manifold=mani),
@@ -277,7 +286,7 @@ class Stream:
         wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
         # The histogram changes slowly and costs as much to encode as the samples: while a run
         # trains it is redrawn at most every WEIGHTS_MIN_INTERVAL_S (times the slow-down).
-        if self._paced(s, "weights", wkey, WEIGHTS_MIN_INTERVAL_S * slow, now,
+        if self._paced(s, "weights", wkey, max(WEIGHTS_MIN_INTERVAL_S * slow, 2 * budget), now,
                        wait or not running or sh.get("weights_layer") != layer,
                        weights_layer=layer):
             out.append(Picture("weights", p.weights_plot, wkey, "weights", s.key, snap,
@@ -352,8 +361,13 @@ class Stream:
         same picture as a small RGB array, which becomes a GIF frame: the frames are exactly
         what the page showed, drawn once. A recorder replaced meanwhile (Reset) just gets a
         frame nobody reads."""
+        t = time.monotonic()
         if rec is None:
-            return self.renderers.draw(op, key, payload, **opts)
-        image, frame = self.renderers.draw(op, key, payload, frame_side=rec.max_side, **opts)
-        rec.add(payload, frame=frame)
+            image = self.renderers.draw(op, key, payload, **opts)
+        else:
+            image, frame = self.renderers.draw(op, key, payload, frame_side=rec.max_side,
+                                               **opts)
+            rec.add(payload, frame=frame)
+        if op in ("samples", "weights"):   # the pacing's measure (_main_pictures)
+            self._draw_s += 0.1 * (time.monotonic() - t - self._draw_s)
         return image
