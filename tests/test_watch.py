@@ -144,3 +144,44 @@ def test_when_runs_finish_or_hide_unevenly_a_busier_process_hands_one_over():
         for j in jobs:
             j.stop()
         pool.close()
+
+
+def test_the_status_line_says_when_the_run_will_be_done():
+    import dataclasses
+    from types import SimpleNamespace
+
+    from gan_lab.ui.stream import Stream
+
+    registry = SimpleNamespace(describe=lambda me: "sharing the server with 29 other runs")
+    stream = Stream(SimpleNamespace(), registry, renderers=None)
+    snap = TrainingJob(RunConfig(steps=100, **SMALL)).snapshot()
+    running = dataclasses.replace(snap, state="running", steps_per_s=50.0, eta_s=40.2)
+    text = stream.status_text(running)
+    assert "done in ~40 s" in text and "29 other runs" in text
+    assert "done in" not in stream.status_text(dataclasses.replace(running, eta_s=None))
+    assert "done in" not in stream.status_text(dataclasses.replace(running, state="paused"))
+    stream.close()
+
+
+def test_the_load_tests_profile_summary_and_until_done_report(tmp_path):
+    from test_procjob import _load_test
+
+    lt = _load_test()
+    raw = tmp_path / "server-1.txt"
+    raw.write_text("main (a.py);poll (b.py);render (c.py) 30\nmain (a.py);drive (d.py) 10\n")
+    top = dict((name, share) for share, name in lt.hot(raw))
+    assert top["main (a.py)"] == 1.0 and top["render (c.py)"] == 0.75
+    assert top["drive (d.py)"] == 0.25
+    r = {"sessions": 2, "duration_s": 20, "cpu": "x", "cores": 2, "load_before": 3.0,
+         "server_env": [], "client_nice": 0, "train_reply_s": {"p50": 1, "p95": 1, "max": 1},
+         "poll_reply_s": {"p50": 1, "p95": 1}, "page_get_s": {"p50": 1, "p95": 1},
+         "error_replies": 0, "busy_replies": 0, "sessions_trained": 2, "max_step_stall_s": 1,
+         "median_step_stall_s": 1, "peak_rss_mb": 1, "peak_processes": 1, "client_cores": 0.1,
+         "before": None, "after": None, "killed_workers": 0, "errors": [], "server_exit": 0,
+         "role_cores": {"server": 0.1, "render": 0.05, "worker": 1.8}, "role_window_s": 30,
+         "last_done_s": 30.5, "median_done_s": 20.0, "done_runs": 2, "run_steps_per_s": [100, 150],
+         "load_end": 2.0, "worker_steps_per_cpu_s": 900.0, "per_core_vs_alone": 0.9,
+         "alone": {"steps": 3000, "cpu_s": 3.0, "steps_per_cpu_s": 1000.0}}
+    text = lt.report(r)
+    assert "last run done 30.5 s" in text and "median 20.0 s" in text and "90% of it" in text
+    assert "server 0.10 cores, render 0.05" in text
