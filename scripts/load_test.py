@@ -542,7 +542,10 @@ def run(args) -> dict:
             roles_cpu.stop()
         wall = time.monotonic() - t0
         client_cpu = (time.process_time() - cpu0) / wall   # cores the simulated browsers used
-        t_end = roles_cpu.t1 if args.until_done else t0 + args.duration
+        # With --until-done the gaps are counted while every run still trains (a finished
+        # run's steps stand still for good).
+        t_end = min([x.done_at for x in sessions if x.done_at] or [roles_cpu.t1]) \
+            if args.until_done else t0 + args.duration
         for s in sessions + ([attacker] if attacker else []):
             s.close()
         time.sleep(args.settle)   # let the server notice closed sessions and clean up
