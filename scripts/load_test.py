@@ -513,6 +513,7 @@ def run(args) -> dict:
                                             args=(args.duration, stop), daemon=True))
         getter.start()
         t0 = time.monotonic()
+        load0 = os.getloadavg()[0]     # the machine's load as the Train presses go out
         cpu0 = time.process_time()
         roles_cpu.start()
         for t in threads:
@@ -527,6 +528,7 @@ def run(args) -> dict:
                     and time.monotonic() < until:
                 time.sleep(0.2)
             roles_cpu.stop()
+            load1 = os.getloadavg()[0]
             everyone_done.set()
         killed = []
         if args.kill_workers and root:
@@ -566,7 +568,7 @@ def run(args) -> dict:
         "sessions": args.sessions, "duration_s": args.duration, "wall_s": round(wall, 1),
         "settings": settings, "lesson": args.lesson, "server_env": args.env,
         "client_nice": args.client_nice,
-        "cpu": _cpu(), "cores": os.cpu_count(), "load_before": os.getloadavg()[0],
+        "cpu": _cpu(), "cores": os.cpu_count(), "load_before": load0,
         "train_reply_s": {"p50": pct(train, 50), "p95": pct(train, 95), "max": max(train),
                           "all": sorted(round(x, 3) for x in train)},
         "poll_reply_s": {"p50": pct(polls, 50), "p95": pct(polls, 95)},
@@ -608,7 +610,7 @@ def run(args) -> dict:
             "done_s": sorted(round(d, 1) for d in done),
             "run_steps_per_s": sorted(round(r, 1) for x in sessions
                                       if (r := x.steps_per_s()) is not None),
-            "load_end": os.getloadavg()[0],
+            "load_end": load1,
         })
         trained = sum(x.steps[-1][1] for x in sessions if x.steps)
         worker_cpu = roles_cpu.cpu_s.get("worker", 0.0)
