@@ -18,19 +18,29 @@ TYPICAL = 0.35     # measured / estimated seconds, docs/results/step_cost.json (
 DEAR_S = 60.0      # a run longer than this alone is worth a warning before Train
 
 
-def run_seconds(cfg: RunConfig) -> float:
-    """Typical seconds of one whole run of `cfg` on one core: its steps (HSN1R where it
-    applies), the evaluations on the way and the final one."""
+def step_seconds(cfg: RunConfig) -> float:
+    """Typical seconds of one step on one core, HSN1R's extra work spread over its steps and
+    the evaluations on the way included."""
     terms = cost.step_terms(cfg)
     hsn = terms.pop("HSN1R")
     step_gflop = sum(terms.values()) + hsn / max(1, cfg.hsn_every)
-    steps_s = cfg.steps * (cost.STEP_OVERHEAD_S + step_gflop / cost.STEP_GFLOP_PER_S)
-    evals = cfg.steps // max(1, cfg.eval_every) * cost.quality_gflop(cfg)
+    evals = cost.quality_gflop(cfg) / max(1, cfg.eval_every)
     if cfg.sharpness_every > 0:
-        evals += cfg.steps // cfg.sharpness_every * cost.sharpness_gflop(
-            cfg, cost.MID_SHARP_ITERS, cost.MID_SHARP_N)
-    evals += cost.eval_gflop(cfg)
-    return TYPICAL * (steps_s + evals / cost.EVAL_GFLOP_PER_S)
+        evals += cost.sharpness_gflop(cfg, cost.MID_SHARP_ITERS,
+                                      cost.MID_SHARP_N) / cfg.sharpness_every
+    return TYPICAL * (cost.STEP_OVERHEAD_S + step_gflop / cost.STEP_GFLOP_PER_S
+                      + evals / cost.EVAL_GFLOP_PER_S)
+
+
+def final_seconds(cfg: RunConfig) -> float:
+    """Typical seconds of the evaluation at a run's end (quality and sharpness) on one core."""
+    return TYPICAL * cost.eval_seconds(cfg)
+
+
+def run_seconds(cfg: RunConfig) -> float:
+    """Typical seconds of one whole run of `cfg` on one core: its steps (HSN1R where it
+    applies), the evaluations on the way and the final one."""
+    return cfg.steps * step_seconds(cfg) + final_seconds(cfg)
 
 
 def fmt_duration(seconds: float) -> str:

@@ -392,5 +392,5 @@ class Job(RunPlace, Watched):
             cfg=self._cfg, history=self._history.columns(), metrics=self._metric_log.columns(),
             latest=latest, g_state=self._g, d_state=self._d, samples=self._samples,
             weights_version=self._weights_version, is_image=info.is_image, bounds=info.bounds,
-            modes=info.modes, real=info.real, eta_s=self._pace.eta_s(self._step, self._cfg.steps)
+            modes=info.modes, real=info.real, eta_s=self._pace.eta_s(self._step, self._cfg)
             if self._state == "running" and self._budget is None else None)

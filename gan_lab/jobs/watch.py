@@ -8,13 +8,16 @@ its worker (nothing is lost), and the first poll of a visible page wakes it agai
 that never reports visibility (gradio_client, scripts, the CLI, tests) is always watched.
 
 `Pace` turns the steps a job made over the last WINDOW_S, as its page saw them (sharing and
-waits included), into the seconds until its run is done at its current share.
+waits included), into the seconds until its run is done at its current share: the steps left
+at that rate, and the final evaluation (gan_lab.estimate) slowed down as much as the steps.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+
+from .. import estimate
 
 # A page that reported its visibility and then sent nothing for this long is gone or frozen
 # (an open tab polls every 0.25-5 s, a hidden one at least about once a minute).
@@ -54,6 +57,7 @@ class Pace:
 
     def __init__(self):
         self._points: deque = deque()
+        self._typical = None      # (cfg, typical step s, typical final evaluation s)
 
     def restart(self) -> None:
         self._points.clear()
@@ -64,8 +68,9 @@ class Pace:
         while len(self._points) > 2 and now - self._points[1][0] >= WINDOW_S:
             self._points.popleft()
 
-    def eta_s(self, step: int, total: int, now: float | None = None) -> float | None:
-        """Seconds until `total` steps at the rate of the window (None until measured)."""
+    def eta_s(self, step: int, cfg, now: float | None = None) -> float | None:
+        """Seconds until cfg.steps at the rate of the window, plus the final evaluation slowed
+        down as much as the steps are at this share (None until measured)."""
         now = time.monotonic() if now is None else now
         if len(self._points) < 2:
             return None
@@ -73,4 +78,9 @@ class Pace:
         span = now - t0
         if span < MIN_WINDOW_S or step <= s0:
             return None
-        return max(0, total - step) * span / (step - s0)
+        per_step = span / (step - s0)
+        if self._typical is None or self._typical[0] is not cfg:
+            # the cost model builds its nets once per architecture (meta device, ms)
+            self._typical = (cfg, estimate.step_seconds(cfg), estimate.final_seconds(cfg))
+        _, step_s, final_s = self._typical
+        return max(0, cfg.steps - step) * per_step + final_s * max(1.0, per_step / step_s)
