@@ -90,21 +90,27 @@ def test_a_page_that_stops_polling_stops_training_and_api_clients_never_do(monke
 
 def test_eta_is_present_and_within_2x_of_the_time_it_took():
     job = TrainingJob(RunConfig(steps=1500, seed=5, **SMALL), publish_every_s=0.05)
-    # (the final evaluation's sharpness is part of what the ETA must foresee)
     try:
         # The first seconds of a run say nothing: too little to measure a rate by.
         assert job.snapshot().eta_s is None
         job.start()
-        # Read once the rate has been measured over a few seconds (a third of the run).
-        wait_until(lambda: (job.snapshot().eta_s is not None and job.snapshot().step >= 500)
-                   or job.state == "done", 60, "an ETA", interval=0.02)
-        snap, t = job.snapshot(), time.monotonic()
-        if snap.state == "done":
-            pytest.skip("the run finished before it could be measured (a very fast machine)")
-        eta = snap.eta_s
+        # ETAs read over the middle of the run (a crowded test machine's load swings within
+        # seconds: the median reading is compared, not one); the final evaluation's sharpness
+        # is part of what they must foresee.
+        readings = []
+        while job.state == "running":
+            snap = job.snapshot()
+            if snap.eta_s is not None and 300 <= snap.step <= 1200:
+                readings.append((time.monotonic(), snap.eta_s))
+            time.sleep(0.05)
         assert job.wait(("done",), timeout=120) == "done"
-        took = time.monotonic() - t
-        assert eta > 0 and took / 2 <= eta <= 2 * took + 0.5, (eta, took)
+        end = time.monotonic()
+        if len(readings) < 3:
+            pytest.skip("the run finished before it could be measured (a very fast machine)")
+        ratios = sorted(eta / (end - t) for t, eta in readings)
+        median = ratios[len(ratios) // 2]
+        assert all(eta > 0 for _, eta in readings)
+        assert 0.5 <= median <= 2.0, (median, ratios[0], ratios[-1])
         assert job.snapshot().eta_s is None          # a finished run has none
     finally:
         job.stop()
