@@ -3,6 +3,7 @@
     python scripts/claims.py --claim l1-mode-collapse --seeds 0,1,2 --out runs/claims
     python scripts/claims.py --claim all --seeds 0,1,2 --out runs/claims
     python scripts/claims.py --list
+    python scripts/claims.py --table --out docs/results/claims     # their markdown tables
 
 Each claim is a few arms (RunConfig field dicts) trained on the same seeds with the CLI's own
 `train()` (one torch thread, the same run folders as `python -m gan_lab train --out`), then the
@@ -63,10 +64,8 @@ CLAIMS: dict[str, dict] = {
         "source": "issue 22 (quoting the source texts: \"L1 reduces mode collapse\")",
         "arms": {
             "none": {**COLLAPSE},
-            "l1 0.01 on D": {**COLLAPSE, **L1_D, "lam": 0.01},
             "l1 0.1 on D": {**COLLAPSE, **L1_D},
             "l1 0.01 on G": {**COLLAPSE, **L1_D, "lam": 0.01, "reg_target": "g"},
-            "l1 0.01 on both": {**COLLAPSE, **L1_D, "lam": 0.01, "reg_target": "both"},
         },
         "metrics": ["modes", "min_mode_frac", "hq_frac", "rev_kl", "modes_mean_last_half",
                     "zeros_d", "zeros_g"],
@@ -88,8 +87,7 @@ CLAIMS: dict[str, dict] = {
         "claim": "HSN1R prevents overfitting.",
         "source": "issue 22 (quoting the source texts: \"HSN1R ... prevents overfitting\"); "
                   "overfitting measured as D's generalization gap (DESIGN.md, Metrics)",
-        "arms": {"none": {**MNIST}, "hsn1r 0.01 on D": {**MNIST, **HSN_D},
-                 "hsn1r 0.1 on D": {**MNIST, **HSN_D, "lam": 0.1}},
+        "arms": {"none": {**MNIST}, "hsn1r 0.01 on D": {**MNIST, **HSN_D}},
         "metrics": ["d_gap", "d_gap_max", "d_gap_mean", "cls_is", "fcd", "sharpness_d",
                     "cpu_s"],
     },
@@ -97,16 +95,16 @@ CLAIMS: dict[str, dict] = {
         "claim": "L2 regularization improves generalization.",
         "source": "issue 22 (quoting the source texts: \"L2 improves generalization\"); "
                   "generalization measured as D's generalization gap (DESIGN.md, Metrics)",
-        "arms": {"none": {**MNIST}, "l2 3e-4 on D": {**MNIST, **L2_D},
-                 "l2 3e-3 on D": {**MNIST, **L2_D, "lam": 3e-3}},
+        "arms": {"none": {**MNIST}, "l2 3e-4 on D": {**MNIST, **L2_D}},
         "metrics": ["d_gap", "d_gap_max", "d_gap_mean", "cls_is", "fcd", "cpu_s"],
     },
     "subtracted-penalty": {
         "claim": "A penalty subtracted from D's loss (instead of added) regularizes D.",
         "source": "the sign error of one source text (issue 22); DESIGN.md, Regularizers: "
                   "\"Never subtract it (a subtracted penalty rewards growing weights)\"",
-        "arms": {"none": {**RING8}, "l2 3e-4 on D, added": {**RING8, **L2_D},
-                 "l2 3e-4 on D, subtracted": {**RING8, **L2_D, "subtract": True},
+        # lambda 1e-3: the largest L2 on D that keeps full quality when added (ring8 sweep,
+        # docs/RESULTS.md "Sweeps"), so the added arm is a working regularizer.
+        "arms": {"none": {**RING8}, "l2 1e-3 on D, added": {**RING8, **L2_D, "lam": 1e-3},
                  "l2 1e-3 on D, subtracted": {**RING8, **L2_D, "lam": 1e-3, "subtract": True}},
         "metrics": ["diverged", "steps_done", "modes", "hq_frac", "d_weight_norm", "wspec_d",
                     "reg_d"],
@@ -221,23 +219,39 @@ def run_metrics(out: Path) -> dict:
         m["d_gap_max"] = float(np.max(gaps)) if gaps else math.nan
         m["d_gap_mean"] = float(np.mean(gaps)) if gaps else math.nan
         m["d_gap_curve"] = [[int(r["step"]), r["d_gap"]] for r in evals]
-    m.update(time_to_quality(out, s))
+    m.update(time_to_quality(out, s, rows))
     m["d_weight_norm"] = _d_weight_norm(out / "checkpoint.safetensors")
     return m
 
 
-def time_to_quality(out: Path, summary: dict) -> dict:
-    """ttq_step / ttq_cpu_s / reached from gan_lab.time_to_quality (2-D runs), or {} when that
-    module is not there."""
+def time_to_quality(out: Path, summary: dict, rows: list[dict]) -> dict:
+    """ttq_step (the first evaluation step from which the run meets its dataset's bar at every
+    later evaluation; gan_lab.time_to_quality), ttq_cpu_s and reached (1 or 0), for 2-D runs;
+    {} when that module is not there.
+
+    ttq_cpu_s is summary.json's `time_to_quality.train_cpu_s` when the run recorded it; a run
+    trained before that existed gets ttq_step x its CPU-seconds per step (evaluations
+    included, the same schedule in every arm), marked by ttq_cpu_estimated = 1."""
     try:
         from gan_lab import time_to_quality as ttq
     except ImportError:
         return {}
-    if summary["config"]["dataset"] not in ("ring8", "grid25"):
+    dataset = summary["config"]["dataset"]
+    if dataset not in ttq.BARS:
         return {}
-    r = ttq.from_run_folder(out)
-    return {"ttq_step": r["step"], "ttq_cpu_s": r["cpu_s"], "reached": 1.0 if r["reached"]
-            else 0.0}
+    if "time_to_quality" in summary:
+        r = summary["time_to_quality"]
+        if r is None:
+            return {"reached": 0.0}
+        return {"ttq_step": r["step"], "ttq_cpu_s": r["train_cpu_s"], "reached": 1.0,
+                "ttq_cpu_estimated": 0.0}
+    evals = [r for r in rows if math.isfinite(r.get("modes", math.nan))]
+    step = ttq.first_step_at_bar(evals, ttq.BARS[dataset])
+    if step is None:
+        return {"reached": 0.0}
+    per_step = summary["cpu_s"] / max(1, summary["steps"])
+    return {"ttq_step": step, "ttq_cpu_s": round(step * per_step, 3), "reached": 1.0,
+            "ttq_cpu_estimated": 1.0}
 
 
 def _d_weight_norm(path: Path) -> float:
@@ -281,6 +295,23 @@ def run_claim(name: str, seeds: list[int], root: Path, steps: int | None = None,
             "cpu": cpu_model(), "threads": 1, "arms": arms}
 
 
+def markdown(doc: dict) -> str:
+    """A claim's document as a markdown table: one row per arm, mean ± SE (the seeds' values)."""
+    keys = CLAIMS[doc["claim"]]["metrics"] if doc["claim"] in CLAIMS else []
+    lines = [f"**{doc['claim']}** (seeds {', '.join(map(str, doc['seeds']))})", "",
+             "| arm | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for a in doc["arms"]:
+        cells = []
+        for k in keys:
+            v = a["summary"].get(k, {})
+            vals = ", ".join(_short(x) for x in v.get("values", []))
+            ms = _short(v.get("mean")) + ("" if v.get("se") is None else
+                                         f" ± {_short(v['se'])}")
+            cells.append(f"{ms} ({vals})")
+        lines.append(f"| {a['arm']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _short(v) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
@@ -295,6 +326,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None, help="override every arm's steps")
     p.add_argument("--eval-every", type=int, default=None, help="override eval_every")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
+    p.add_argument("--table", action="store_true",
+                   help="print the markdown tables of the claims' documents in --out and exit")
     a = p.parse_args(argv)
     if a.list:
         for k, c in CLAIMS.items():
@@ -308,10 +341,15 @@ def main(argv=None) -> int:
         seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     except ValueError:
         p.error(f"--seeds: a comma list of integers, got {a.seeds!r}")
+    root = Path(a.out)
+    if a.table:
+        for n in names:
+            if (root / f"{n}.json").exists():
+                print(markdown(json.loads((root / f"{n}.json").read_text())))
+        return 0
     import torch
 
     torch.set_num_threads(1)
-    root = Path(a.out)
     root.mkdir(parents=True, exist_ok=True)
     for n in names:
         doc = run_claim(n, seeds, root, a.steps, a.eval_every)
