@@ -30,7 +30,8 @@ def claims():
 
 def test_every_claim_has_its_text_source_arms_and_valid_configs(claims):
     assert {"l1-mode-collapse", "l1-speed", "hsn1r-speed", "hsn1r-overfitting",
-            "l2-generalization", "subtracted-penalty"} <= set(claims.CLAIMS)
+            "l2-generalization", "subtracted-penalty",
+            "subtracted-penalty-full"} <= set(claims.CLAIMS)
     for name, c in claims.CLAIMS.items():
         assert c["claim"] and c["source"] and len(c["arms"]) >= 2 and c["metrics"], name
         for fields in c["arms"].values():
@@ -67,11 +68,11 @@ def test_a_negative_lambda_is_still_refused_by_the_app():
 
 
 def test_the_short_form_runs_and_writes_the_claim_document(tmp_path):
-    r = subprocess.run([sys.executable, str(SCRIPT), "--claim", "subtracted-penalty",
+    r = subprocess.run([sys.executable, str(SCRIPT), "--claim", "subtracted-penalty-full",
                         "--seeds", "0,1", "--steps", "6", "--eval-every", "3",
                         "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    doc = json.loads((tmp_path / "subtracted-penalty.json").read_text())
+    doc = json.loads((tmp_path / "subtracted-penalty-full.json").read_text())
     arms = {a["arm"]: a for a in doc["arms"]}
     assert doc["seeds"] == [0, 1] and len(arms) == 3
     for a in arms.values():
@@ -83,12 +84,12 @@ def test_the_short_form_runs_and_writes_the_claim_document(tmp_path):
     # a second call reuses every complete folder instead of training again.
     folders = {x["folder"] for a in arms.values() for x in a["runs"]}
     assert len(folders) == 6 and sum(f.endswith("-subtracted") for f in folders) == 2
-    r2 = subprocess.run([sys.executable, str(SCRIPT), "--claim", "subtracted-penalty",
+    r2 = subprocess.run([sys.executable, str(SCRIPT), "--claim", "subtracted-penalty-full",
                          "--seeds", "0,1", "--steps", "6", "--eval-every", "3",
                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert r2.returncode == 0 and json.loads((tmp_path / "subtracted-penalty.json")
-                                             .read_text())["arms"][1]["runs"] == \
-        arms["l2 1e-3 on D, added"]["runs"]
+    again = json.loads((tmp_path / "subtracted-penalty-full.json").read_text())
+    assert r2.returncode == 0 and again["arms"][1]["runs"] == \
+        arms["l2 1e-3 on D, subtracted"]["runs"]
 
 
 def test_unknown_claims_and_bad_seeds_are_named(tmp_path):
