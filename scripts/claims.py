@@ -90,15 +90,16 @@ CLAIMS: dict[str, dict] = {
         "source": "issue 22 (quoting the source texts: \"HSN1R ... prevents overfitting\"); "
                   "overfitting measured as D's generalization gap (DESIGN.md, Metrics)",
         "arms": {"none": {**MNIST}, "hsn1r 0.01 on D": {**MNIST, **HSN_D}},
-        "metrics": ["d_gap", "d_gap_max", "d_gap_mean", "cls_is", "fcd", "sharpness_d",
-                    "cpu_s"],
+        "metrics": ["d_gap", "d_gap_se", "d_gap_max", "d_gap_mean", "cls_is", "fcd",
+                    "sharpness_d", "cpu_s"],
     },
     "l2-generalization": {
         "claim": "L2 regularization improves generalization.",
         "source": "issue 22 (quoting the source texts: \"L2 improves generalization\"); "
                   "generalization measured as D's generalization gap (DESIGN.md, Metrics)",
         "arms": {"none": {**MNIST}, "l2 3e-4 on D": {**MNIST, **L2_D}},
-        "metrics": ["d_gap", "d_gap_max", "d_gap_mean", "cls_is", "fcd", "cpu_s"],
+        "metrics": ["d_gap", "d_gap_se", "d_gap_max", "d_gap_mean", "cls_is", "fcd",
+                    "cpu_s"],
     },
     "subtracted-penalty": {
         "claim": "A penalty subtracted from D's loss (instead of added) regularizes D.",
@@ -230,6 +231,8 @@ def run_metrics(out: Path) -> dict:
         m["d_gap_mean"] = float(np.mean(gaps)) if gaps else math.nan
         m["d_gap_curve"] = [[int(r["step"]), r["d_gap"]] for r in evals]
     m.update(time_to_quality(out, s, rows))
+    if cfg["dataset"] == "mnist":
+        m["d_gap_se"] = _d_gap_se(out / "checkpoint.safetensors")
     m["d_weight_norm"] = _d_weight_norm(out / "checkpoint.safetensors")
     return m
 
@@ -262,6 +265,25 @@ def time_to_quality(out: Path, summary: dict, rows: list[dict]) -> dict:
     per_step = summary["cpu_s"] / max(1, summary["steps"])
     return {"ttq_step": step, "ttq_cpu_s": round(step * per_step, 3), "reached": 1.0,
             "ttq_cpu_estimated": 1.0}
+
+
+def _d_gap_se(path: Path) -> float:
+    """The sampling noise of the final d_gap: the standard error of a difference of two means
+    of D's logits over 2,000 training and 2,000 held-out digits (D from the checkpoint). A gap
+    within ~2 of these is no gap."""
+    import torch
+
+    from gan_lab.checkpoint import load_checkpoint
+    from gan_lab.generalization import gap_digits
+    from gan_lab.models import build_models
+
+    cfg, _g, d_state, _step = load_checkpoint(path)
+    _G, D = build_models(cfg)
+    D.load_state_dict(d_state)
+    D.eval()
+    with torch.no_grad():
+        a, b = (D(x).double().flatten() for x in gap_digits())
+    return float(math.sqrt(a.var() / len(a) + b.var() / len(b)))
 
 
 def _d_weight_norm(path: Path) -> float:
