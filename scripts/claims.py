@@ -108,8 +108,10 @@ CLAIMS: dict[str, dict] = {
         # lambda 1e-3: the largest L2 on D that keeps full quality when added (the ring8 sweep,
         # docs/RESULTS.md "Sweeps": 8 / 96.3% HQ on seeds 0-2, the same runs as the arm
         # "l2 1e-3 on D, added" here; `--claim subtracted-penalty-full` trains it too).
+        # 1e-2: the lambda that, added, zeroes D (the same sweep): subtracted, does D blow up?
         "arms": {"none": {**RING8},
-                 "l2 1e-3 on D, subtracted": {**RING8, **L2_D, "lam": 1e-3, "subtract": True}},
+                 "l2 1e-3 on D, subtracted": {**RING8, **L2_D, "lam": 1e-3, "subtract": True},
+                 "l2 1e-2 on D, subtracted": {**RING8, **L2_D, "lam": 1e-2, "subtract": True}},
         "metrics": ["diverged", "steps_done", "modes", "hq_frac", "d_weight_norm", "wspec_d",
                     "reg_d"],
     },

@@ -74,7 +74,7 @@ def test_the_short_form_runs_and_writes_the_claim_document(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     doc = json.loads((tmp_path / "subtracted-penalty-full.json").read_text())
     arms = {a["arm"]: a for a in doc["arms"]}
-    assert doc["seeds"] == [0, 1] and len(arms) == 3
+    assert doc["seeds"] == [0, 1] and len(arms) == 4
     for a in arms.values():
         assert [x["seed"] for x in a["runs"]] == [0, 1] and a["config"]["steps"] == 6
         assert a["summary"]["modes"]["se"] is not None      # two seeds: a standard error
@@ -83,7 +83,7 @@ def test_the_short_form_runs_and_writes_the_claim_document(tmp_path):
     # The unregularized arm and the added one share nothing but their seeds: distinct folders;
     # a second call reuses every complete folder instead of training again.
     folders = {x["folder"] for a in arms.values() for x in a["runs"]}
-    assert len(folders) == 6 and sum(f.endswith("-subtracted") for f in folders) == 2
+    assert len(folders) == 8 and sum(f.endswith("-subtracted") for f in folders) == 4
     r2 = subprocess.run([sys.executable, str(SCRIPT), "--claim", "subtracted-penalty-full",
                          "--seeds", "0,1", "--steps", "6", "--eval-every", "3",
                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
