@@ -76,14 +76,15 @@ CLAIMS: dict[str, dict] = {
         "claim": "L1 regularization speeds up training.",
         "source": "issue 22 (quoting the source texts: \"L1 speeds training\")",
         "arms": {"none": {**RING8}, "l1 0.1 on D": {**RING8, **L1_D}},
-        "metrics": ["ttq_step", "ttq_cpu_s", "reached", "modes", "hq_frac", "cpu_s"],
+        "metrics": ["ttq_step", "ttq_cpu_s", "reached", "modes_step", "modes", "hq_frac",
+                    "cpu_train_s"],
     },
     "hsn1r-speed": {
         "claim": "HSN1R speeds up convergence.",
         "source": "issue 22 (quoting the source texts: \"HSN1R speeds convergence\")",
         "arms": {"none": {**RING8}, "hsn1r 0.01 on D": {**RING8, **HSN_D}},
-        "metrics": ["ttq_step", "ttq_cpu_s", "reached", "modes", "hq_frac", "sharpness_d",
-                    "cpu_s"],
+        "metrics": ["ttq_step", "ttq_cpu_s", "reached", "modes_step", "modes", "hq_frac",
+                    "sharpness_d", "cpu_train_s"],
     },
     "hsn1r-overfitting": {
         "claim": "HSN1R prevents overfitting.",
@@ -221,6 +222,7 @@ def run_metrics(out: Path) -> dict:
                                "zeros_g", "sharpness_d", "wspec_d", "reg_d", "d_gap", "cls_is",
                                "fcd") if k in f}
     m["cpu_s"], m["steps_done"] = s["cpu_s"], s["steps"]
+    m["cpu_train_s"] = s.get("cpu_train_s")     # the training steps alone (gan_lab.run)
     m["diverged"] = 1.0 if s["diverged"] else 0.0
     evals = sorted((r for r in rows if math.isfinite(r.get("modes", r.get("d_gap", math.nan)))),
                    key=lambda r: r["step"])
@@ -254,18 +256,22 @@ def time_to_quality(out: Path, summary: dict, rows: list[dict]) -> dict:
     dataset = summary["config"]["dataset"]
     if dataset not in ttq.BARS:
         return {}
+    # A looser bar beside it: the first step from which the run keeps every mode (ring8 8 of
+    # 8, grid25 24 of 25), whatever its HQ share.
+    evals = [r for r in rows if math.isfinite(r.get("modes", math.nan))]
+    modes_at = ttq.first_step_at_bar(evals, {"modes": ttq.BARS[dataset]["modes"]})
+    loose = {"modes_step": modes_at}
     if "time_to_quality" in summary:
         r = summary["time_to_quality"]
         if r is None:
-            return {"reached": 0.0}
-        return {"ttq_step": r["step"], "ttq_cpu_s": r["train_cpu_s"], "reached": 1.0,
+            return {**loose, "reached": 0.0}
+        return {**loose, "ttq_step": r["step"], "ttq_cpu_s": r["train_cpu_s"], "reached": 1.0,
                 "ttq_cpu_estimated": 0.0}
-    evals = [r for r in rows if math.isfinite(r.get("modes", math.nan))]
     step = ttq.first_step_at_bar(evals, ttq.BARS[dataset])
     if step is None:
-        return {"reached": 0.0}
+        return {**loose, "reached": 0.0}
     per_step = summary["cpu_s"] / max(1, summary["steps"])
-    return {"ttq_step": step, "ttq_cpu_s": round(step * per_step, 3), "reached": 1.0,
+    return {**loose, "ttq_step": step, "ttq_cpu_s": round(step * per_step, 3), "reached": 1.0,
             "ttq_cpu_estimated": 1.0}
 
 
