@@ -15,7 +15,8 @@ a bounded multiplicative controller moves lambda:
 with e the error clipped to [-1, 1], positive when lambda should grow: (goal - zeros) / goal
 for L1 (more lambda, more zeros), log(measured / goal) for L2 and HSN1R (more lambda, smaller
 norm, flatter loss). Within TOL of the goal (|e| <= TOL) counts as held. A goal lambda cannot
-reach, lambda pinned at a bound for PIN_LIMIT measurements in a row while the goal is missed,
+reach, lambda pinned at a bound for PIN_LIMIT measurements in a row while the goal is missed and the
+measure no longer moves toward it (by TOL / 2 of error a measurement),
 is reported once (the run's notes: the CLI's summary.json and stderr, the app's message) and
 the controller stops there; lambda keeps its bound. Lambda starts from RunConfig.lam, and a
 live change of lam restarts the controller from the new value. Everything is a function of the
@@ -88,6 +89,7 @@ class Controller:
     gain: float
     pinned: int = 0
     report: str | None = None
+    last_err: float | None = None
 
     @classmethod
     def fresh(cls, cfg) -> Controller:
@@ -115,7 +117,11 @@ class Controller:
         e = error(reg, measured, self.goal)
         self.lam = min(lam_max, max(LAM_MIN, self.lam * math.exp(self.gain * e)))
         at_bound = (e > TOL and self.lam >= lam_max) or (e < -TOL and self.lam <= LAM_MIN)
-        self.pinned = self.pinned + 1 if at_bound else 0
+        # A measure still moving toward the goal (it lags lambda: zeros accumulate step by
+        # step) is not pinned yet.
+        moving = self.last_err is not None and abs(e) < abs(self.last_err) - TOL / 2
+        self.last_err = e
+        self.pinned = self.pinned + 1 if at_bound and not moving else 0
         if self.pinned < PIN_LIMIT:
             return None
         bound = "upper" if e > 0 else "lower"

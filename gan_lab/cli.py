@@ -173,7 +173,7 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
             if s % log_every == 0 or s == cfg.steps:
                 rows_out.append({"step": s, **dict(zip(LOSS_KEYS, window / wn))})
                 if tb is not None:
-                    tb.losses(s, rows_out[-1], tr.cfg.lam)
+                    tb.losses(s, rows_out[-1], tr.lam)
                 window[:] = 0
                 wn = 0
         if tb is not None:
@@ -237,8 +237,10 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
         "cpu_s": round(cpu, 3),
         "steps_per_s": round(tr.step / wall, 2) if wall > 0 else None,
         "device": str(tr.device), "device_reason": tr.device_reason,
-        "final": final, "diverged": diverged,
+        "final": final, "diverged": diverged, "notes": run.notes,
     }
+    for note in run.notes:   # e.g. an adaptive lambda's goal found unreachable
+        print(f"note: {note}", file=sys.stderr)
     summary["total_wall_s"] = round(time.perf_counter() - w_start, 3)
     summary["total_cpu_s"] = round(time.process_time() - c_start, 3)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")

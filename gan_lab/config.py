@@ -175,9 +175,9 @@ class RunConfig:
                          live=True)
     # Combined regularizers and adaptive lambda (gan_lab.regularizers.combo, gan_lab.adaptive).
     extra_regs: str = _p("", "More regularizers at once, each with its own target and lambda: "
-                             "kind:target:lambda items joined by '+', e.g. l2:d:0.001 (with L1 "
-                             "above: elastic net) or l2:d:0.001+hsn1r:d:0.01. Empty: only the "
-                             "one above. They read the L1 / HSN1R options below.",
+                             "kind:target:lambda items joined by '+', e.g. l2:d:0.001 (with reg "
+                             "l1: elastic net) or l2:d:0.001+hsn1r:d:0.01. Empty: only the "
+                             "regularizer above. They share its options (L1 mode, HSN1R ...).",
                          group="regularization", label="Extra regularizers", live=True)
     lam_goal: float = _p(0.0, "Adaptive lambda (0 = off): lambda is tuned during the run to hold "
                               "this goal in the target network. L1: its fraction of exact zeros "

@@ -60,7 +60,7 @@ def wire(app, demo: gr.Blocks) -> None:
              p.samples_plot, p.weights_plot, p.layer, p.timer, p.view_row, p.pen_plot,
              p.fidelity_plot, p.divergence_plot, p.a_samples, p.b_samples, p.overlay_plot,
              p.a_weights, p.b_weights, p.compare_status, p.sweep_table, p.sweep_plot, p.saved_plot,
-             p.spec_plot, p.gap_plot]
+             p.spec_plot, p.gap_plot, p.lam_plot]
     full = [p.msg, *frame[:11], *ctl.components, *ctl.log_sliders.values(), p.reg_help,
             *frame[11:]]
     groups = [b for g in p.groups.values() for b in (g if isinstance(g, list) else [g])]
