@@ -98,7 +98,9 @@ def wire(app, demo: gr.Blocks) -> None:
     for name, comp in ctl.fields.items():
         handler = app.on_edit(name)
         handler.__name__ = f"edit_{name}"
-        events = [comp.submit, comp.blur] if isinstance(comp, gr.Number) else \
+        # Typed fields (numbers, extra_regs' text) apply on Enter or leaving the box, never
+        # at each keystroke (a half-typed spec is not an error to show).
+        events = [comp.submit, comp.blur] if isinstance(comp, (gr.Number, gr.Textbox)) else \
             [comp.release] if isinstance(comp, gr.Slider) else [comp.input]
         for ev in events:
             on(ev, handler, controls_in, controls_names, full)
