@@ -73,6 +73,7 @@ class Trainer:
         self.checks_each_step = self.device.type == "cpu"
         self._build_regularizers()
         self.lam_ctl = adaptive.Controller.fresh(cfg)   # the adaptive lambda (lam_goal)
+        self._zeros = (torch.zeros((), device=self.device),) * (len(LOSS_KEYS) - 5)
 
     # --- setup ---------------------------------------------------------------------------------
     def _make_opt(self, net, lr):
@@ -199,11 +200,13 @@ class Trainer:
 
     def _pens(self, gp):
         """The row's penalty columns: reg_d, reg_g, gp_d and the extra regularizers'."""
-        dev = self.device
-        zero = torch.zeros((), device=dev)
-        return (_as_tensor(self.reg_d.value_tensor, dev), _as_tensor(self.reg_g.value_tensor, dev),
-                gp, *(_as_tensor(self._extra[k].value_tensor, dev) if k in self._extra else zero
-                      for k in LOSS_KEYS[5:]))
+        dev, ex = self.device, self._extra
+        base = (_as_tensor(self.reg_d.value_tensor, dev), _as_tensor(self.reg_g.value_tensor, dev),
+                gp)
+        if not ex:   # one regularizer: the extra columns are zeros (a tensor reused, not made)
+            return (*base, *self._zeros)
+        return (*base, *(_as_tensor(ex[k].value_tensor, dev) if k in ex else self._zeros[0]
+                         for k in LOSS_KEYS[5:]))
 
     def _bad_row(self, ld, lg, gp):
         # A non-finite loss: the update is skipped, so weights and optimizer state stay good.
