@@ -60,6 +60,7 @@ STATUS_METRICS = (
     ("sparsity_g", "G sparse", lambda v, snap: f"{100 * v:.1f}%"),
     ("sharpness_d", "D sharpness", lambda v, snap: f"{v:.3g}"),
     ("d_gap", "D gap", lambda v, snap: f"{v:+.2f}"),
+    ("lam", "adaptive lambda", lambda v, snap: f"{v:.3g}"),   # only runs with a lam_goal
 )
 
 
