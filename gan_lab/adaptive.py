@@ -44,7 +44,7 @@ WHAT = {"l1": "fraction of exact zeros", "l2": "weight norm", "hsn1r": "sharpnes
 
 def check_goal(cfg) -> None:
     """The fields a goal needs (ConfigError naming the one to change)."""
-    if cfg.lam_goal <= 0:
+    if cfg.lam_goal <= 0 or cfg.reg == "none":   # reg none ignores lambda, and so its goal
         return
     if cfg.reg not in MEASURE:
         raise ConfigError("lam_goal", f"an adaptive lambda needs regularizer l1, l2 or hsn1r "
@@ -61,6 +61,11 @@ def check_goal(cfg) -> None:
     if cfg.reg == "hsn1r" and cfg.sharpness_every == 0:
         raise ConfigError("sharpness_every", "an HSN1R sharpness goal is held at each sharpness "
                                              "measurement; set sharpness_every > 0")
+
+
+def on(cfg) -> bool:
+    """Whether cfg has a goal the controller holds (reg none ignores lam_goal, as it does lam)."""
+    return cfg.lam_goal > 0 and cfg.reg in MEASURE
 
 
 def error(reg: str, measured: float, goal: float) -> float:

@@ -103,7 +103,7 @@ class Trainer:
     @property
     def lam(self) -> float:
         """The primary regularizer's lambda in use: cfg.lam, or the adaptive one (lam_goal)."""
-        return self.lam_ctl.lam if self.cfg.lam_goal > 0 else self.cfg.lam
+        return self.lam_ctl.lam if adaptive.on(self.cfg) else self.cfg.lam
 
     def lr_scale(self) -> float:
         """Multiplier of the base learning rates at the current step (the lr schedule)."""
@@ -326,7 +326,7 @@ class Trainer:
                 out["grid_kl"], out["grid_js"] = kl, js
         if sharp:
             out.update(self.sharpness() if final else self.sharpness(iters=10, n=128))
-        if c.lam_goal > 0:   # the adaptive lambda's curve, and an L2 goal's measure
+        if adaptive.on(c):   # the adaptive lambda's curve, and an L2 goal's measure
             out["lam"] = self.lam
             if c.reg == "l2":
                 net = self.D if c.reg_target == "d" else self.G
@@ -338,7 +338,7 @@ class Trainer:
         (HSN1R's: one with sharpness); m["lam"] becomes the lambda used from here on. Returns
         the report when this measurement finds the goal unreachable."""
         c = self.cfg
-        if c.lam_goal <= 0 or (c.reg == "hsn1r" and not sharp):
+        if not adaptive.on(c) or (c.reg == "hsn1r" and not sharp):
             return None
         key = adaptive.MEASURE[c.reg].format(c.reg_target)
         note = self.lam_ctl.update(c.reg, m.get(key, math.nan), spec("lam")["hi"], c.reg_target)

@@ -249,7 +249,6 @@ def test_controller_directions_bounds_and_live_changes():
 
 
 @pytest.mark.parametrize("fields, field, part", [
-    ({"lam_goal": 0.3}, "lam_goal", "needs regularizer l1, l2 or hsn1r"),
     ({"reg": "l1", "lam_goal": 0.3, "reg_target": "both"}, "lam_goal", "set reg_target"),
     ({"reg": "l1", "lam_goal": 0.3, "lam": 0}, "lam", "set lam > 0"),
     ({"reg": "l1", "lam_goal": 2}, "lam_goal", "fraction of exact zeros"),
@@ -259,3 +258,8 @@ def test_bad_goals_name_the_field(fields, field, part):
     with pytest.raises(ConfigError) as e:
         RunConfig.from_dict(fields)
     assert e.value.field == field and part in str(e.value)
+
+
+def test_reg_none_ignores_the_goal_as_it_ignores_lambda():
+    tr = Trainer(tiny(lam_goal=0.3))    # valid, as a sweep's reg=none baseline needs
+    assert "lam" not in tr.evaluate(quality=False) and tr.adapt({}, True) is None
