@@ -22,8 +22,9 @@ On a network with extra regularizers the Trainer's regularizer is a `Combined`: 
 add up (the gradient of loss + p1 + p2 is that of loss + p1 plus that of p2, each term computed
 exactly as its regularizer alone computes it). HSN1R, the one kind that needs the loss (its
 'fd' method evaluates it more than once), runs the closure; L1 and L2 are terms of the weights
-alone and are differentiated after it. after_step() runs for every member (proximal L1's
-soft-threshold last among equals: members in order, primary first).
+alone and are differentiated after it. after_step() runs for every member, the primary
+first, then the extras in order (proximal L1's soft-threshold, wherever L1 is, acts on the
+weights the optimizer step made with every gradient in, so its exact zeros stay exact).
 """
 
 from __future__ import annotations
