@@ -263,3 +263,13 @@ def test_bad_goals_name_the_field(fields, field, part):
 def test_reg_none_ignores_the_goal_as_it_ignores_lambda():
     tr = Trainer(tiny(lam_goal=0.3))    # valid, as a sweep's reg=none baseline needs
     assert "lam" not in tr.evaluate(quality=False) and tr.adapt({}, True) is None
+
+
+def test_the_cli_reports_an_unreachable_goal(tmp_path, capsys):
+    from gan_lab.cli import train
+
+    summary = train(RunConfig.from_dict({**GOAL, "lam_goal": 0.99}), tmp_path / "r", quiet=True,
+                    png=False)
+    assert len(summary["notes"]) == 1 and "not reachable" in summary["notes"][0]
+    assert "note: Lambda goal not reachable" in capsys.readouterr().err
+    assert summary["final"]["lam"] == 1.0
