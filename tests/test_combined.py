@@ -273,3 +273,17 @@ def test_the_cli_reports_an_unreachable_goal(tmp_path, capsys):
     assert len(summary["notes"]) == 1 and "not reachable" in summary["notes"][0]
     assert "note: Lambda goal not reachable" in capsys.readouterr().err
     assert summary["final"]["lam"] == 1.0
+
+
+def test_a_job_shows_the_report_in_its_message():
+    from gan_lab.jobs import TrainingJob
+
+    torch.set_num_threads(1)
+    job = TrainingJob(RunConfig.from_dict({**GOAL, "lam_goal": 0.99}))
+    try:
+        job.start()
+        assert job.wait(timeout=120) == "done"
+        msg = job.snapshot().message
+        assert msg.startswith("Done") and "Lambda goal not reachable" in msg, msg
+    finally:
+        job.stop()
