@@ -55,9 +55,9 @@ def test_the_hook_subtracts_d_s_penalty_and_is_gone_afterwards(claims):
     # A step down loss - (lam/2)|w|^2 grows D's weights where the added penalty shrinks them.
     norms = []
     for t in (tr, plain):
-        before = sum(float((p ** 2).sum()) for p in t.reg_d.params)
+        before = sum(float((p.detach() ** 2).sum()) for p in t.reg_d.params)
         t.run_steps(3)
-        norms.append(sum(float((p ** 2).sum()) for p in t.reg_d.params) - before)
+        norms.append(sum(float((p.detach() ** 2).sum()) for p in t.reg_d.params) - before)
     assert tr.reg_d.value < 0 < plain.reg_d.value
     assert norms[0] > norms[1]
 
