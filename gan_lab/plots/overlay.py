@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .canvas import new_figure
+from .palette import MUTED_TEXT, RUN_COLORS
 
-RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 # (panel title for 2-D, for images, source, key(s), scale, log y)
 PANELS = (
     ("D loss", "D loss", "history", ("loss_d",), 1.0, False),
@@ -69,7 +69,7 @@ def overlay_figure(runs: list[dict], dpi: float = 100) -> Figure:
             ax.set_yscale("log")
         if not drawn:
             ax.text(0.5, 0.5, "not measured yet", ha="center", va="center", fontsize=8,
-                    color="#888", transform=ax.transAxes)
+                    color=MUTED_TEXT, transform=ax.transAxes)
     handles = [h for h in axes[0].get_lines()] or [h for a in axes for h in a.get_lines()]
     if handles:
         fig.legend(handles=handles[:len(runs)], loc="lower center", ncol=min(4, len(runs)),
@@ -104,7 +104,7 @@ def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100) -> Fig
                 ax.set_yscale("log")
         else:
             ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center", fontsize=8,
-                    color="#888", transform=ax.transAxes)
+                    color=MUTED_TEXT, transform=ax.transAxes)
         if logx:
             ax.set_xscale("log")
         if not numeric:

@@ -21,7 +21,7 @@ from ..checkpoint import max_bytes_for
 from ..config import specs
 from ..data import drawing
 from ..lessons import LESSONS
-from ..plots import metric_title
+from ..plots import chart_colors, metric_title
 from ..presets import PRESETS
 from ..regularizers import REGISTRY
 from . import teaching
@@ -81,13 +81,22 @@ def reg_teaching(kind: str) -> str:
     return r.teaching if r is not None else ""
 
 
+# Each line chart's kind (plots.curves.series_names): G's and D's series take the palette's
+# colours (plots.palette), the same in every chart.
+CHART_KINDS = {"loss-plot": "loss", "penalty-plot": "penalty", "quality-plot": "coverage",
+               "fidelity-plot": "fidelity", "divergence-plot": "divergence",
+               "sparsity-plot": "sparsity", "sharpness-plot": "sharpness",
+               "spectrum-plot": "spectrum", "gap-plot": "generalization"}
+
+
 def line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
     # No fixed height: with one, gradio 6.31 clips the legend under the chart (only its title
     # "series" shows, not which line is which); without, the chart grows to hold it. The
     # ",~r" labels read 0, 0.5, 10,000 (Vega-Lite's default labels a one-point chart "0.000000").
     return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
                        x_title="step", y_title=y_title, color_title="", tooltip="all",
-                       x_axis_format=",~r", y_axis_format=",~r", **kw)
+                       x_axis_format=",~r", y_axis_format=",~r",
+                       color_map=chart_colors(CHART_KINDS[elem_id]), **kw)
 
 
 def build_page(ctl: Controls, limits) -> SimpleNamespace:
