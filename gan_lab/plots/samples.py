@@ -166,7 +166,8 @@ def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
             st["legend"].remove()
         keys = ["real", "fake"] + ["arrows"] * show_arrows + ["manifold"] * show_mani
         st["legend"] = st["fig"].legend(handles=[st["handles"][k] for k in keys],
-                                        loc="lower center", ncol=min(2, len(keys)), fontsize=FONT_PT,
+                                        loc="lower center", ncol=min(2, len(keys)),
+                                        fontsize=FONT_PT,
                                         frameon=False, handletextpad=0.3,
                                         columnspacing=1.0, bbox_to_anchor=(0.5, 0.0))
         st["legend_key"] = legend_key
