@@ -195,6 +195,10 @@ def _watch(p: SimpleNamespace) -> None:
                 p.heat = gr.Checkbox(True, label="D(x) heatmap", min_width=90)
                 p.arrows = gr.Checkbox(True, label="G gradient arrows", min_width=90)
                 p.mani = gr.Checkbox(True, label="Noise grid (manifold)", min_width=90)
+                # One training step in four stages (ui/slowmo.py), 2-D data only.
+                p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
+                                       min_width=90)
+            p.slow_text = gr.Markdown(elem_id="slow-text")
         with gr.Column(min_width=320):
             p.loss_plot = line("Losses", "loss-plot", "loss")
             p.pen_plot = line("Penalties (lambda or weight included)", "penalty-plot",

@@ -19,6 +19,7 @@ import inspect
 import gradio as gr
 
 from .layout import DOWNLOADS, reg_teaching
+from .slowmo import SlowMotion
 
 # Fills the hidden page-URL input with the address in the browser's bar (the only place that
 # knows it exactly, proxies and mount paths included).
@@ -84,6 +85,8 @@ def wire(app, demo: gr.Blocks) -> None:
     on(p.pause_btn.click, app.on_pause, view_in, view_names, full, "pause")
     on(p.step_btn.click, app.on_step, controls_in, controls_names, full, "step")
     on(p.reset_btn.click, app.on_reset, controls_in, controls_names, full, "reset")
+    on(p.slow_btn.click, SlowMotion(app).on_slow_step, controls_in, controls_names,
+       [*full, p.slow_text], "slow_step")
     # The timer's poll is public so gradio_client can stream exactly as the page does.
     on(p.timer.tick, app.poll, view_in, view_names, frame, "poll")
     for comp in view_in:

@@ -1,0 +1,138 @@
+# ruff: noqa: E501 - Chinese text is counted by display width; lines stay readable.
+"""The catalog: key -> {"en": ..., "zh": ...}. Keys name where a text is used: "btn." buttons,
+"tab." tabs, "acc." accordions and section titles, "view." the view toggles, "slow." the
+slow-motion step, "plot." chart titles, "msg." messages. RunConfig's field labels are in English
+in config.py (their one declaration) and in Chinese in FIELD_LABELS_ZH below."""
+
+from __future__ import annotations
+
+CATALOG: dict[str, dict[str, str]] = {
+    # --- buttons -------------------------------------------------------------------------------
+    "btn.train": {"en": "▶ Train", "zh": "▶ 训练"},
+    "btn.pause": {"en": "Pause", "zh": "暂停"},
+    "btn.step": {"en": "Step", "zh": "单步"},
+    "btn.reset": {"en": "Reset", "zh": "重置"},
+    "btn.slow": {"en": "Slow-motion step ▶", "zh": "慢动作单步 ▶"},
+    "btn.lesson_back": {"en": "◀ Back", "zh": "◀ 上一步"},
+    "btn.lesson_next": {"en": "Next ▶", "zh": "下一步 ▶"},
+    "btn.lesson_close": {"en": "Close the lesson", "zh": "关闭课程"},
+    "btn.keep_a": {"en": "Keep as A", "zh": "保留为 A"},
+    "btn.train_ab": {"en": "▶ Train B beside A", "zh": "▶ 在 A 旁训练 B"},
+    "btn.with_without": {"en": "With vs without the regularizer", "zh": "有无正则化对比"},
+    "btn.compare_link": {"en": "Comparison link", "zh": "对比链接"},
+    "btn.save_run": {"en": "Save the run on screen", "zh": "保存当前运行"},
+    "btn.overlay_saved": {"en": "Overlay the chosen runs", "zh": "叠加所选运行"},
+    "btn.sweep": {"en": "▶ Run the sweep", "zh": "▶ 开始扫描"},
+    "btn.sweep_stop": {"en": "Stop the sweep", "zh": "停止扫描"},
+    "btn.draw_undo": {"en": "Undo", "zh": "撤销"},
+    "btn.draw_clear": {"en": "Clear", "zh": "清除"},
+    "btn.draw_use": {"en": "▶ Train on my drawing", "zh": "▶ 用我画的数据训练"},
+    "btn.share": {"en": "Copy share link", "zh": "复制分享链接"},
+    "btn.export": {"en": "Show current settings", "zh": "显示当前设置"},
+    "btn.import": {"en": "Load settings", "zh": "载入设置"},
+    "btn.dl.config": {"en": "Config JSON", "zh": "配置 JSON"},
+    "btn.dl.checkpoint": {"en": "Checkpoint", "zh": "检查点"},
+    "btn.dl.metrics": {"en": "Metrics CSV", "zh": "指标 CSV"},
+    "btn.dl.samples": {"en": "Samples PNG", "zh": "样本 PNG"},
+    "btn.dl.gif": {"en": "GIF of the run", "zh": "训练过程 GIF"},
+    "btn.dl.points": {"en": "Points CSV", "zh": "数据点 CSV"},
+    # --- tabs, accordions, sections ----------------------------------------------------------
+    "tab.watch": {"en": "Watch", "zh": "观察"},
+    "tab.compare": {"en": "Compare", "zh": "对比"},
+    "tab.sweep": {"en": "Sweep", "zh": "扫描"},
+    "tab.draw": {"en": "Draw your data", "zh": "绘制你的数据"},
+    "acc.about": {"en": "What is this? How to read the plots", "zh": "这是什么？如何读图"},
+    "acc.reg_help": {"en": "What does this regularizer do?", "zh": "这个正则化器做什么？"},
+    "acc.settings": {"en": "Share or load settings (JSON)", "zh": "分享或载入设置（JSON）"},
+    "acc.share": {"en": "Share link, downloads, uploads", "zh": "分享链接、下载、上传"},
+    "acc.saved": {"en": "Saved runs: overlay up to 4", "zh": "已保存的运行：最多叠加 4 个"},
+    "acc.sidebar": {"en": "Controls", "zh": "控制面板"},
+    # --- view toggles and boxes ----------------------------------------------------------------
+    "view.heat": {"en": "D(x) heatmap", "zh": "D(x) 热力图"},
+    "view.arrows": {"en": "G gradient arrows", "zh": "G 梯度箭头"},
+    "view.mani": {"en": "Noise grid (manifold)", "zh": "噪声网格（流形）"},
+    "view.layer": {"en": "Layer", "zh": "层"},
+    "box.sweep_field": {"en": "Field to sweep", "zh": "要扫描的参数"},
+    "box.sweep_values": {"en": "Values (comma-separated)", "zh": "取值（用逗号分隔）"},
+    "box.sweep_table": {"en": "Results", "zh": "结果"},
+    "box.sweep_plot": {"en": "Trade-off", "zh": "权衡"},
+    "box.draw_n": {"en": "Points per click", "zh": "每次点击的点数"},
+    "box.draw_spread": {"en": "Spread of each click", "zh": "每次点击的散布"},
+    "box.share_link": {"en": "Share link", "zh": "分享链接"},
+    "box.download": {"en": "Your download", "zh": "你的下载"},
+    "box.settings": {"en": "Settings", "zh": "设置"},
+    # --- chart titles --------------------------------------------------------------------------
+    "plot.losses": {"en": "Losses", "zh": "损失"},
+    "plot.penalties": {"en": "Penalties (lambda or weight included)",
+                       "zh": "惩罚项（已乘以 lambda 或权重）"},
+    "plot.coverage": {"en": "Modes captured", "zh": "捕获的模式数"},
+    "plot.fidelity": {"en": "High-quality samples (%)", "zh": "高质量样本（%）"},
+    "plot.divergence": {"en": "Distance to the data (nats, lower is better)",
+                        "zh": "与真实数据的距离（nats，越低越好）"},
+    "plot.sparsity": {"en": "Sparsity over time (%)", "zh": "稀疏度随时间变化（%）"},
+    "plot.sharpness": {"en": "Sharpness (top |Hessian eigenvalue|)",
+                       "zh": "锐度（Hessian 最大特征值的绝对值）"},
+    "plot.spectrum": {"en": "Weight spectral norm (product of the layers' top singular values)",
+                      "zh": "权重谱范数（各层最大奇异值之积）"},
+    "plot.generalization": {"en": "D generalization gap", "zh": "判别器 D 的泛化差距"},
+    "plot.a": {"en": "A", "zh": "A"},
+    "plot.b": {"en": "B", "zh": "B"},
+    "plot.overlay": {"en": "A (dashed) and B overlaid", "zh": "A（虚线）与 B 叠加"},
+    # --- slow-motion step ----------------------------------------------------------------------
+    "slow.stage": {"en": "**Slow motion, stage {i} of {n}:** {text}",
+                   "zh": "**慢动作，第 {i} / {n} 阶段：** {text}"},
+    "slow.see": {"en": "D looks at real points (green) and G's generated points (purple) at "
+                       "step {step}. The background is D's current guess: green where it "
+                       "says 'real', purple where it says 'generated'.",
+                 "zh": "第 {step} 步：判别器 D 观察真实的点（绿色）和生成器 G 生成的点（紫色）。"
+                       "背景是 D 目前的判断：绿色表示它认为“真实”，紫色表示它认为“生成”。"},
+    "slow.d_update": {"en": "D updates its weights ({n}x) to score real points higher and "
+                            "generated points lower: the heatmap moves (weights changed by "
+                            "{size:.3g}).",
+                      "zh": "D 更新自己的权重（{n} 次），给真实的点打更高分、给生成的点打更低分："
+                            "热力图随之变化（权重变化量 {size:.3g}）。"},
+    "slow.g_push": {"en": "G asks the updated D which way to move each generated point: the "
+                          "arrows point where D would call it more real.",
+                    "zh": "G 向更新后的 D 询问每个生成点该往哪里移动：箭头指向 D 认为更“真实”的方向。"},
+    "slow.g_update": {"en": "G updates its weights: the generated points move along the arrows. "
+                            "The step is done; the run is now at step {step}.",
+                      "zh": "G 更新自己的权重：生成的点沿着箭头移动。这一步完成了，"
+                            "现在是第 {step} 步。"},
+    "slow.reg.prox": {"en": "Then L1's proximal step (lambda {lam:g}) set weights of {net} "
+                            "that were close to zero to exactly zero: {new} new exact zeros, "
+                            "{total} in all.",
+                      "zh": "随后 L1 的近端步骤（lambda {lam:g}）把 {net} 中接近零的权重直接置为零："
+                            "新增 {new} 个精确零，共 {total} 个。"},
+    "slow.reg.l1": {"en": "The L1 penalty (lambda {lam:g}) also pulled every weight of {net} "
+                          "toward zero by the same amount.",
+                    "zh": "L1 惩罚（lambda {lam:g}）还把 {net} 的每个权重以相同幅度拉向零。"},
+    "slow.reg.l2": {"en": "The L2 penalty (lambda {lam:g}) also shrank the weights of {net} "
+                          "toward zero, big ones most.",
+                    "zh": "L2 惩罚（lambda {lam:g}）还把 {net} 的权重向零收缩，越大的权重收缩越多。"},
+    "slow.reg.hsn1r": {"en": "HSN1R (lambda {lam:g}) also pushed the weights of {net} along "
+                             "the direction in which its loss curves most sharply (found by "
+                             "power iterations), to flatten the loss there.",
+                       "zh": "HSN1R（lambda {lam:g}）还沿着 {net} 的损失弯曲最剧烈的方向"
+                             "（用幂迭代求得）推动其权重，使那里的损失变得更平坦。"},
+    "slow.only_2d": {"en": "Slow motion shows 2-D data only; this run trains on images.",
+                     "zh": "慢动作只适用于二维数据；当前运行使用的是图像。"},
+    "slow.done": {"en": "Slow motion: the run is done; raise Steps to go on.",
+                  "zh": "慢动作：训练已完成；请调高步数后继续。"},
+    # --- messages ------------------------------------------------------------------------------
+    "msg.lang": {"en": "Language: English", "zh": "语言：简体中文"},
+}
+
+# RunConfig's field labels in Chinese (English: config.py's `label`).
+FIELD_LABELS_ZH: dict[str, str] = {
+    "dataset": "数据集", "arch": "网络结构", "latent_dim": "噪声维度", "g_hidden": "G 宽度",
+    "g_depth": "G 深度", "d_hidden": "D 宽度", "d_depth": "D 深度", "activation": "激活函数",
+    "d_activation": "D 激活函数", "g_norm": "G 归一化", "spectral_norm": "谱归一化",
+    "loss": "损失函数", "optimizer": "优化器", "lr_g": "G 学习率", "lr_d": "D 学习率",
+    "beta1": "beta1", "beta2": "beta2", "lr_schedule": "学习率调度", "g_ema": "G 权重平均",
+    "d_r1": "D 的 R1 惩罚", "gp_weight": "梯度惩罚权重", "batch_size": "批大小",
+    "d_steps": "D:G 步数比", "steps": "步数", "seed": "随机种子", "device": "设备",
+    "reg": "正则化器", "lam": "Lambda（正则化强度）", "reg_target": "作用对象", "l1_mode": "L1 方式",
+    "reg_bias": "也正则化偏置", "hsn_iters": "HSN1R 迭代次数", "hsn_every": "HSN1R 每 k 步",
+    "hsn_method": "HSN1R 方法", "sparsity_eps": "稀疏阈值 eps", "eval_every": "每隔多少步评估",
+    "sharpness_every": "每隔多少步测锐度",
+}
