@@ -34,7 +34,7 @@ LESSONS: tuple[Lesson, ...] = (
         "looks. They take turns: D learns to tell the green real points from G's purple ones, "
         "then G moves its points where D says 'real'.",
         "Press **Train** and watch the samples plot: the background is D's belief (green = "
-        "real), the orange arrows are where D pushes G's points, the faint grid is G's noise "
+        "real), the dark purple arrows are where D pushes G's points, the faint grid is G's noise "
         "space folded onto the plane. Press **Pause** and **Step** to see one update at a "
         "time.",
         "Before the purple points reach a green cluster, is the background there already "

@@ -128,7 +128,7 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
             p.lesson_next = gr.Button("Next ▶", size="sm", elem_id="lesson-next")
             p.lesson_close = gr.Button("Close the lesson", size="sm", elem_id="lesson-close")
     with gr.Tabs(elem_id="tabs") as p.tabs:
-        with gr.Tab("Watch", id="watch", elem_id="tab-watch"):
+        with gr.Tab("Watch", id="watch", elem_id="tab-watch") as p.tab_watch:
             _watch(p)
         with gr.Tab("Compare", id="compare", elem_id="tab-compare") as p.groups["compare"]:
             _compare(p)
@@ -136,7 +136,8 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
             _sweep(p)
         with gr.Tab("Draw your data", id="draw", elem_id="tab-draw") as p.groups["draw"]:
             _draw(p)
-    with gr.Accordion("What is this? How to read the plots", open=False, elem_id="about"):
+    with gr.Accordion("What is this? How to read the plots", open=False,
+                      elem_id="about") as p.about_acc:
         gr.Markdown(teaching.INTRO)
         for plot in ("samples", "losses", "weights", "quality", "sparsity", "sharpness",
                      "spectrum", "generalization"):
@@ -147,6 +148,9 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
 
 # --------------------------------------------------------------------------------------------
 def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
+    # The page's language (ui/lang.py; also ?lang=zh / ?lang=en and the browser's language).
+    p.lang_pick = gr.Radio([("English", "en"), ("中文", "zh")], value="en",
+                           label="Language / 语言", elem_id="lang-pick")
     with gr.Column(elem_id="grp-presets") as p.groups["presets"]:
         p.lesson_pick = gr.Dropdown([("Start a guided lesson…", 0)] +
                                     [(f"{i}. {les.title}", i) for i, les in
@@ -164,7 +168,7 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
     with gr.Column(elem_id="grp-regularization") as p.groups["regularization"]:
         for name in PROMINENT:
             ctl.render(name)
-        with gr.Accordion("What does this regularizer do?", open=False):
+        with gr.Accordion("What does this regularizer do?", open=False) as p.reg_help_acc:
             p.reg_help = gr.Markdown(reg_teaching(ctl.specs["reg"]["default"]))
         with gr.Accordion(accordion_groups()["regularization"], open=False):
             ctl.render_group("regularization", skip=PROMINENT)
@@ -248,7 +252,8 @@ def _compare(p: SimpleNamespace) -> None:
     with gr.Row(equal_height=False):
         p.a_weights = gr.Plot(label="A weights", elem_id="a-weights-plot", format="webp")
         p.b_weights = gr.Plot(label="B weights", elem_id="b-weights-plot", format="webp")
-    with gr.Accordion("Saved runs: overlay up to 4", open=False, elem_id="saved-runs"):
+    with gr.Accordion("Saved runs: overlay up to 4", open=False,
+                      elem_id="saved-runs") as p.saved_acc:
         with gr.Row(elem_classes=["gl-buttons"]):
             p.save_run_btn = gr.Button("Save the run on screen", size="sm",
                                        elem_id="save-run-btn")
