@@ -95,7 +95,7 @@ def init_points(dpi: float) -> dict:
 
 
 def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
-                manifold: bool) -> Figure:
+                manifold: bool, stage: str = "") -> Figure:
     """Real vs generated points over D's heatmap, G's gradient arrows and the warped latent
     grid (each toggleable). nets(snap) -> (G, D) with the snapshot's weights, or (None, None).
     For a critic (wgan-gp) the heatmap is its score scaled to [0, 1] over the view."""
@@ -157,7 +157,9 @@ def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
         notes.append(f"{' and '.join(lost)} not finite (diverged weights?)")
     st["note"].set_text("\n".join(notes))
     name = getattr(snap.cfg, "dataset", "")
-    st["title"].set_text(f"{name}: real vs generated, step {snap.step:,}")
+    # A slow-motion stage ("2/4") names itself: its picture mixes the states of one step.
+    st["title"].set_text(f"{name}: slow motion {stage}, step {snap.step:,}" if stage
+                         else f"{name}: real vs generated, step {snap.step:,}")
 
     st["cb"].set_label(HEAT_LABEL_CRITIC if critic else HEAT_LABEL, fontsize=FONT_PT)
     legend_key = (show_arrows, show_mani)

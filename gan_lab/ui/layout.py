@@ -50,6 +50,8 @@ CSS = """
 #lesson p { margin: 0.25em 0; }
 #train-btn { white-space: nowrap; }
 #samples-plot, #draw-canvas { max-width: 520px; }
+#slow-row { align-items: center; gap: 0.6em; }
+#slow-text p { margin: 0; font-size: 0.95rem; }
 """
 
 # The timer polls this often while a run trains, and this often otherwise (which keeps a paused
@@ -191,6 +193,11 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
 
 
 def _watch(p: SimpleNamespace) -> None:
+    # One training step in four stages, each with its sentence (ui/slowmo.py; 2-D data).
+    with gr.Row(equal_height=False, elem_id="slow-row"):
+        p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
+                               min_width=150, scale=0)
+        p.slow_text = gr.Markdown(elem_id="slow-text")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=320):
             p.samples_plot = gr.Plot(label="Samples", elem_id="samples-plot", format="webp",
@@ -199,10 +206,6 @@ def _watch(p: SimpleNamespace) -> None:
                 p.heat = gr.Checkbox(True, label="D(x) heatmap", min_width=90)
                 p.arrows = gr.Checkbox(True, label="G gradient arrows", min_width=90)
                 p.mani = gr.Checkbox(True, label="Noise grid (manifold)", min_width=90)
-                # One training step in four stages (ui/slowmo.py), 2-D data only.
-                p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
-                                       min_width=90)
-            p.slow_text = gr.Markdown(elem_id="slow-text")
         with gr.Column(min_width=320):
             p.loss_plot = line("Losses", "loss-plot", "loss")
             p.pen_plot = line("Penalties (lambda or weight included)", "penalty-plot",

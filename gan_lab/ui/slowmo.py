@@ -37,7 +37,8 @@ class SlowMotion:
             out = app.msgs.ok(s)
         stage = st["stages"][st["i"]]
         image = app.stream.renderers.draw("samples", s.key, stage.snap, heatmap=stage.heatmap,
-                                          arrows=stage.arrows, manifold=mani is not False)
+                                          arrows=stage.arrows, manifold=mani is not False,
+                                          stage=f"{st['i'] + 1}/{len(st['stages'])}")
         out[p.samples_plot] = _plot_data(image)
         out[p.slow_text] = t("slow.stage", lang, i=st["i"] + 1, n=len(st["stages"]),
                              text=stage.text)
