@@ -53,6 +53,26 @@ def t(key: str, lang: str = DEFAULT, **values) -> str:
     return text.format(**values) if values else text
 
 
+def lesson_texts(i: int, lang: str = DEFAULT) -> tuple[str, str, str, str]:
+    """(title, intro, what to watch, question) of lesson i (0-based) in `lang`."""
+    from ..lessons import LESSONS  # lazily: lessons import config, which share imports
+    from .lessons_zh import LESSONS_ZH
+
+    if norm(lang) == "zh":
+        return LESSONS_ZH[i]
+    les = LESSONS[i]
+    return les.title, les.intro, les.watch, les.question
+
+
+def lesson_markdown(i: int, lang: str = DEFAULT) -> str:
+    """The lesson box's text for lesson i (0-based)."""
+    from ..lessons import LESSONS
+
+    title, intro, watch, question = lesson_texts(i, lang)
+    return t("lesson.box", lang, i=i + 1, n=len(LESSONS), title=title, intro=intro,
+             watch=watch, question=question)
+
+
 def field_label(name: str, english: str, lang: str = DEFAULT) -> str:
     """A RunConfig field's label: its spec's English label, or the catalog's Chinese one."""
     if norm(lang) == "zh":

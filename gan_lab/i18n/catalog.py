@@ -36,6 +36,15 @@ CATALOG: dict[str, dict[str, str]] = {
     "btn.dl.samples": {"en": "Samples PNG", "zh": "样本 PNG"},
     "btn.dl.gif": {"en": "GIF of the run", "zh": "训练过程 GIF"},
     "btn.dl.points": {"en": "Points CSV", "zh": "数据点 CSV"},
+    "preset.Default 2-D": {"en": "Default 2-D", "zh": "默认二维"},
+    "preset.Mode collapse": {"en": "Mode collapse", "zh": "模式崩溃"},
+    "preset.L1 makes D sparse": {"en": "L1 makes D sparse", "zh": "L1 让 D 稀疏"},
+    "preset.HSN1R flattens D": {"en": "HSN1R flattens D", "zh": "HSN1R 让 D 平坦"},
+    "preset.Spectral norm vs HSN1R": {"en": "Spectral norm vs HSN1R", "zh": "谱归一化 vs HSN1R"},
+    "preset.WGAN-GP": {"en": "WGAN-GP", "zh": "WGAN-GP（梯度惩罚）"},
+    "preset.MNIST digits": {"en": "MNIST digits", "zh": "MNIST 手写数字"},
+    "preset.MNIST conv": {"en": "MNIST conv", "zh": "MNIST 卷积网络"},
+    "preset.MNIST conv, long": {"en": "MNIST conv, long", "zh": "MNIST 卷积网络（长）"},
     # --- tabs, accordions, sections ----------------------------------------------------------
     "tab.watch": {"en": "Watch", "zh": "观察"},
     "tab.compare": {"en": "Compare", "zh": "对比"},
@@ -67,6 +76,15 @@ CATALOG: dict[str, dict[str, str]] = {
     "box.share_link": {"en": "Share link", "zh": "分享链接"},
     "box.download": {"en": "Your download", "zh": "你的下载"},
     "box.settings": {"en": "Settings", "zh": "设置"},
+    "box.up_config": {"en": "Config JSON", "zh": "配置 JSON"},
+    "box.up_ckpt": {"en": "Checkpoint (.safetensors)", "zh": "检查点（.safetensors）"},
+    "box.up_points": {"en": "Your 2-D points (CSV: x,y per row)",
+                      "zh": "你的二维数据点（CSV：每行 x,y）"},
+    "box.saved_runs": {"en": "Your saved runs (choose up to 4)", "zh": "你保存的运行（最多选 4 个）"},
+    "box.draw_canvas": {"en": "Your data", "zh": "你的数据"},
+    "plot.a_weights": {"en": "A weights", "zh": "A 的权重"},
+    "plot.b_weights": {"en": "B weights", "zh": "B 的权重"},
+    "plot.saved": {"en": "Saved runs overlaid", "zh": "已保存运行的叠加"},
     # --- chart titles --------------------------------------------------------------------------
     "plot.losses": {"en": "Losses", "zh": "损失"},
     "plot.penalties": {"en": "Penalties (lambda or weight included)",
@@ -138,6 +156,14 @@ CATALOG: dict[str, dict[str, str]] = {
                      "zh": "慢动作只适用于二维数据；当前运行使用的是图像。"},
     "slow.done": {"en": "Slow motion: the run is done; raise Steps to go on.",
                   "zh": "慢动作：训练已完成；请调高步数后继续。"},
+    # --- lessons (their texts: gan_lab.lessons in English, lessons_zh.py in Chinese) ----------
+    "lesson.box": {"en": "### Lesson {i} of {n}: {title}\n\n{intro}\n\n**What to watch.** {watch}"
+                         "\n\n**Question.** {question}",
+                   "zh": "### 第 {i} 课（共 {n} 课）：{title}\n\n{intro}\n\n**观察什么。** {watch}"
+                         "\n\n**问题。** {question}"},
+    "lesson.pick": {"en": "Start a guided lesson…", "zh": "开始一节引导课程…"},
+    "lesson.set": {"en": "Lesson {i}: **{title}** is set up. Press **Train**.",
+                   "zh": "第 {i} 课：**{title}** 已设置好。请按 **训练**。"},
     # --- messages ------------------------------------------------------------------------------
     "msg.lang": {"en": "Language: English", "zh": "语言：简体中文"},
 }

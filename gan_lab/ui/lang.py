@@ -10,6 +10,7 @@ import gradio as gr
 
 from .. import i18n
 from ..i18n import t
+from ..lessons import LESSONS
 from ..plots import curves
 from .controls import GROUP_TITLES
 
@@ -36,14 +37,20 @@ LABELS = (
     ("pen_plot", "plot.penalties"), ("a_samples", "plot.a"), ("b_samples", "plot.b"),
     ("overlay_plot", "plot.overlay"), ("tab_watch", "tab.watch"), ("about_acc", "acc.about"),
     ("reg_help_acc", "acc.reg_help"), ("saved_acc", "acc.saved"),
-    ("lang_pick", "lang.label"),
+    ("lang_pick", "lang.label"), ("up_config", "box.up_config"), ("up_ckpt", "box.up_ckpt"),
+    ("up_points", "box.up_points"), ("saved_runs", "box.saved_runs"),
+    ("draw_canvas", "box.draw_canvas"), ("a_weights", "plot.a_weights"),
+    ("b_weights", "plot.b_weights"), ("saved_plot", "plot.saved"),
+    ("reg_opts_acc", "acc.group.regularization"), ("sidebar", "acc.sidebar"),
 )
 # p.groups entries that are tabs or accordions with a catalogued title.
 GROUP_KEYS = {"compare": "tab.compare", "sweep": "tab.sweep", "draw": "tab.draw",
               "settings": "acc.settings", "share": "acc.share",
               **{g: f"acc.group.{g}" for g in GROUP_TITLES}}
 # The line charts whose title depends on the data (stream._chart_layout sets them per run).
-METRIC_CHARTS = (("sparsity_plot", "sparsity"), ("sharp_plot", "sharpness"),
+METRIC_CHARTS = (("quality_plot", "coverage"), ("fidelity_plot", "fidelity"),
+                 ("divergence_plot", "divergence"), ("sparsity_plot", "sparsity"),
+                 ("sharp_plot", "sharpness"),
                  ("spec_plot", "spectrum"), ("gap_plot", "generalization"))
 
 
@@ -64,7 +71,9 @@ def components(p, ctl) -> list:
     out = [getattr(p, a) for a, _ in BUTTONS + LABELS if hasattr(p, a)]
     out += [c for g in GROUP_KEYS if _titled(c := p.groups.get(g))]
     out += [getattr(p, a) for a, _ in METRIC_CHARTS]
-    return out + list(ctl.fields.values()) + list(ctl.log_sliders.values())
+    out += list(p.preset_btns.values()) + list(p.dl_btns.values())
+    return out + [p.lesson_pick, p.lesson_text] + list(ctl.fields.values()) + list(
+        ctl.log_sliders.values())
 
 
 def relabel(p, ctl, lang: str, is_image: bool = False) -> dict:
@@ -76,6 +85,10 @@ def relabel(p, ctl, lang: str, is_image: bool = False) -> dict:
     for attr, key in LABELS:
         if hasattr(p, attr):
             out[getattr(p, attr)] = gr.update(label=t(key, lang))
+    for name, btn in p.preset_btns.items():
+        out[btn] = gr.update(value=t(f"preset.{name}", lang))
+    for kind, btn in p.dl_btns.items():
+        out[btn] = gr.update(value=t(f"btn.dl.{kind}", lang))
     for g, key in GROUP_KEYS.items():
         comp = p.groups.get(g)
         if _titled(comp):
@@ -83,6 +96,8 @@ def relabel(p, ctl, lang: str, is_image: bool = False) -> dict:
     for attr, kind in METRIC_CHARTS:   # D's generalization gap is an MNIST chart
         img = is_image or kind == "generalization"
         out[getattr(p, attr)] = gr.update(label=metric_title(kind, img, lang))
+    out[p.lesson_pick] = gr.update(choices=[(t("lesson.pick", lang), 0)] + [
+        (f"{i}. {i18n.lesson_texts(i - 1, lang)[0]}", i) for i in range(1, len(LESSONS) + 1)])
     for name, comp in ctl.fields.items():
         english = ctl.specs[name]["label"] or name
         label = i18n.field_label(name, english, lang)
@@ -114,4 +129,6 @@ class Language:
         is_image = s.job is not None and s.job.snapshot().is_image
         out = relabel(app.page, app.ctl, lang, is_image)
         out[app.page.lang_pick] = gr.update(value=lang, label=t("lang.label", lang))
+        if getattr(s, "lesson", None) is not None:
+            out[app.page.lesson_text] = i18n.lesson_markdown(s.lesson, lang)
         return out

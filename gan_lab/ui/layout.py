@@ -108,7 +108,7 @@ def line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
 def build_page(ctl: Controls, limits) -> SimpleNamespace:
     """Lay out the page inside the current gr.Blocks; returns its components."""
     p = SimpleNamespace(groups={})
-    with gr.Sidebar(open=True, width=330, elem_id="sidebar", label="Controls"):
+    with gr.Sidebar(open=True, width=330, elem_id="sidebar", label="Controls") as p.sidebar:
         _controls(p, ctl, limits)
     with gr.Row(equal_height=False, elem_id="topbar"):
         with gr.Column(scale=2, min_width=300):
@@ -172,7 +172,7 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
             ctl.render(name)
         with gr.Accordion("What does this regularizer do?", open=False) as p.reg_help_acc:
             p.reg_help = gr.Markdown(reg_teaching(ctl.specs["reg"]["default"]))
-        with gr.Accordion(accordion_groups()["regularization"], open=False):
+        with gr.Accordion(accordion_groups()["regularization"], open=False) as p.reg_opts_acc:
             ctl.render_group("regularization", skip=PROMINENT)
     with gr.Column(elem_id="grp-basic") as basic_box:
         ctl.render_group("basic", skip=("dataset",))
