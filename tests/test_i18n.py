@@ -17,7 +17,7 @@ import pytest
 
 from gan_lab import i18n, share
 from gan_lab.config import RunConfig, specs
-from gan_lab.i18n.catalog import CATALOG, FIELD_LABELS_ZH
+from gan_lab.i18n.catalog import CATALOG, FIELD_HELP_ZH, FIELD_LABELS_ZH
 from gan_lab.i18n.lessons_zh import LESSONS_ZH
 from gan_lab.lessons import LESSONS
 from gan_lab.plots.curves import METRIC_TITLES
@@ -47,6 +47,7 @@ def test_every_field_label_and_lesson_and_chart_title_is_in_both_languages():
     for s in specs():
         if s["ui"]:
             assert s["name"] in FIELD_LABELS_ZH, s["name"]
+            assert CJK.search(FIELD_HELP_ZH[s["name"]]), s["name"]
     assert len(LESSONS_ZH) == len(LESSONS)
     for les, zh in zip(LESSONS, LESSONS_ZH, strict=True):
         assert len(zh) == 4 and all(x.strip() and CJK.search(x) for x in zh), zh[0]
@@ -116,6 +117,8 @@ def test_every_rendered_label_and_button_comes_from_the_catalog():
         prop = "value" if isinstance(b, gr.Button) else "label"
         # the English update is the text the page was built with; the Chinese one is Chinese
         assert en[b][prop] == text, (b.elem_id, en[b][prop], text)
+        if "info" in en[b]:   # a control's help line: the page's own in English, Chinese in zh
+            assert en[b]["info"] == b.info and CJK.search(zh[b]["info"]), b.elem_id
         if not (isinstance(b, gr.Button) and b in p.preset_btns.values() and "WGAN" in text):
             assert CJK.search(zh[b][prop]) or zh[b][prop] in ("A", "B", "beta1", "beta2"), \
                 (b.elem_id, zh[b][prop])

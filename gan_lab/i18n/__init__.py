@@ -10,7 +10,7 @@ No gradio here.
 
 from __future__ import annotations
 
-from .catalog import CATALOG, FIELD_LABELS_ZH
+from .catalog import CATALOG, FIELD_HELP_ZH, FIELD_LABELS_ZH
 
 LANGS = ("en", "zh")
 DEFAULT = "en"
@@ -51,6 +51,13 @@ def t(key: str, lang: str = DEFAULT, **values) -> str:
     texts = CATALOG[key]
     text = texts.get(norm(lang)) or texts[DEFAULT]
     return text.format(**values) if values else text
+
+
+def field_help(name: str, english: str, lang: str = DEFAULT) -> str:
+    """A RunConfig field's help line: its spec's English help, or the catalog's Chinese one."""
+    if norm(lang) == "zh":
+        return FIELD_HELP_ZH.get(name, english)
+    return english
 
 
 def lesson_texts(i: int, lang: str = DEFAULT) -> tuple[str, str, str, str]:

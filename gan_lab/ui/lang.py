@@ -12,7 +12,7 @@ from .. import i18n
 from ..i18n import t
 from ..lessons import LESSONS
 from ..plots import curves
-from .controls import GROUP_TITLES
+from .controls import GROUP_TITLES, info_text, md_escape, range_text
 
 # (page attribute, catalog key, property): the components whose text the catalog holds.
 BUTTONS = (
@@ -61,6 +61,16 @@ def metric_title(kind: str, is_image: bool, lang: str) -> str:
     return t(f"plot.{kind}.img" if is_image else f"plot.{kind}", lang)
 
 
+def help_line(spec: dict, lang: str) -> str:
+    """A control's help line in `lang`, with the allowed range the page prints after it."""
+    english = info_text(spec)
+    rng = range_text(spec)
+    if i18n.norm(lang) == "en":
+        return english
+    text = md_escape(i18n.field_help(spec["name"], spec["help"], lang))
+    return f"{text}（{rng}）" if rng else text
+
+
 def _titled(comp) -> bool:
     """A tab or an accordion (a plain column of controls has no title to translate)."""
     return isinstance(comp, (gr.Tab, gr.Accordion))
@@ -101,7 +111,7 @@ def relabel(p, ctl, lang: str, is_image: bool = False) -> dict:
     for name, comp in ctl.fields.items():
         english = ctl.specs[name]["label"] or name
         label = i18n.field_label(name, english, lang)
-        out[comp] = gr.update(label=label)
+        out[comp] = gr.update(label=label, info=help_line(ctl.specs[name], lang))
         if name in ctl.log_sliders:
             off = (" (type 0 above for off)" if i18n.norm(lang) == "en" else "（在上方输入 0 关闭）"
                    ) if ctl.specs[name]["lo"] == 0 else ""
@@ -117,6 +127,11 @@ class Language:
         query = getattr(request, "query_params", None) or {}
         headers = getattr(request, "headers", None) or {}
         lang = i18n.pick(query.get("lang"), headers.get("accept-language"))
+        if lang == i18n.DEFAULT:
+            # The page is built in English: nothing to send (and nothing the other load
+            # handler sets, such as a link's lesson, is touched).
+            s.lang = lang
+            return {self.app.page.lang_pick: gr.update(value=lang)}
         return self._set(s, lang)
 
     def on_pick(self, s, lang, *_):
