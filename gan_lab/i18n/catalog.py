@@ -113,6 +113,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "plot.generalization.img": {"en": "D generalization gap: mean D(x), training minus "
                                       "held-out digits",
                                 "zh": "判别器 D 的泛化差距：训练集与留出集上 D(x) 均值之差"},
+    "plot.lambda": {"en": "Adaptive lambda", "zh": "自适应 lambda"},
+    "plot.lambda.img": {"en": "Adaptive lambda", "zh": "自适应 lambda"},
     "plot.a": {"en": "A", "zh": "A"},
     "plot.b": {"en": "B", "zh": "B"},
     "plot.overlay": {"en": "A (dashed) and B overlaid", "zh": "A（虚线）与 B 叠加"},
@@ -181,6 +183,7 @@ FIELD_LABELS_ZH: dict[str, str] = {
     "reg_bias": "也正则化偏置", "hsn_iters": "HSN1R 迭代次数", "hsn_every": "HSN1R 每 k 步",
     "hsn_method": "HSN1R 方法", "sparsity_eps": "稀疏阈值 eps", "eval_every": "每隔多少步评估",
     "sharpness_every": "每隔多少步测锐度",
+    "extra_regs": "额外的正则化器", "lam_goal": "Lambda 目标", "lam_gain": "Lambda 目标增益",
 }
 
 # RunConfig's help lines in Chinese (English: config.py's `help`); the page appends the range.
@@ -221,5 +224,8 @@ FIELD_HELP_ZH: dict[str, str] = {
     "hsn_method": "HSN1R 惩罚的求导方式：“fd”（沿幂迭代向量对梯度做有限差分：每步 3 次梯度，约为普通 ring8 步的 1.9 倍；与精确值相差不到 1%）或“exact”（对 Hessian-向量积做二次反向传播，约 3.7 倍）。",
     "sparsity_eps": "当 |w| <= eps 时，这个权重算作稀疏。",
     "eval_every": "每 N 步计算一次质量指标。",
+    "extra_regs": "同时使用更多正则化器，每个有自己的作用对象和 lambda：用“+”连接的 kind:target:lambda 项，例如 l2:d:0.001（配合 L1 即弹性网络）或 l2:d:0.001+hsn1r:d:0.01。留空：只用上面的正则化器。它们共用其选项（L1 方式、HSN1R 等）。",
+    "lam_goal": "自适应 lambda（0 = 关闭）：训练中调节 lambda，使目标网络保持这个目标。L1：精确零的比例（0-1）；L2：权重范数；HSN1R：锐度（每次测量锐度时）。无法达到的目标会被报告。",
+    "lam_gain": "自适应 lambda 的增益 k：每次测量时 lambda *= exp(k * 误差)（误差截断到 [-1, 1]），范围 [1e-6, 1]。",
     "sharpness_every": "每 N 步测量一次锐度（D 和 G 的损失的 Hessian 最大特征值的绝对值）；0 = 只在最后测量。",
 }

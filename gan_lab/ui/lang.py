@@ -51,7 +51,8 @@ GROUP_KEYS = {"compare": "tab.compare", "sweep": "tab.sweep", "draw": "tab.draw"
 METRIC_CHARTS = (("quality_plot", "coverage"), ("fidelity_plot", "fidelity"),
                  ("divergence_plot", "divergence"), ("sparsity_plot", "sparsity"),
                  ("sharp_plot", "sharpness"),
-                 ("spec_plot", "spectrum"), ("gap_plot", "generalization"))
+                 ("spec_plot", "spectrum"), ("gap_plot", "generalization"),
+                 ("lam_plot", "lambda"))
 
 
 def metric_title(kind: str, is_image: bool, lang: str) -> str:

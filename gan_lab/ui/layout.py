@@ -88,7 +88,8 @@ def reg_teaching(kind: str) -> str:
 CHART_KINDS = {"loss-plot": "loss", "penalty-plot": "penalty", "quality-plot": "coverage",
                "fidelity-plot": "fidelity", "divergence-plot": "divergence",
                "sparsity-plot": "sparsity", "sharpness-plot": "sharpness",
-               "spectrum-plot": "spectrum", "gap-plot": "generalization"}
+               "spectrum-plot": "spectrum", "gap-plot": "generalization",
+               "lambda-plot": "lambda"}
 
 
 # d3's SI format for the step axis: 2.4k, 12k (",~r" printed "2,4002,800": labels collided).
