@@ -16,7 +16,7 @@ SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval
 POLL = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
         "timer", "penalty", "fidelity", "divergence", "a_samples", "b_samples", "overlay",
         "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot", "saved_plot",
-        "spectrum", "gap")
+        "spectrum", "gap", "lambda")
 
 
 def poll(c) -> dict:
