@@ -34,9 +34,9 @@ LESSONS: tuple[Lesson, ...] = (
         "looks. They take turns: D learns to tell the green real points from G's purple ones, "
         "then G moves its points where D says 'real'.",
         "Press **Train** and watch the samples plot: the background is D's belief (green = "
-        "real), the orange arrows are where D pushes G's points, the faint grid is G's noise "
-        "space folded onto the plane. Press **Pause** and **Step** to see one update at a "
-        "time.",
+        "real), the dark purple arrows are where D pushes G's points, the faint grid is G's "
+        "noise space folded onto the plane. Press **Pause** and **Step** to see one update at a "
+        "time, or **Slow-motion step** to see one update in its four stages.",
         "Before the purple points reach a green cluster, is the background there already "
         "green? What does that tell you about who leads, D or G?"),
     Lesson(

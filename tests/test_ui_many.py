@@ -16,7 +16,7 @@ SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval
 POLL = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
         "timer", "penalty", "fidelity", "divergence", "a_samples", "b_samples", "overlay",
         "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot", "saved_plot",
-        "spectrum", "gap")
+        "spectrum", "gap", "lambda")
 
 
 def poll(c) -> dict:
@@ -98,12 +98,16 @@ def test_a_sweep_fills_its_table_and_plot(client):
     s = session(demo, c)
     assert [j.cfg.lam for j in s.sweep.jobs] == [0.001, 0.01, 0.1]
     s.tab = "sweep"
-    table, plot = {}, {}
+    table, plot, titles = {}, {}, []
 
     def finished():
         f = poll(c)
-        if isinstance(f["sweep_table"], dict) and f["sweep_table"].get("data"):
-            table.update(f["sweep_table"])
+        t = f["sweep_table"]
+        if isinstance(t, dict) and t.get("__type__") == "update":
+            titles.append(t.get("label"))
+            t = t.get("value")
+        if isinstance(t, dict) and t.get("data"):
+            table.update(t)
         if image(f["sweep_plot"]):
             plot.update(f["sweep_plot"])
         done = all(j.state == "done" for j in s.sweep.jobs)
@@ -115,6 +119,26 @@ def test_a_sweep_fills_its_table_and_plot(client):
     assert table["headers"][0] == "Lambda" and "D sparse %" in table["headers"]
     # at most two of a session's sweep runs trained at once
     assert max(sum(j.state == "running" for j in s.sweep.jobs), 0) <= 2
+    # the table's title says how far the sweep is, and then that it finished
+    assert any(t and "sweep is running" in t for t in titles), titles
+    wait_until(lambda: any(t and "the sweep finished" in t for t in titles) or
+               finished() and False, 20, "the finished title")
+    assert any("the sweep finished, 3 of 3 runs done" in t for t in titles if t), titles
+    for row in rows:   # numbers rounded for reading: at most 3 significant digits
+        for v in row[2:]:
+            if isinstance(v, float):
+                assert len(f"{v:g}".replace("-", "").replace(".", "").lstrip("0")) <= 3, row
+
+
+def test_sweeping_lambda_without_a_regularizer_warns(client):
+    c, _demo = client
+    out = c.predict(api_name="/sweep", field="lam", values="0.001, 0.01",
+                    **{**SMALL, "steps": 20, "reg": "none"})
+    assert "Sweep of <b>Lambda</b>" in out[0] and "has no effect" in out[0], out[0]
+    out = c.predict(api_name="/sweep", field="lam", values="0.001, 0.01",
+                    **{**SMALL, "steps": 20, "reg": "l1"})
+    assert "has no effect" not in out[0], out[0]
+    c.predict(api_name="/sweep_stop")
 
 
 def test_bad_sweeps_name_the_problem(client):

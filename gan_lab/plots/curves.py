@@ -14,6 +14,7 @@ import pandas as pd
 from ..models import is_average_key
 from ..regularizers import REGISTRY, extra_key
 from ..spectral import shown_name
+from .palette import color_map
 
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
@@ -119,6 +120,20 @@ def metric_frame(snap: Snapshot, kind: str) -> pd.DataFrame:
         raise ValueError(f"unknown metric kind {kind!r}; one of {', '.join(METRIC_SERIES)}")
     cols = snap.metrics or {}
     return _long(cols, [s for s in METRIC_SERIES[kind] if _has_finite(cols, s[0])])
+
+
+def series_names(kind: str) -> tuple[str, ...]:
+    """Every series a chart of `kind` can show: "loss", "penalty" or a METRIC_SERIES kind."""
+    if kind == "loss":
+        return tuple(name for _, name in LOSS_SERIES)
+    if kind == "penalty":
+        return tuple(name for _, name in PENALTY_SERIES)
+    return tuple(name for _, name, _ in METRIC_SERIES[kind])
+
+
+def chart_colors(kind: str) -> dict[str, str] | None:
+    """The chart's color_map: G's and D's series in their palette colours (plots.palette)."""
+    return color_map(series_names(kind))
 
 
 def metric_title(kind: str, is_image: bool) -> str:

@@ -21,7 +21,7 @@ from ..checkpoint import max_bytes_for
 from ..config import specs
 from ..data import drawing
 from ..lessons import LESSONS
-from ..plots import metric_title
+from ..plots import chart_colors, metric_title
 from ..presets import PRESETS
 from ..regularizers import REGISTRY
 from . import teaching
@@ -50,6 +50,8 @@ CSS = """
 #lesson p { margin: 0.25em 0; }
 #train-btn { white-space: nowrap; }
 #samples-plot, #draw-canvas { max-width: 520px; }
+#slow-row { align-items: center; gap: 0.6em; }
+#slow-text p { margin: 0; font-size: 0.95rem; }
 """
 
 # The timer polls this often while a run trains, and this often otherwise (which keeps a paused
@@ -81,19 +83,33 @@ def reg_teaching(kind: str) -> str:
     return r.teaching if r is not None else ""
 
 
+# Each line chart's kind (plots.curves.series_names): G's and D's series take the palette's
+# colours (plots.palette), the same in every chart.
+CHART_KINDS = {"loss-plot": "loss", "penalty-plot": "penalty", "quality-plot": "coverage",
+               "fidelity-plot": "fidelity", "divergence-plot": "divergence",
+               "sparsity-plot": "sparsity", "sharpness-plot": "sharpness",
+               "spectrum-plot": "spectrum", "gap-plot": "generalization",
+               "lambda-plot": "lambda"}
+
+
+# d3's SI format for the step axis: 2.4k, 12k (",~r" printed "2,4002,800": labels collided).
+STEP_AXIS_FORMAT = "~s"
+
+
 def line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
     # No fixed height: with one, gradio 6.31 clips the legend under the chart (only its title
     # "series" shows, not which line is which); without, the chart grows to hold it. The
     # ",~r" labels read 0, 0.5, 10,000 (Vega-Lite's default labels a one-point chart "0.000000").
     return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
                        x_title="step", y_title=y_title, color_title="", tooltip="all",
-                       x_axis_format=",~r", y_axis_format=",~r", **kw)
+                       x_axis_format=STEP_AXIS_FORMAT, y_axis_format=",~r",
+                       color_map=chart_colors(CHART_KINDS[elem_id]), **kw)
 
 
 def build_page(ctl: Controls, limits) -> SimpleNamespace:
     """Lay out the page inside the current gr.Blocks; returns its components."""
     p = SimpleNamespace(groups={})
-    with gr.Sidebar(open=True, width=330, elem_id="sidebar", label="Controls"):
+    with gr.Sidebar(open=True, width=330, elem_id="sidebar", label="Controls") as p.sidebar:
         _controls(p, ctl, limits)
     with gr.Row(equal_height=False, elem_id="topbar"):
         with gr.Column(scale=2, min_width=300):
@@ -115,7 +131,7 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
             p.lesson_next = gr.Button("Next ▶", size="sm", elem_id="lesson-next")
             p.lesson_close = gr.Button("Close the lesson", size="sm", elem_id="lesson-close")
     with gr.Tabs(elem_id="tabs") as p.tabs:
-        with gr.Tab("Watch", id="watch", elem_id="tab-watch"):
+        with gr.Tab("Watch", id="watch", elem_id="tab-watch") as p.tab_watch:
             _watch(p)
         with gr.Tab("Compare", id="compare", elem_id="tab-compare") as p.groups["compare"]:
             _compare(p)
@@ -123,7 +139,8 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
             _sweep(p)
         with gr.Tab("Draw your data", id="draw", elem_id="tab-draw") as p.groups["draw"]:
             _draw(p)
-    with gr.Accordion("What is this? How to read the plots", open=False, elem_id="about"):
+    with gr.Accordion("What is this? How to read the plots", open=False,
+                      elem_id="about") as p.about_acc:
         gr.Markdown(teaching.INTRO)
         for plot in ("samples", "losses", "weights", "quality", "sparsity", "sharpness",
                      "spectrum", "generalization"):
@@ -134,6 +151,9 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
 
 # --------------------------------------------------------------------------------------------
 def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
+    # The page's language (ui/lang.py; also ?lang=zh / ?lang=en and the browser's language).
+    p.lang_pick = gr.Radio([("English", "en"), ("中文", "zh")], value="en",
+                           label="Language / 语言", elem_id="lang-pick")
     with gr.Column(elem_id="grp-presets") as p.groups["presets"]:
         p.lesson_pick = gr.Dropdown([("Start a guided lesson…", 0)] +
                                     [(f"{i}. {les.title}", i) for i, les in
@@ -151,9 +171,9 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
     with gr.Column(elem_id="grp-regularization") as p.groups["regularization"]:
         for name in PROMINENT:
             ctl.render(name)
-        with gr.Accordion("What does this regularizer do?", open=False):
+        with gr.Accordion("What does this regularizer do?", open=False) as p.reg_help_acc:
             p.reg_help = gr.Markdown(reg_teaching(ctl.specs["reg"]["default"]))
-        with gr.Accordion(accordion_groups()["regularization"], open=False):
+        with gr.Accordion(accordion_groups()["regularization"], open=False) as p.reg_opts_acc:
             ctl.render_group("regularization", skip=PROMINENT)
     with gr.Column(elem_id="grp-basic") as basic_box:
         ctl.render_group("basic", skip=("dataset",))
@@ -174,6 +194,11 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
 
 
 def _watch(p: SimpleNamespace) -> None:
+    # One training step in four stages, each with its sentence (ui/slowmo.py; 2-D data).
+    with gr.Row(equal_height=False, elem_id="slow-row"):
+        p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
+                               min_width=150, scale=0)
+        p.slow_text = gr.Markdown(elem_id="slow-text")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=320):
             p.samples_plot = gr.Plot(label="Samples", elem_id="samples-plot", format="webp",
@@ -236,7 +261,8 @@ def _compare(p: SimpleNamespace) -> None:
     with gr.Row(equal_height=False):
         p.a_weights = gr.Plot(label="A weights", elem_id="a-weights-plot", format="webp")
         p.b_weights = gr.Plot(label="B weights", elem_id="b-weights-plot", format="webp")
-    with gr.Accordion("Saved runs: overlay up to 4", open=False, elem_id="saved-runs"):
+    with gr.Accordion("Saved runs: overlay up to 4", open=False,
+                      elem_id="saved-runs") as p.saved_acc:
         with gr.Row(elem_classes=["gl-buttons"]):
             p.save_run_btn = gr.Button("Save the run on screen", size="sm",
                                        elem_id="save-run-btn")

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import gradio as gr
 import pandas as pd
 
 from .. import share
 from ..config import ConfigError, RunConfig, brief, coerce
 from ..jobs import PoolBusy
 from ..presets import demo_settings
+from ..sweep.notes import idle_warning, progress, round_sig
 from .controls import label_of
 from .layout import reg_teaching, sweep_fields
 from .messages import ServerBusy, shown_value
@@ -193,8 +195,10 @@ class Sweep:
         s.sweep = SweepState(name, values, [self.registry.make_job(s, c, points) for c in cfgs])
         s.shown.pop("sweep", None)
         self._advance(s)
+        warn = idle_warning(name, base, label_of)
         return self.msgs.note(f"Sweep of **{label_of(name)}** over {len(values)} values, "
-                              f"{SWEEP_PARALLEL} at a time; results fill the table.")
+                              f"{SWEEP_PARALLEL} at a time; results fill the table."
+                              + (f" {warn}" if warn else ""))
 
     def on_stop(self, s, *_):
         self.stop(s)
@@ -235,12 +239,13 @@ class Sweep:
                    "D sparse %": None if lat.get("sparsity_d") is None
                    else round(100 * lat["sparsity_d"], 2),
                    "D sharpness": lat.get("sharpness_d")}
+            row = {k: round_sig(v) for k, v in row.items()}
             table.append(row)
             if snap.state == "done":
                 done.append({"value": v, "quality": q, "quality_name": qname,
                              "sparsity_d": row["D sparse %"],
                              "sharpness_d": lat.get("sharpness_d")})
-        return pd.DataFrame(table).round(4), done
+        return pd.DataFrame(table), done
 
     def frame(self, s, out: dict) -> list[Picture]:
         p = self.page
@@ -256,7 +261,8 @@ class Sweep:
         key = df.to_json()
         if s.shown.get("sweep") != key:
             s.shown["sweep"] = key
-            out[p.sweep_table] = df
+            title, _ended = progress([j.state for j in s.sweep.jobs])
+            out[p.sweep_table] = gr.update(value=df, label=title)
         if not done:
             return []
         label = label_of(s.sweep.name)

@@ -25,6 +25,7 @@ from gradio.components.plot import PlotData
 
 from .. import plots
 from ..exports import FrameRecorder
+from .lang import metric_title
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
 from .render_worker import IMAGE_FORMAT, RenderService
 from .sessions import Session
@@ -161,7 +162,7 @@ class Stream:
         layout = {}
         if sh.get("kind") != kind:
             sh["kind"] = kind
-            layout = self._chart_layout(snap)
+            layout = self._chart_layout(snap, getattr(s, "lang", "en"))
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out[p.status] = self.status_text(snap)
@@ -200,7 +201,7 @@ class Stream:
         share = self.registry.stats()["running"] / max(1, self.registry.limits.max_running)
         return FAST_TICK_S * min(4.0, max(1.0, round(share)))
 
-    def _chart_layout(self, snap) -> dict:
+    def _chart_layout(self, snap, lang: str = "en") -> dict:
         """Titles and visibility of the charts for this kind of data: 2-D with modes (modes,
         high-quality %), other 2-D shapes (divergence only), images (digits, inception score,
         FCD). The heatmap, arrows and noise grid toggles are 2-D only."""
@@ -209,7 +210,7 @@ class Stream:
         out = {p.view_row: gr.update(visible=not snap.is_image)}
         for name, kind, _elem in QUALITY_CHARTS:
             visible = with_modes or kind == "divergence"
-            out[getattr(p, name)] = gr.update(label=plots.metric_title(kind, snap.is_image),
+            out[getattr(p, name)] = gr.update(label=metric_title(kind, snap.is_image, lang),
                                               visible=visible)
         out[p.gap_plot] = gr.update(visible=snap.is_image)   # D's gap: MNIST only
         return out

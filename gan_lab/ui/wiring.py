@@ -18,7 +18,10 @@ import inspect
 
 import gradio as gr
 
+from .lang import Language
+from .lang import components as lang_components
 from .layout import DOWNLOADS, reg_teaching
+from .slowmo import SlowMotion
 
 # Fills the hidden page-URL input with the address in the browser's bar (the only place that
 # knows it exactly, proxies and mount paths included).
@@ -84,6 +87,11 @@ def wire(app, demo: gr.Blocks) -> None:
     on(p.pause_btn.click, app.on_pause, view_in, view_names, full, "pause")
     on(p.step_btn.click, app.on_step, controls_in, controls_names, full, "step")
     on(p.reset_btn.click, app.on_reset, controls_in, controls_names, full, "reset")
+    on(p.slow_btn.click, SlowMotion(app).on_slow_step, controls_in, controls_names,
+       [*full, p.slow_text], "slow_step")
+    lang, lang_out = Language(app), [p.status, p.lang_pick, *lang_components(p, ctl)]
+    on(demo.load, lang.on_load, [], [], lang_out, with_request=True)
+    on(p.lang_pick.input, lang.on_pick, [p.lang_pick], ["lang"], lang_out, "language")
     # The timer's poll is public so gradio_client can stream exactly as the page does.
     on(p.timer.tick, app.poll, view_in, view_names, frame, "poll")
     for comp in view_in:
