@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from . import data as _data
 from . import losses as _losses
 from . import regularizers as _regularizers
+from .coerce import coerce_spec
 from .errors import BRIEF_CHARS, ConfigError, brief
 
 __all__ = ["RunConfig", "ConfigError", "Change", "LIVE_FIELDS", "NET_FIELDS", "DATASET_DEFAULTS",
@@ -63,6 +64,12 @@ class RunConfig:
     # --- data ---------------------------------------------------------------------------------
     dataset: str = _p("ring8", "Training data: a 2-D shape or real MNIST digits.",
                       choices=_data.names, labels=_data.labels, label="Dataset")
+    init: str = _p("random", "Start from random weights, or from a GAN already trained on this "
+                             "data (shipped for the MNIST digits and MNIST conv presets): a "
+                             "regularizer then acts on a converged model from the first step.",
+                   choices=("random", "trained"),
+                   labels={"random": "Random weights", "trained": "A trained GAN"},
+                   label="Start from")
     # --- architecture -------------------------------------------------------------------------
     arch: str = _p("mlp", "Network type: MLP for any data; 'conv' (DCGAN-style) for images "
                           "(MNIST) only.",
@@ -213,6 +220,9 @@ class RunConfig:
         if self.g_norm != "none" and self.arch != "conv":
             raise ConfigError("g_norm", "batch norm is for the conv generator (arch conv); "
                                         "use 'none' with an MLP")
+        if self.init == "trained":   # a shipped checkpoint must fit (assets/warm/manifest.json)
+            from .warm import check_init
+            check_init(self)
         return self
 
     @property
@@ -280,13 +290,16 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 def switch_dataset(cfg: RunConfig, old: str) -> RunConfig:
     """The controls' config after the dataset menu changed from `old` to cfg.dataset: every
     field still at `old`'s default takes the new dataset's default; fields the user changed
-    keep their values (the app's version of "fields the user did not set")."""
+    keep their values (the app's version of "fields the user did not set"); init goes back to
+    random."""
     if old == cfg.dataset:
         return cfg
     before, after = defaults_for(old), defaults_for(cfg.dataset)
     changes = {k: after[k] for k in (set(DATASET_DEFAULTS.get(old, {}))
                                      | set(DATASET_DEFAULTS.get(cfg.dataset, {})))
                if getattr(cfg, k) == before[k] and before[k] != after[k]}
+    if cfg.init == "trained":   # a trained start belongs to the dataset it was trained on
+        changes["init"] = "random"
     return dataclasses.replace(cfg, **changes).validate() if changes else cfg
 
 
@@ -348,52 +361,4 @@ def plan_change(old: RunConfig, new: RunConfig) -> Change:
 def coerce(name: str, value: Any) -> Any:
     """Turn user input (CLI string, URL query string, JSON value, UI number) into the field's
     type, raising ConfigError with the field name when it cannot. Range checks are validate()'s."""
-    s = spec(name)
-    t = s["type"]
-    try:
-        if t == "bool":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
-                return False
-            if isinstance(value, (int, float)) and value in (0, 1):
-                return bool(value)
-            raise ValueError
-        if t == "int":
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise ValueError
-                return int(value)
-            if isinstance(value, str):
-                v = float(value.strip())
-                if not v.is_integer():
-                    raise ValueError
-                return int(v)
-            if isinstance(value, int):
-                return value
-            raise ValueError
-        if t == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            v = float(value.strip()) if isinstance(value, str) else float(value)
-            if not math.isfinite(v):
-                raise ValueError
-            return v
-        if t == "str":
-            if not isinstance(value, str):
-                raise ValueError
-            return value.strip()
-    except (ValueError, TypeError, AttributeError, OverflowError):
-        pass
-    kind = {"int": "a whole number", "float": "a finite number", "bool": "true or false",
-            "str": "text"}[t]
-    rng = ""
-    if s["choices"]:
-        rng = f" (one of {', '.join(map(str, s['choices']))})"
-    elif s["lo"] is not None:
-        rng = f" in [{s['lo']:g}, {s['hi']:g}]"
-    raise ConfigError(name, f"must be {kind}{rng}, got {brief(value)}")
+    return coerce_spec(spec(name), value)
