@@ -27,8 +27,9 @@ class Lesson:
 
 
 # Lesson 7: the MNIST MLP preset from its shipped trained weights (gan_lab.warm), L1 on D with
-# a lambda that zeroes most of D in 500 steps (0.3; 0.2 zeroed ~45%, 0.5 ~99%, digits kept:
-# FCD 158 at the start, lower at the end; /tmp measurements in the commit that added it).
+# a lambda that zeroes most of D in 500 steps: `python -m gan_lab train --preset mnist --init
+# trained --reg l1 --lam 0.3 --steps 500` made 84% of D exactly 0, 10/10 digits, FCD 88.7 at
+# the start and 38.2 at the end, in 8.8 CPU-seconds (one thread, 2-core AMD EPYC, shared).
 TRAINED_L1 = {**preset_fields("mnist"), "init": "trained", "reg": "l1", "l1_mode": "proximal",
               "lam": 0.3, "reg_target": "d", "steps": 500, "eval_every": 100}
 
