@@ -1,5 +1,4 @@
-"""Turning user input into a RunConfig field's type (config.coerce's body), from the field's
-declaration alone (config.spec), so config.py stays the one place fields are declared."""
+"""Turning user input into a RunConfig field's type (gan_lab.config.coerce)."""
 
 from __future__ import annotations
 
@@ -9,10 +8,10 @@ from typing import Any
 from .errors import ConfigError, brief
 
 
-def coerce_spec(s: dict[str, Any], value: Any) -> Any:
-    """Turn user input (CLI string, URL query string, JSON value, UI number) into the field's
-    type (`s`: its config.spec), raising ConfigError with the field name when it cannot.
-    Range checks are validate()'s."""
+def coerce_value(s: dict[str, Any], value: Any) -> Any:
+    """`value` as the type of the field declared by `s` (gan_lab.config.spec), raising
+    ConfigError with the field name when it cannot. Range checks are validate()'s."""
+    name = s["name"]
     t = s["type"]
     try:
         if t == "bool":
@@ -60,4 +59,4 @@ def coerce_spec(s: dict[str, Any], value: Any) -> Any:
         rng = f" (one of {', '.join(map(str, s['choices']))})"
     elif s["lo"] is not None:
         rng = f" in [{s['lo']:g}, {s['hi']:g}]"
-    raise ConfigError(s["name"], f"must be {kind}{rng}, got {brief(value)}")
+    raise ConfigError(name, f"must be {kind}{rng}, got {brief(value)}")
