@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RunConfig, specs
-from .presets import demo_settings, preset_fields
+from .presets import REG_SETTINGS, demo_settings, preset_fields
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Lesson:
         return RunConfig.from_dict(self.fields)
 
 
-# Lesson 7: the MNIST MLP preset from its shipped trained weights (gan_lab.warm), L1 on D with
+# Lesson 8: the MNIST MLP preset from its shipped trained weights (gan_lab.warm), L1 on D with
 # a lambda that zeroes most of D in 500 steps: `python -m gan_lab train --preset mnist --init
 # trained --reg l1 --lam 0.3 --steps 500` made 84% of D exactly 0, 10/10 digits, FCD 88.7 at
 # the start and 38.2 at the end, in 8.8 CPU-seconds (one thread, 2-core AMD EPYC, shared).
@@ -98,6 +98,21 @@ LESSONS: tuple[Lesson, ...] = (
         "Which run keeps D's weight spectral norm at 1, and which keeps D's sharpness low? "
         "Does bounding one bound the other? Which costs more per step, and does either give "
         "better samples?"),
+    Lesson(
+        "Does L1 cure mode collapse?",
+        {**preset_fields("mode-collapse"), **REG_SETTINGS["l1"]["fields"]},
+        "A claim from the texts this project started from: *L1 regularization reduces mode "
+        "collapse*. Test it the way a researcher would: the mode-collapse setup of lesson 2 (G "
+        "learns ten times faster than D), once with proximal L1 on D (lambda 0.1, this run) "
+        "and once without, on the same seed; then on other seeds.",
+        "Train this run. In the **Compare** tab press **Keep as A**, set the *Regularizer* to "
+        "none and press **Train B beside A**. Compare the **Modes captured** curves and the "
+        "smallest mode's share at the end. Then change the seed and repeat, and try L1 on G "
+        "(a *Target* of G, lambda 0.01). docs/CLAIMS.md has the measured answer on three "
+        "seeds.",
+        "With L1, does G cover more of the 8 modes, and do they stay covered? Is one seed "
+        "enough to say that L1 reduces mode collapse, and does the answer depend on which "
+        "network L1 is on?"),
     Lesson(
         "L1 on a trained MNIST D",
         TRAINED_L1,

@@ -145,7 +145,7 @@ def test_the_apps_dataset_menu_brings_mnists_defaults(live_app):
 
 
 def test_the_apps_dataset_menu_leaves_a_trained_start(live_app):
-    """From a trained MNIST start (lesson 7's *Start from: A trained GAN*) the dataset menu
+    """From a trained MNIST start (lesson 8's *Start from: A trained GAN*) the dataset menu
     goes to ring8 with ring8's defaults and random weights, instead of refusing the switch."""
     from gradio_client import Client
 
@@ -155,7 +155,7 @@ def test_the_apps_dataset_menu_leaves_a_trained_start(live_app):
     app = demo.gan_lab
     c = Client(url, verbose=False)
     try:
-        c.predict(api_name="/lesson", lesson=7)
+        c.predict(api_name="/lesson", lesson=8)
         s = app.registry._sessions[session_token(c.session_hash)]
         assert s.job.cfg.init == "trained"
         values = [getattr(s.job.cfg, n) for n in app.ctl.names]

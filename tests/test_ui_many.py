@@ -144,8 +144,8 @@ def test_the_trained_start_lesson_shows_the_shipped_gan_at_step_0(client):
     from gan_lab import warm
 
     c, demo = client
-    out = c.predict(api_name="/lesson", lesson=7)
-    assert "Lesson 7" in out[0] and "trained" in out[0], out[0]
+    out = c.predict(api_name="/lesson", lesson=8)
+    assert "Lesson 8" in out[0] and "trained" in out[0], out[0]
     s = session(demo, c)
     assert s.job.cfg.init == "trained" and s.job.cfg.reg == "l1"
     wait_until(lambda: s.job.snapshot().d_state is not None, 30)

@@ -81,8 +81,8 @@ def test_a_trained_start_keeps_training_with_every_regularizer(slug, reg):
 
 
 def test_l1_zeroes_weights_of_the_trained_d_at_once():
-    """Lesson 7's point, in 3 steps: the trained D has no exact zeros; proximal L1 makes some."""
-    les = lessons.LESSONS[6]
+    """Lesson 8's point, in 3 steps: the trained D has no exact zeros; proximal L1 makes some."""
+    les = lessons.LESSONS[7]
     cfg = les.config()
     assert cfg.init == "trained" and cfg.reg == "l1" and cfg.dataset == "mnist"
     run = Run(cfg.replace(eval_every=1000), start_eval=None)
