@@ -65,6 +65,12 @@ class RunConfig:
     # --- data ---------------------------------------------------------------------------------
     dataset: str = _p("ring8", "Training data: a 2-D shape or real MNIST digits.",
                       choices=_data.names, labels=_data.labels, label="Dataset")
+    init: str = _p("random", "Start from random weights, or from a GAN already trained on this "
+                             "data (shipped for the MNIST digits and MNIST conv presets): a "
+                             "regularizer then acts on a converged model from the first step.",
+                   choices=("random", "trained"),
+                   labels={"random": "Random weights", "trained": "A trained GAN"},
+                   label="Start from")
     # --- architecture -------------------------------------------------------------------------
     arch: str = _p("mlp", "Network type: MLP for any data; 'conv' (DCGAN-style) for images "
                           "(MNIST) only.",
@@ -233,6 +239,9 @@ class RunConfig:
         _regularizers.check_combination(self.reg, self.reg_target,
                                         _regularizers.extras_of(self))
         _adaptive.check_goal(self)
+        if self.init == "trained":   # a shipped checkpoint must fit (assets/warm/manifest.json)
+            from .warm import check_init
+            check_init(self)
         return self
 
     @property
@@ -300,13 +309,16 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 def switch_dataset(cfg: RunConfig, old: str) -> RunConfig:
     """The controls' config after the dataset menu changed from `old` to cfg.dataset: every
     field still at `old`'s default takes the new dataset's default; fields the user changed
-    keep their values (the app's version of "fields the user did not set")."""
+    keep their values (the app's version of "fields the user did not set"); init goes back to
+    random."""
     if old == cfg.dataset:
         return cfg
     before, after = defaults_for(old), defaults_for(cfg.dataset)
     changes = {k: after[k] for k in (set(DATASET_DEFAULTS.get(old, {}))
                                      | set(DATASET_DEFAULTS.get(cfg.dataset, {})))
                if getattr(cfg, k) == before[k] and before[k] != after[k]}
+    if cfg.init == "trained":   # a trained start belongs to the dataset it was trained on
+        changes["init"] = "random"
     return dataclasses.replace(cfg, **changes).validate() if changes else cfg
 
 

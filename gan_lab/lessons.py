@@ -26,6 +26,13 @@ class Lesson:
         return RunConfig.from_dict(self.fields)
 
 
+# Lesson 8: the MNIST MLP preset from its shipped trained weights (gan_lab.warm), L1 on D with
+# a lambda that zeroes most of D in 500 steps: `python -m gan_lab train --preset mnist --init
+# trained --reg l1 --lam 0.3 --steps 500` made 84% of D exactly 0, 10/10 digits, FCD 88.7 at
+# the start and 38.2 at the end, in 8.8 CPU-seconds (one thread, 2-core AMD EPYC, shared).
+TRAINED_L1 = {**preset_fields("mnist"), "init": "trained", "reg": "l1", "l1_mode": "proximal",
+              "lam": 0.3, "reg_target": "d", "steps": 500, "eval_every": 100}
+
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "What G and D do",
@@ -106,6 +113,16 @@ LESSONS: tuple[Lesson, ...] = (
         "With L1, does G cover more of the 8 modes, and do they stay covered? Is one seed "
         "enough to say that L1 reduces mode collapse, and does the answer depend on which "
         "network L1 is on?"),
+    Lesson(
+        "L1 on a trained MNIST D",
+        TRAINED_L1,
+        "Training digits from scratch takes minutes; this run starts from a GAN already "
+        "trained on MNIST (*Start from: A trained GAN*, shipped with the app) and adds "
+        "proximal L1 on D. Within a few hundred steps most of D's weights become exactly 0.",
+        "Press **Train** and watch D's **weights** histogram (the red exact-zero bar), "
+        "**Sparsity over time**, and the digits in the samples plot.",
+        "What share of D's weights is exactly zero at the end? Do the digits get worse, or "
+        "does D still tell real digits from fake ones with so few weights?"),
 )
 
 # Page sections a teacher may hide besides RunConfig's UI groups.

@@ -54,6 +54,11 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.G, self.D = build_models(cfg)
+        if cfg.init == "trained":   # a shipped trained GAN, its SHA-256 checked (gan_lab.warm)
+            from .warm import load as load_trained
+            g_state, d_state = load_trained(cfg)
+            self.G.load_state_dict(g_state)
+            self.D.load_state_dict(d_state)
         self.G.to(self.device)
         self.D.to(self.device)
         # Spectral norm's power iterations: one per update of that network (gan_lab.spectral).

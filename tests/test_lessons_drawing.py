@@ -21,9 +21,9 @@ def test_every_lesson_is_a_valid_config_with_text(i):
     assert les.title and len(les.watch) > 40 and les.question.endswith("?")
 
 
-def test_the_seven_lessons_cover_the_curriculum():
+def test_the_eight_lessons_cover_the_curriculum():
     titles = [les.title for les in lessons.LESSONS]
-    assert len(titles) == 7
+    assert len(titles) == 8
     regs = [les.config().reg for les in lessons.LESSONS]
     assert regs[:2] == ["none", "none"] and regs[2:5] == ["l1", "l2", "hsn1r"]
     # Lesson 6 starts from spectral norm on D and has the class switch to HSN1R on D.
@@ -39,13 +39,16 @@ def test_the_seven_lessons_cover_the_curriculum():
     assert {k: getattr(cfg, k) for k in ("lr_g", "lr_d", "beta1", "steps")} == \
         {k: getattr(collapse, k) for k in ("lr_g", "lr_d", "beta1", "steps")}
     assert "CLAIMS.md" in claim.watch and "Keep as A" in claim.watch
+    # Lesson 8 starts MNIST from the shipped trained GAN (gan_lab.warm) and adds L1 on D.
+    warm = lessons.LESSONS[7].config()
+    assert (warm.dataset, warm.init, warm.reg, warm.reg_target) == ("mnist", "trained", "l1", "d")
 
 
 def test_lesson_and_hide_parameters_are_checked():
     assert lessons.parse_lesson("2") == (1, None)
-    for bad in ("0", "8", "two", "-1"):
+    for bad in ("0", "9", "two", "-1"):
         i, why = lessons.parse_lesson(bad)
-        assert i is None and "1 to 7" in why
+        assert i is None and "1 to 8" in why
     ok, bad = lessons.parse_hide("architecture, Optimization,bogus,share")
     assert ok == ("architecture", "optimization", "share") and bad == ["bogus"]
     assert set(lessons.groups()) == {"basic", "architecture", "optimization", "regularization",

@@ -161,6 +161,24 @@ def test_a_lesson_sets_up_its_preset_and_text(client):
     assert any(isinstance(v, str) and "What to watch" in v for v in out)
 
 
+def test_the_trained_start_lesson_shows_the_shipped_gan_at_step_0(client):
+    import torch
+    from safetensors.torch import load_file
+
+    from gan_lab import warm
+
+    c, demo = client
+    out = c.predict(api_name="/lesson", lesson=8)
+    assert "Lesson 8" in out[0] and "trained" in out[0], out[0]
+    s = session(demo, c)
+    assert s.job.cfg.init == "trained" and s.job.cfg.reg == "l1"
+    wait_until(lambda: s.job.snapshot().d_state is not None, 30)
+    snap = s.job.snapshot()
+    shipped = load_file(str(warm.ASSETS / warm.manifest()["mnist"]["file"]))
+    assert snap.step == 0
+    assert all(torch.equal(v, shipped[f"D.{k}"].float()) for k, v in snap.d_state.items())
+
+
 def test_saved_runs_are_run_folders_and_overlay_up_to_four(client):
     from safetensors.numpy import load_file
 

@@ -253,12 +253,14 @@ class GanLabApp:
 
     def on_edit(self, name: str):
         def handler(s, heat, arrows, mani, layer, *controls):
-            cfg = self.ctl.to_config(list(controls))
             if name != "dataset":
+                cfg = self.ctl.to_config(list(controls))
                 return self.edit(s, cfg, (heat, arrows, mani, layer), source=name)
-            # A new dataset brings its own defaults to the fields still at the old one's.
+            # A new dataset brings its own defaults to the fields still at the old one's (and
+            # a random start for a trained one's), then the result is checked.
+            cfg = RunConfig.from_dict(self.ctl.read(list(controls)), validate=False)
             old = s.controls_dataset or (s.job.cfg.dataset if s.job else cfg.dataset)
-            new = switch_dataset(cfg, old)
+            new = switch_dataset(cfg, old).validate()
             out = self.edit(s, new, (heat, arrows, mani, layer), source=name)
             if new != cfg:
                 out.update(self.ctl.set_updates(new))
