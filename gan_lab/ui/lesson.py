@@ -11,9 +11,12 @@ from ..lessons import LESSONS
 
 
 def lesson_markdown(i: int) -> str:
+    """What to watch and the question first (on a projector both sit beside the samples plot,
+    in two columns; on a phone they come first); the lesson's introduction one click away."""
     les = LESSONS[i]
-    return (f"### Lesson {i + 1} of {len(LESSONS)}: {les.title}\n\n{les.intro}\n\n"
-            f"**What to watch.** {les.watch}\n\n**Question.** {les.question}")
+    return (f"### Lesson {i + 1} of {len(LESSONS)}: {les.title}\n\n"
+            f"**What to watch.** {les.watch}\n\n**Question.** {les.question}\n\n"
+            f"<details><summary>About this lesson</summary>\n\n{les.intro}\n\n</details>")
 
 
 class LessonPanel:
@@ -39,6 +42,14 @@ class LessonPanel:
                     p.lesson_next: gr.update(interactive=i < len(LESSONS) - 1),
                     p.lesson_pick: gr.update(value=i + 1)})
         return out
+
+    def reopen(self, s) -> dict:
+        """The lesson box of a session a reload took back (its run is kept, not re-applied)."""
+        p, i = self.page, s.lesson
+        return {p.lesson_box: gr.update(visible=True), p.lesson_text: lesson_markdown(i),
+                p.lesson_back: gr.update(interactive=i > 0),
+                p.lesson_next: gr.update(interactive=i < len(LESSONS) - 1),
+                p.lesson_pick: gr.update(value=i + 1)}
 
     def on_pick(self, s, value, heat, arrows, mani, layer):
         try:
