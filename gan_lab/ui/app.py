@@ -160,7 +160,7 @@ class GanLabApp:
                 f"{'s' if n > 1 else ''}); the page shows the defaults.", errors)}
             self.msgs.clear_bad(s, out)
             return {**out, **self._render(s, view)}
-        out: dict = self._hide(hidden)
+        out: dict = {}
         if lesson_i is not None:
             out.update(self.lesson.show(s, lesson_i, view))
         elif link is not None:
@@ -186,6 +186,9 @@ class GanLabApp:
                                            "(Compare tab). Press **Train B beside A**."))
         if counts is not None:
             out.update(self.draw.on_show(s))
+        for comp, update in self._hide(hidden).items():   # after the lesson's own updates
+            out[comp] = {**out[comp], "visible": False} if isinstance(out.get(comp), dict) \
+                else update
         return out
 
     def apply(self, s, cfg: RunConfig, note: str, heat, arrows, mani, layer) -> dict:
@@ -302,6 +305,10 @@ class GanLabApp:
             cfg = self.ctl.to_config(list(controls))
             if name != "dataset":
                 return self.edit(s, cfg, (heat, arrows, mani, layer), source=name)
+            if cfg.dataset == s.controls_dataset:
+                # The menu fires twice for one pick; the second carries the other controls'
+                # values from before the first's answer (the old dataset's defaults).
+                return {}
             # A new dataset brings its own defaults to the fields still at the old one's.
             old = s.controls_dataset or (s.job.cfg.dataset if s.job else cfg.dataset)
             new = switch_dataset(cfg, old)
