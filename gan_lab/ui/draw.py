@@ -66,7 +66,7 @@ class Draw:
         counts = self._counts(s)
         n = int(counts.sum())
         info = (f"**{n:,}** points in the drawing (at most {drawing.MAX_POINTS:,})."
-                if n else "The canvas is empty: click on it to add points.")
+                if n else "The canvas is empty: paint on it (drag) or click to add points.")
         out = {self.page.draw_canvas: drawing.canvas(counts, CANVAS_PX),
                self.page.draw_info: info}
         if note:

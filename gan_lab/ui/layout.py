@@ -351,7 +351,8 @@ def _share_section(p: SimpleNamespace, limits) -> None:
             p.dl_btns = {kind: gr.Button(label, size="sm", min_width=90,
                                          elem_id=f"btn-dl-{kind}")
                          for kind, label in DOWNLOADS}
-        p.download = gr.File(label="Your download", interactive=False, elem_id="dl-file")
+        p.download = gr.File(label="Your download", interactive=False, elem_id="dl-file",
+                             height=90)
         gr.Markdown(f"**Upload** (limits: config {uploads.CONFIG_MAX_BYTES // 1024} KiB, "
                     f"points CSV {uploads.POINTS_MAX_BYTES // (1024 * 1024)} MiB, checkpoint "
                     f"{max_bytes_for(limits.max_params) / 2**20:.0f} MiB, safetensors only). "

@@ -8,7 +8,8 @@ first Train or Step, and every running run takes turns with the others on the po
 (gan_lab/jobs/workers.py), so nobody is turned away while the run cap (memory) allows. Jobs stop
 when a tab closes (gradio's unload) or when nobody has looked at them for `ttl_s` (the pool's
 backstop, for tabs whose unload never arrives); every path that drops a job stops it, which
-frees its run.
+frees its run. A page that holds a resume token (ui/resume.py) is parked instead when its tab
+goes away, its runs paused, for `ttl_s`: a reload of that tab takes the session back.
 """
 
 from __future__ import annotations
