@@ -104,6 +104,16 @@ def test_projector_page_messages_contrast_sidebar_compare_draw_and_reload(browse
     pg.wait_for_function("s => document.querySelector(s).innerText.includes('/ 8,000')",
                          arg=STATUS, timeout=15_000)
     box = pg.locator("#ctl-seed input[type=number]")
+    # 14. A bad value: the range reads as a person writes it, and the toast keeps off the
+    # status line.
+    box.fill("-1")
+    box.press("Enter")
+    msg = wait_msg(pg, "Seed")
+    assert "[0, 2,147,483,647]" in msg and "e+09" not in msg, msg
+    toast = pg.wait_for_selector("[data-testid=toast-body]", timeout=10_000).bounding_box()
+    st = pg.locator("#gl-status").bounding_box()
+    assert toast["y"] > st["y"] + st["height"] or toast["y"] + toast["height"] < st["y"], \
+        (toast, st)
     box.fill("5")
     box.press("Enter")
     msg = wait_msg(pg, "Seed = 5")
@@ -126,6 +136,15 @@ def test_projector_page_messages_contrast_sidebar_compare_draw_and_reload(browse
     assert all(h <= 60 for h in (bx["height"] for bx in boxes)), boxes
     pg.locator("#btn-dl-gif").scroll_into_view_if_needed()
     pg.screenshot(path=str(OUT / "class_1280x720_sidebar.png"))
+    # A refused upload leaves the box empty for the next try (no click on its x first).
+    pg.locator("#up-points input[type=file]").set_input_files(
+        files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": b"x,y\nfoo,bar\n"}])
+    wait_msg(pg, "points")
+    pg.wait_for_function("() => !document.querySelector('#up-points')?.innerText"
+                         "?.includes('bad.csv')", timeout=15_000)
+    pg.locator("#up-points").scroll_into_view_if_needed()
+    assert "Upload" in pg.inner_text("#up-points")
+    pg.screenshot(path=str(OUT / "class_1280x720_uploads.png"))
 
     # 11. Keep as A: A is drawn at once, labelled with its settings, before B trains.
     pg.click("button[role=tab]:has-text('Compare')")

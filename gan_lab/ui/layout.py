@@ -118,10 +118,11 @@ def reg_teaching(kind: str) -> str:
 def line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
     # No fixed height: with one, gradio 6.31 clips the legend under the chart (only its title
     # "series" shows, not which line is which); without, the chart grows to hold it. The
-    # ",~r" labels read 0, 0.5, 10,000 (Vega-Lite's default labels a one-point chart "0.000000").
+    # ",~r" labels read 0, 0.5, 10,000 (Vega-Lite's default labels a one-point chart "0.000000");
+    # the steps axis reads 2.4k, 2.8k: ",~r" steps ran together on a narrow chart ("2,4002,800").
     return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
                        x_title="step", y_title=y_title, color_title="", tooltip="all",
-                       x_axis_format=",~r", y_axis_format=",~r", **kw)
+                       x_axis_format="~s", y_axis_format=",~r", **kw)
 
 
 def explain(key: str) -> None:
@@ -167,7 +168,7 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
     with gr.Accordion("What is this?", open=False, elem_id="about"):
         gr.Markdown(teaching.INTRO)   # each view explains itself beside it (explain)
     # The page's resume token (ui/resume.py): kept in the tab's sessionStorage, hidden.
-    p.resume_box = gr.Textbox(elem_id="resume-token", elem_classes=["gl-offscreen"],
+    p.resume_box = gr.Textbox("", elem_id="resume-token", elem_classes=["gl-offscreen"],
                               show_label=False, container=False)
     p.timer = gr.Timer(SLOW_TICK_S)
     return p
@@ -331,7 +332,7 @@ def _draw(p: SimpleNamespace) -> None:
             p.draw_use = gr.Button("▶ Train on my drawing", variant="primary",
                                    elem_id="draw-use")
             # Filled by draw.DRAW_JS when a stroke ends (hidden; see gl-offscreen).
-            p.draw_stroke = gr.Textbox(elem_id="draw-stroke", elem_classes=["gl-offscreen"],
+            p.draw_stroke = gr.Textbox("", elem_id="draw-stroke", elem_classes=["gl-offscreen"],
                                        show_label=False, container=False)
             p.draw_stroke_btn = gr.Button("stroke", elem_id="draw-stroke-btn",
                                           elem_classes=["gl-offscreen"])
