@@ -130,7 +130,7 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
                 threads: int | None = None, tensorboard=None) -> dict:
     import torch
 
-    from . import runs
+    from . import runs, time_to_quality
     from .checkpoint import load_checkpoint, save_checkpoint
     from .run import Run
     from .snapshot import snapshot_of
@@ -238,6 +238,11 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
         "steps_per_s": round(tr.step / wall, 2) if wall > 0 else None,
         "device": str(tr.device), "device_reason": tr.device_reason,
         "final": final, "diverged": diverged,
+        # Training steps and evaluations apart (thread CPU, one torch thread); the first step
+        # from which the run holds its dataset's quality bar (gan_lab.time_to_quality).
+        "cpu_train_s": round(run.cpu_train, 3), "cpu_eval_s": round(run.cpu_eval, 3),
+        "time_to_quality": None if diverged else time_to_quality.result(
+            run.metric_log.rows, cfg.dataset, run.train_cpu_at),
     }
     summary["total_wall_s"] = round(time.perf_counter() - w_start, 3)
     summary["total_cpu_s"] = round(time.process_time() - c_start, 3)

@@ -1,18 +1,18 @@
-"""`python -m gan_lab eval --suite toy|mnist|mnist-conv|mnist-conv-long`: the quality tables.
+"""`python -m gan_lab eval --suite toy|mnist|mnist-conv|mnist-conv-long|time-to-quality`.
 
 Every run is an ordinary `gan_lab.cli.train` run (its files land under OUT/runs/...), built from
 a preset in gan_lab.presets plus one row's settings (presets.TABLE_ROWS: a regularizer's, or
-spectral norm's or WGAN-GP's) and a seed.
-The suite then aggregates the runs' summary.json "final" values over seeds as mean +- standard
-error, in the layout of PacGAN's Table 1 (modes, high-quality %, reverse KL), with sparsity,
-sharpness and time columns, and writes table_<suite>.md and table_<suite>.json.
-
-Wall time on a shared machine says more about the neighbours than about the run, so each run
-also records the CPU seconds its process used (one intra-op thread: CPU time ~ quiet wall time).
+spectral norm's or WGAN-GP's) and a seed. The quality tables aggregate the runs' summary.json
+"final" values over seeds as mean +- standard error in the layout of PacGAN's Table 1 (modes,
+HQ %, reverse KL) with sparsity, sharpness and time columns; time-to-quality tabulates the steps
+and CPU-seconds to each dataset's bar (gan_lab.time_to_quality). Each writes table_<suite>.md
+and .json; every run records its process's CPU seconds (one thread: wall time on a shared
+machine says more about the neighbours than about the run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import multiprocessing as mp
@@ -33,11 +33,12 @@ SUITES = {
     "mnist": ("MNIST digits", ("mnist",)),
     "mnist-conv": ("MNIST conv", ("mnist",)),
     "mnist-conv-long": ("MNIST conv, long", ("mnist",)),
+    "time-to-quality": ("Default 2-D", ("ring8", "grid25")),   # gan_lab.time_to_quality
 }
 DEFAULT_SEEDS = (0, 1, 2)
 # The rows a suite runs unless --regs says otherwise: the toy table has every row; the MNIST
 # tables the regularizers (spectral norm and WGAN-GP were measured on the 2-D data only).
-DEFAULT_ROWS = {"toy": tuple(TABLE_ROWS)}
+DEFAULT_ROWS = {"toy": tuple(TABLE_ROWS), "time-to-quality": ("none",)}
 
 # (summary "final" key, column title, scale for display, decimals; None = 3 significant digits,
 # for sharpness, which spans 0.1 to 1000 across regularizers)
@@ -72,9 +73,7 @@ def columns(suite: str) -> list[tuple[str, str, float, int]]:
     return (TOY_COLUMNS if suite == "toy" else MNIST_COLUMNS) + COMMON_COLUMNS
 
 
-# --------------------------------------------------------------------------------------------
-# Aggregation
-# --------------------------------------------------------------------------------------------
+# --- Aggregation --------------------------------------------------------------------------
 def mean_se(values) -> tuple[float, float]:
     """(mean, standard error of the mean) of the finite values: se = sample std (ddof=1) / sqrt(n).
 
@@ -120,12 +119,10 @@ def aggregate(runs: list[dict], keys: list[str], by=("dataset", "reg")) -> list[
 
 
 def _num(v: float):
-    return None if not math.isfinite(v) else v
+    return v if math.isfinite(v) else None
 
 
-# --------------------------------------------------------------------------------------------
-# Runs
-# --------------------------------------------------------------------------------------------
+# --- Runs ---------------------------------------------------------------------------------
 def run_config(suite: str, dataset: str, reg: str, seed: int, steps: int | None) -> RunConfig:
     base, _ = SUITES[suite]
     d = {**PRESETS[base]["fields"], **TABLE_ROWS[reg]["fields"], "dataset": dataset,
@@ -147,7 +144,8 @@ def _one_run(job: tuple[dict, str, str]) -> dict:
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     return {"dataset": cfg.dataset, "reg": row, "seed": cfg.seed, "out": out,
             "steps": summary["steps"], "device": summary["device"],
-            "diverged": summary["diverged"],
+            "diverged": summary["diverged"], "time_to_quality": summary["time_to_quality"],
+            "cpu_train_s": summary["cpu_train_s"], "cpu_eval_s": summary["cpu_eval_s"],
             "metrics": {**summary["final"],
                         "loop_s": summary["wall_s"], "wall_s": round(wall, 3),
                         "cpu_s": round(cpu, 3)}}
@@ -173,16 +171,11 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     runs = []
-    if jobs <= 1:
-        for i, job in enumerate(todo):
-            runs.append(_one_run(job))
-            _log_run(log, i + 1, len(todo), runs[-1])
-    else:
-        # spawn, not fork: a forked child would inherit torch's thread pools mid-state.
-        with mp.get_context("spawn").Pool(jobs) as pool:
-            for i, r in enumerate(pool.imap(_one_run, todo)):
-                runs.append(r)
-                _log_run(log, i + 1, len(todo), r)
+    # spawn, not fork: a forked child would inherit torch's thread pools mid-state.
+    with mp.get_context("spawn").Pool(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
+        for i, r in enumerate(pool.imap(_one_run, todo) if jobs > 1 else map(_one_run, todo)):
+            runs.append(r)
+            _log_run(log, i + 1, len(todo), r)
     keys = [k for k, *_ in columns(suite)]
     doc = {
         "suite": suite,
@@ -199,14 +192,20 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         "rows": aggregate(runs, keys),
         "runs": runs,
     }
-    if suite != "toy":
+    if suite == "time-to-quality":   # its own rows: steps and CPU-seconds to the bar
+        from . import time_to_quality as ttq
+        doc["rows"] = ttq.table_rows(runs)
+        md = ttq.markdown(doc, device_line(doc["device"]))
+    else:
+        md = markdown(doc)
+    if suite not in ("toy", "time-to-quality"):
         from . import metrics
         from .trainer import N_EVAL_MNIST
 
         doc["reference"] = {"what": "real held-out MNIST digits (metrics.real_reference_metrics)",
                             **metrics.real_reference_metrics(n=N_EVAL_MNIST)}
     (out / f"table_{suite}.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
-    (out / f"table_{suite}.md").write_text(markdown(doc))
+    (out / f"table_{suite}.md").write_text(md)
     return doc
 
 
@@ -265,9 +264,7 @@ def device_info(runs: list[dict], jobs: int) -> dict:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
-# --------------------------------------------------------------------------------------------
-# Markdown
-# --------------------------------------------------------------------------------------------
+# --- Markdown -----------------------------------------------------------------------------
 def device_line(dev: dict, backend: str | None = None) -> str:
     """The "Device: ..." line of a table (also the sweep's, with its backend)."""
     how = f"backend {backend}, " if backend else ""
@@ -342,9 +339,7 @@ def _notes(suite: str) -> list[str]:
     return ["Notes:", ""] + [f"- {n}" for n in notes]
 
 
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
+# --- CLI ----------------------------------------------------------------------------------
 def _csv(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
@@ -365,13 +360,13 @@ def cmd_eval(args) -> int:
         from . import runs
 
         runs.check_out_dir(out, "--out")
-        doc = run_suite(args.suite, out, seeds, regs, args.steps, args.jobs,
+        run_suite(args.suite, out, seeds, regs, args.steps, args.jobs,
                         log=None if args.quiet else lambda s: print(s, file=sys.stderr,
                                                                     flush=True))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(markdown(doc), end="")
+    print((out / f"table_{args.suite}.md").read_text(), end="")
     print(f"wrote {out / f'table_{args.suite}.md'} and {out / f'table_{args.suite}.json'}")
     return 0
 
@@ -381,7 +376,9 @@ def add_parser(sub) -> None:
     e.add_argument("--suite", required=True, choices=tuple(SUITES),
                    help="toy: ring8 and grid25 with the default 2-D preset; mnist: the MNIST "
                         "digits preset (MLP); mnist-conv: the MNIST conv preset; "
-                        "mnist-conv-long: the same for 60,000 steps (~40 min of a core per run)")
+                        "mnist-conv-long: the same for 60,000 steps (~40 min of a core per run); "
+                        "time-to-quality: steps and CPU-seconds until the 2-D defaults reach "
+                        "ring8's and grid25's quality bars")
     e.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                    help="comma-separated seeds (default 0,1,2)")
     e.add_argument("--regs", default=None,

@@ -113,10 +113,15 @@ class Run:
         self._evals: list[tuple[int, dict[str, float]]] = []   # not yet committed
         self._final_at = -1      # step of the last full-precision final evaluation
         self._k = 1              # steps per sub-chunk; grows to about SUB_S of work
+        # CPU-seconds of this thread (time.thread_time; one torch thread) in training steps and
+        # in evaluations, and the training CPU-seconds at each evaluation's step.
+        self.cpu_train = self.cpu_eval = 0.0
+        self.train_cpu_at: dict[int, float] = {}
         if start_eval is not None:
-            m = start_metrics(tr) if start_eval == "cheap" else \
-                tr.evaluate(sharp=tr.cfg.sharpness_every > 0)
-            self._evaluated(tr.step, m)
+            if start_eval == "cheap":
+                self._evaluate(start_metrics, tr)
+            else:
+                self._evaluate(tr.evaluate, sharp=tr.cfg.sharpness_every > 0)
 
     # --- what it is ------------------------------------------------------------------------
     @property
@@ -158,7 +163,12 @@ class Run:
         return self._final_at
 
     # --- the loop --------------------------------------------------------------------------
-    def _evaluated(self, step: int, m: dict[str, float]) -> None:
+    def _evaluate(self, measure, *args, **kwargs) -> None:
+        c = time.thread_time()
+        m = measure(*args, **kwargs)
+        self.cpu_eval += time.thread_time() - c
+        step = self.trainer.step
+        self.train_cpu_at[step] = self.cpu_train
         self.metric_log.add(step, m)
         self._evals.append((step, m))
 
@@ -179,9 +189,10 @@ class Run:
             n = int(min(self._k, target - s0, _to_boundary(cfg.eval_every, s0),
                         _to_boundary(cfg.sharpness_every, s0)))
             saved = None if tr.checks_each_step else tr.export_state(to=None)
-            t = time.monotonic()
+            t, c = time.monotonic(), time.thread_time()
             r = tr.run_steps(n)
             dt = time.monotonic() - t
+            self.cpu_train += time.thread_time() - c
             t_train += dt
             ok = np.isfinite(r).all(axis=1)
             if not ok.all():
@@ -201,13 +212,13 @@ class Run:
             s = tr.step
             sharp = _crossed(cfg.sharpness_every, s, s0)
             if _crossed(cfg.eval_every, s, s0) or sharp:
-                self._evaluated(s, tr.evaluate(sharp=sharp))
+                self._evaluate(tr.evaluate, sharp=sharp)
             if seconds is not None and time.monotonic() - t0 >= seconds:
                 break
         done = diverged is None and tr.step >= cfg.steps
         if done and self._final_at != tr.step:
             # The last step always gets a full-precision evaluation with sharpness.
-            self._evaluated(tr.step, tr.evaluate(sharp=True, final=True))
+            self._evaluate(tr.evaluate, sharp=True, final=True)
             self._final_at = tr.step
         out = np.concatenate(rows) if rows else np.zeros((0, len(LOSS_KEYS)))
         for i, row in enumerate(out):

@@ -144,7 +144,11 @@ class Trainer:
     def _make_opt(self, net, lr):
         c = self.cfg
         if c.optimizer == "adam":
-            return torch.optim.Adam(net.parameters(), lr=lr, betas=(c.beta1, c.beta2))
+            # foreach: one call over all of a network's tensors instead of a Python loop over
+            # them (torch picks it only on a GPU); the same arithmetic, bit-identical weights
+            # on the CPU, ~5% more ring8 steps/s (issue 19).
+            return torch.optim.Adam(net.parameters(), lr=lr, betas=(c.beta1, c.beta2),
+                                    foreach=True)
         return torch.optim.SGD(net.parameters(), lr=lr, momentum=c.beta1)
 
     def _build_regularizers(self):
