@@ -17,6 +17,7 @@ from .. import lessons, share
 from ..config import ConfigError, RunConfig, plan_change, switch_dataset
 from ..data import drawing
 from ..presets import PRESETS, preset_config
+from . import resume
 from .controls import Controls, label_of, slider_to_value, value_to_slider
 from .draw import Draw
 from .layout import build_page, reg_teaching
@@ -78,7 +79,7 @@ class GanLabApp:
             if token else None
         if back is not None:   # a reload of this tab: its run, as it was
             with back.lock:
-                out = self.resumed(back, view)
+                out = resume.page(self, back, view)
                 hidden, _ = lessons.parse_hide(page.get("hide"))
                 out.update(self._hide(hidden))
                 return out
@@ -94,30 +95,6 @@ class GanLabApp:
                 out[block] = gr.update(visible=False)
         for name in lessons.hidden_fields(hidden):   # its controls in the basic column too
             out[self.ctl.block(name)] = gr.update(visible=False)
-        return out
-
-    def resumed(self, s, view) -> dict:
-        """The page of a session a reload took back: controls, tab, lesson and drawing as
-        they were, the run paused where it was."""
-        p = self.page
-        s.shown.clear()
-        cfg = s.job.cfg if s.job is not None else self.ctl.to_config(
-            [self.ctl.specs[n]["default"] for n in self.ctl.names])
-        out = self.ctl.set_updates(cfg)
-        if cfg.dataset == "custom":
-            out[self.ctl.fields["dataset"]] = gr.update(
-                choices=self.ctl.choices("dataset", hidden=()), value="custom")
-        s.controls_dataset = cfg.dataset
-        out[p.reg_help] = reg_teaching(cfg.reg)
-        step = s.job.snapshot().step if s.job is not None else 0
-        out.update(self.msgs.ok(s, f"Your run is back after the reload (step {step:,}; "
-                                   "paused). Press **Train** to go on."))
-        if s.lesson is not None:
-            out.update(self.lesson.reopen(s))
-        out[p.tabs] = gr.Tabs(selected=s.tab)
-        out.update(self.draw.on_show(s))
-        out[p.resume_box] = s.resume
-        out.update(self._render(s, view))
         return out
 
     def _load(self, s, view, query, page, controls) -> dict:

@@ -18,6 +18,10 @@ import secrets
 import threading
 import time
 
+import gradio as gr
+
+from .layout import reg_teaching
+
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 STORAGE_KEY = "gan-lab-resume"
 
@@ -73,3 +77,28 @@ class Parking:
             out = [s for s, _ in self._parked.values()]
             self._parked.clear()
             return out
+
+
+def page(app, s, view) -> dict:
+    """The page (of GanLabApp `app`) of a session a reload took back: controls, tab, lesson
+    and drawing as they were, the run paused where it was."""
+    p = app.page
+    s.shown.clear()
+    cfg = s.job.cfg if s.job is not None else app.ctl.to_config(
+        [app.ctl.specs[n]["default"] for n in app.ctl.names])
+    out = app.ctl.set_updates(cfg)
+    if cfg.dataset == "custom":
+        out[app.ctl.fields["dataset"]] = gr.update(
+            choices=app.ctl.choices("dataset", hidden=()), value="custom")
+    s.controls_dataset = cfg.dataset
+    out[p.reg_help] = reg_teaching(cfg.reg)
+    step = s.job.snapshot().step if s.job is not None else 0
+    out.update(app.msgs.ok(s, f"Your run is back after the reload (step {step:,}; "
+                              "paused). Press **Train** to go on."))
+    if s.lesson is not None:
+        out.update(app.lesson.reopen(s))
+    out[p.tabs] = gr.Tabs(selected=s.tab)
+    out.update(app.draw.on_show(s))
+    out[p.resume_box] = s.resume
+    out.update(app._render(s, view))
+    return out
