@@ -139,7 +139,7 @@ def test_the_apps_dataset_menu_brings_mnists_defaults(live_app):
         msg = out[app.page.msg]
         assert "brings its own defaults" in msg and "Latent" in msg and "kept" in msg
         # every change is named with its new value (issue 21, finding 1)
-        assert f"Steps = {DATASET_DEFAULTS['mnist']['steps']:,}" in msg, msg
+        assert f"Latent dim = {DATASET_DEFAULTS['mnist']['latent_dim']}" in msg, msg
         # The untouched job was rebuilt as the MNIST run the controls show.
         assert s.job.cfg.dataset == "mnist" and s.job.cfg.latent_dim == shown["latent_dim"]
     finally:

@@ -25,11 +25,15 @@ from .layout import reg_teaching
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 STORAGE_KEY = "gan-lab-resume"
 
-# The page's first event (demo.load) sends the stored token as its last input; the token box's
-# change stores a new one. sessionStorage survives a reload of the same tab only.
-LOAD_JS = ("(...args) => { let t = ''; try { t = sessionStorage.getItem('" + STORAGE_KEY +
+# The page's first event (demo.load) sends the stored token as its last input, but only when the
+# address's query is the one the token was stored with: a reload, not a new link opened in the
+# same tab (a link means its own settings). The token box's change stores a new one.
+# sessionStorage survives a reload of the same tab only.
+LOAD_JS = ("(...args) => { let t = ''; try { if (sessionStorage.getItem('" + STORAGE_KEY +
+           "-q') === window.location.search) t = sessionStorage.getItem('" + STORAGE_KEY +
            "') || ''; } catch (e) {} args[args.length - 1] = t; return args; }")
-STORE_JS = ("(t) => { try { if (t) sessionStorage.setItem('" + STORAGE_KEY + "', t); } "
+STORE_JS = ("(t) => { try { if (t) { sessionStorage.setItem('" + STORAGE_KEY + "', t); "
+            "sessionStorage.setItem('" + STORAGE_KEY + "-q', window.location.search); } } "
             "catch (e) {} }")
 
 
