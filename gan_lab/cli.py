@@ -173,7 +173,7 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
             if s % log_every == 0 or s == cfg.steps:
                 rows_out.append({"step": s, **dict(zip(LOSS_KEYS, window / wn))})
                 if tb is not None:
-                    tb.losses(s, rows_out[-1], tr.cfg.lam)
+                    tb.losses(s, rows_out[-1], tr.lam)
                 window[:] = 0
                 wn = 0
         if tb is not None:
@@ -237,13 +237,15 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
         "cpu_s": round(cpu, 3),
         "steps_per_s": round(tr.step / wall, 2) if wall > 0 else None,
         "device": str(tr.device), "device_reason": tr.device_reason,
-        "final": final, "diverged": diverged,
+        "final": final, "diverged": diverged, "notes": run.notes,
         # Training steps and evaluations apart (thread CPU, one torch thread); the first step
         # from which the run holds its dataset's quality bar (gan_lab.time_to_quality).
         "cpu_train_s": round(run.cpu_train, 3), "cpu_eval_s": round(run.cpu_eval, 3),
         "time_to_quality": None if diverged else time_to_quality.result(
             run.metric_log.rows, cfg.dataset, run.train_cpu_at),
     }
+    for note in run.notes:   # e.g. an adaptive lambda's goal found unreachable
+        print(f"note: {note}", file=sys.stderr)
     summary["total_wall_s"] = round(time.perf_counter() - w_start, 3)
     summary["total_cpu_s"] = round(time.process_time() - c_start, 3)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")

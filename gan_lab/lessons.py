@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RunConfig, specs
-from .presets import demo_settings, preset_fields
+from .presets import REG_SETTINGS, demo_settings, preset_fields
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,21 @@ LESSONS: tuple[Lesson, ...] = (
         "Which run keeps D's weight spectral norm at 1, and which keeps D's sharpness low? "
         "Does bounding one bound the other? Which costs more per step, and does either give "
         "better samples?"),
+    Lesson(
+        "Does L1 cure mode collapse?",
+        {**preset_fields("mode-collapse"), **REG_SETTINGS["l1"]["fields"]},
+        "A claim from the texts this project started from: *L1 regularization reduces mode "
+        "collapse*. Test it the way a researcher would: the mode-collapse setup of lesson 2 (G "
+        "learns ten times faster than D), once with proximal L1 on D (lambda 0.1, this run) "
+        "and once without, on the same seed; then on other seeds.",
+        "Train this run. In the **Compare** tab press **Keep as A**, set the *Regularizer* to "
+        "none and press **Train B beside A**. Compare the **Modes captured** curves and the "
+        "smallest mode's share at the end. Then change the seed and repeat, and try L1 on G "
+        "(a *Target* of G, lambda 0.01). docs/CLAIMS.md has the measured answer on three "
+        "seeds.",
+        "With L1, does G cover more of the 8 modes, and do they stay covered? Is one seed "
+        "enough to say that L1 reduces mode collapse, and does the answer depend on which "
+        "network L1 is on?"),
 )
 
 # Page sections a teacher may hide besides RunConfig's UI groups.

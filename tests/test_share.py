@@ -16,7 +16,8 @@ from gan_lab.share import (
 )
 
 # Fields whose non-default value needs another field set for the config to be valid.
-NEEDS = {"arch": {"dataset": "mnist"}, "g_norm": {"dataset": "mnist", "arch": "conv"}}
+NEEDS = {"arch": {"dataset": "mnist"}, "g_norm": {"dataset": "mnist", "arch": "conv"},
+         "lam_goal": {"reg": "l2"}}
 
 
 def _alt(s):
@@ -27,6 +28,8 @@ def _alt(s):
         return not d
     if s["choices"]:
         return next(c for c in s["choices"] if c != d)
+    if s["type"] == "str":   # extra_regs: two items, a '+' that a link must keep
+        return "l2:g:0.0123456789+hsn1r:d:0.5"
     lo, hi = s["lo"], s["hi"]
     if s["type"] == "int":
         return d + 1 if d + 1 <= hi else d - 1
@@ -62,6 +65,7 @@ def test_all_fields_round_trip_together():
     base = defaults_for("mnist")
     values = {n: _alt({**SPECS[n], "default": base[n]}) for n in FIELDS}
     values["dataset"] = "mnist"
+    values["lam_goal"] = 0.4142135623730951   # reg is l1 here: a goal is a fraction of zeros
     cfg = RunConfig(**values).validate()
     q = to_query(cfg)
     assert set(cfg.non_default()) == set(FIELDS)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..models import is_average_key
+from ..regularizers import REGISTRY, extra_key
 from ..spectral import shown_name
 
 if TYPE_CHECKING:
@@ -21,7 +22,10 @@ MAX_ROWS_PER_SERIES = 1000
 
 LOSS_SERIES = (("loss_d", "D loss"), ("loss_g", "G loss"))
 PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"),
-                  ("gp_d", "D gradient penalty (R1 / WGAN-GP)"))
+                  ("gp_d", "D gradient penalty (R1 / WGAN-GP)"),
+                  # RunConfig.extra_regs: each extra regularizer's own (trainer.LOSS_KEYS).
+                  *((extra_key(k, n), f"{n.upper()} {r.label} (extra)")
+                    for k, r in REGISTRY.items() if k != "none" for n in ("d", "g")))
 # One scale per chart: kind -> ((metrics key, series name, scale), ...); keys a run did not
 # measure are left out. Counts, percentages, scores and divergences never share an axis:
 # "coverage"   how many modes / digits the samples cover (a count),
@@ -40,6 +44,8 @@ METRIC_SERIES = {
     "spectrum": (("wspec_d", "D", 1.0), ("wspec_g", "G", 1.0)),
     # MNIST: D's mean logit on training digits minus on held-out ones (gan_lab.generalization).
     "generalization": (("d_gap", "D gap (train - held-out)", 1.0),),
+    # The adaptive lambda (RunConfig.lam_goal) at each evaluation.
+    "lambda": (("lam", "lambda", 1.0),),
 }
 # Chart titles and y-axis names per kind: (2-D title, image title, y title).
 METRIC_TITLES = {
@@ -54,6 +60,7 @@ METRIC_TITLES = {
                  "Weight spectral norm (product of the layers' top singular values)", "σ product"),
     "generalization": ("D generalization gap", "D generalization gap: mean D(x), training minus "
                        "held-out digits", "logit"),
+    "lambda": ("Adaptive lambda", "Adaptive lambda", "lambda"),
 }
 
 

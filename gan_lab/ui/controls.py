@@ -154,6 +154,8 @@ class Controls:
                                                       if s["lo"] == 0 else ""),
                     show_label=True, elem_id=f"ctl-{name}-log", elem_classes=["gl-logslider"],
                     buttons=[])
+        elif s["type"] == "str":   # free text, e.g. extra_regs (validated like any field)
+            comp = gr.Textbox(value=default, max_lines=1, **common)
         elif s["type"] == "int" and s["hi"] - s["lo"] + 1 <= SLIDER_MAX_VALUES:
             comp = gr.Slider(minimum=s["lo"], maximum=s["hi"], step=1, value=default,
                              buttons=[], **common)

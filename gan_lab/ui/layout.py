@@ -259,6 +259,11 @@ def _watch(p: SimpleNamespace) -> None:
             with gr.Column(visible=False) as p.gap_box:
                 p.gap_plot = line(metric_title("generalization", True), "gap-plot", "logit")
                 explain("generalization")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=320):
+            # Shown while the run has an adaptive lambda (lam_goal; stream.Stream._curves).
+            p.lam_plot = line(metric_title("lambda", False), "lambda-plot", "lambda",
+                              visible=False)
 
 
 def _compare(p: SimpleNamespace) -> None:

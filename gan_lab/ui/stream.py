@@ -69,6 +69,7 @@ STATUS_METRICS = (
     ("sparsity_g", "G sparse", lambda v, snap: f"{100 * v:.1f}%"),
     ("sharpness_d", "D sharpness", lambda v, snap: f"{v:.3g}"),
     ("d_gap", "D gap", lambda v, snap: f"{v:+.2f}"),
+    ("lam", "adaptive lambda", lambda v, snap: f"{v:.3g}"),   # only runs with a lam_goal
 )
 
 
@@ -272,6 +273,10 @@ class Stream:
                                         (p.sharp_plot, "sharpness"), (p.spec_plot, "spectrum"),
                                         (p.gap_plot, "generalization")]:
                 out[comp] = self._metric_chart(sh, comp, kind, snap)
+            lam = plots.metric_frame(snap, "lambda")   # an adaptive lambda's curve
+            if len(lam) or sh.get("lam"):
+                out[p.lam_plot] = gr.update(value=_frame_or_none(lam), visible=bool(len(lam)))
+                sh["lam"] = bool(len(lam))
         return out
 
     @staticmethod

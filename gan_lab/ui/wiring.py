@@ -63,7 +63,7 @@ def wire(app, demo: gr.Blocks) -> None:
              p.samples_plot, p.weights_plot, p.layer, p.timer, p.view_row, p.pen_plot,
              p.fidelity_plot, p.divergence_plot, p.a_samples, p.b_samples, p.overlay_plot,
              p.a_weights, p.b_weights, p.compare_status, p.sweep_table, p.sweep_plot, p.saved_plot,
-             p.spec_plot, p.gap_plot, p.gap_box]
+             p.spec_plot, p.gap_plot, p.lam_plot, p.gap_box]
     full = [p.msg, *frame[:11], *ctl.components, *ctl.log_sliders.values(), p.reg_help,
             *frame[11:]]
     groups = [b for g in p.groups.values() for b in (g if isinstance(g, list) else [g])]
@@ -106,7 +106,9 @@ def wire(app, demo: gr.Blocks) -> None:
     for name, comp in ctl.fields.items():
         handler = app.on_edit(name)
         handler.__name__ = f"edit_{name}"
-        events = [comp.submit, comp.blur] if isinstance(comp, gr.Number) else \
+        # Typed fields (numbers, extra_regs' text) apply on Enter or leaving the box, never
+        # at each keystroke (a half-typed spec is not an error to show).
+        events = [comp.submit, comp.blur] if isinstance(comp, (gr.Number, gr.Textbox)) else \
             [comp.release] if isinstance(comp, gr.Slider) else [comp.input]
         for ev in events:
             on(ev, handler, controls_in, controls_names, full)
