@@ -28,7 +28,7 @@ from . import data as _data
 from . import losses as _losses
 from . import regularizers as _regularizers
 from .config_coerce import coerce_value
-from .errors import BRIEF_CHARS, ConfigError, brief
+from .errors import BRIEF_CHARS, ConfigError, bounds, brief, got
 
 __all__ = ["RunConfig", "ConfigError", "Change", "LIVE_FIELDS", "NET_FIELDS", "DATASET_DEFAULTS",
            "brief", "BRIEF_CHARS", "coerce", "defaults_for", "field_map", "plan_change", "spec",
@@ -223,13 +223,13 @@ class RunConfig:
             if f.type in ("int", int):
                 if isinstance(v, bool) or not isinstance(v, int):
                     raise ConfigError(f.name, f"must be a whole number in "
-                                              f"[{m['lo']}, {m['hi']}], got {brief(v)}")
+                                              f"{bounds(m['lo'], m['hi'])}, {got(v)}")
             elif f.type in ("float", float):
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise ConfigError(f.name, f"must be a finite number in "
-                                              f"[{m['lo']:g}, {m['hi']:g}], got {brief(v)}")
+                                              f"{bounds(m['lo'], m['hi'])}, {got(v)}")
             if m["lo"] is not None and v < m["lo"] or m["hi"] is not None and v > m["hi"]:
-                raise ConfigError(f.name, f"must be in [{m['lo']:g}, {m['hi']:g}], got {brief(v)}")
+                raise ConfigError(f.name, f"must be in {bounds(m['lo'], m['hi'])}, got {brief(v)}")
         # Rules that span fields.
         if self.arch == "conv" and not _data.is_image(self.dataset):
             raise ConfigError("arch", "'conv' works only with image data (mnist); use 'mlp'")

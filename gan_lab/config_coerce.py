@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import ConfigError, brief
+from .errors import ConfigError, bounds, brief, got
 
 
 def coerce_value(s: dict[str, Any], value: Any) -> Any:
@@ -58,5 +58,6 @@ def coerce_value(s: dict[str, Any], value: Any) -> Any:
     if s["choices"]:
         rng = f" (one of {', '.join(map(str, s['choices']))})"
     elif s["lo"] is not None:
-        rng = f" in [{s['lo']:g}, {s['hi']:g}]"
-    raise ConfigError(name, f"must be {kind}{rng}, got {brief(value)}")
+        rng = f" in {bounds(s['lo'], s['hi'])}"
+    said = got(value) if t in ("int", "float") else f"got {brief(value)}"
+    raise ConfigError(name, f"must be {kind}{rng}, {said}")

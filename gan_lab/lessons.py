@@ -137,8 +137,23 @@ def groups() -> tuple[str, ...]:
     return tuple(seen)
 
 
+# A link names a group by its accordion's title where the two differ ("metrics" is titled
+# Measurement); the old name still works.
+ALIASES = {"measurement": "metrics"}
+# Controls that sit in the always-visible basic column but belong to a group a teacher may hide:
+# hiding "optimization" means the learning rates and D:G steps too.
+HIDE_WITH = {"optimization": ("lr_g", "lr_d", "d_steps")}
+
+
 def hideable() -> tuple[str, ...]:
-    return groups() + PAGE_SECTIONS
+    """The names a `hide` list may use, as the page's message lists them."""
+    shown = {v: k for k, v in ALIASES.items()}
+    return tuple(shown.get(g, g) for g in groups()) + PAGE_SECTIONS
+
+
+def hidden_fields(hidden) -> tuple[str, ...]:
+    """The fields outside the hidden groups' boxes that go with them (HIDE_WITH)."""
+    return tuple(f for g in hidden for f in HIDE_WITH.get(g, ()))
 
 
 def parse_lesson(value) -> tuple[int | None, str | None]:
@@ -165,7 +180,8 @@ def parse_hide(value) -> tuple[tuple[str, ...], list[str]]:
     if value is None:
         return (), []
     names = [n.strip().lower() for n in str(value).split(",") if n.strip()]
-    known = hideable()
+    names = [ALIASES.get(n, n) for n in names]
+    known = groups() + PAGE_SECTIONS
     ok = tuple(dict.fromkeys(n for n in names if n in known))
     bad = list(dict.fromkeys(n[:30] for n in names if n not in known))
     if len(bad) > MAX_QUOTED:

@@ -40,6 +40,19 @@ REG_FIELDS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_ever
               "hsn_method", "extra_regs")
 
 
+def schedule_scale(schedule: str, step: int, steps: int) -> float:
+    """The learning-rate multiplier at `step` of a run of `steps` steps. The schedule is always
+    that of the run's current Steps: raising Steps after a decayed run is Done continues it
+    where a run planned that long would be (linear, 4,000 -> 8,000 at step 4,000: 0 -> 0.5);
+    the app says so when Steps changes (ui/notes.py)."""
+    t = min(1.0, step / max(1, steps))
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if schedule == "linear":
+        return 1.0 - t
+    return 1.0
+
+
 # --------------------------------------------------------------------------------------------
 # Trainer
 # --------------------------------------------------------------------------------------------
@@ -116,13 +129,7 @@ class Trainer:
 
     def lr_scale(self) -> float:
         """Multiplier of the base learning rates at the current step (the lr schedule)."""
-        c = self.cfg
-        t = min(1.0, self.step / max(1, c.steps))
-        if c.lr_schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * t))
-        if c.lr_schedule == "linear":
-            return 1.0 - t
-        return 1.0
+        return schedule_scale(self.cfg.lr_schedule, self.step, self.cfg.steps)
 
     def _set_lrs(self):
         k = self.lr_scale()

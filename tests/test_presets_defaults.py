@@ -137,7 +137,9 @@ def test_the_apps_dataset_menu_brings_mnists_defaults(live_app):
         assert shown["steps"] == DATASET_DEFAULTS["mnist"]["steps"]
         assert shown["lr_g"] == 5e-4
         msg = out[app.page.msg]
-        assert "its defaults are set" in msg and "Latent" in msg and "kept" in msg
+        assert "brings its own defaults" in msg and "Latent" in msg and "kept" in msg
+        # every change is named with its new value (issue 21, finding 1)
+        assert f"Latent dim = {DATASET_DEFAULTS['mnist']['latent_dim']}" in msg, msg
         # The untouched job was rebuilt as the MNIST run the controls show.
         assert s.job.cfg.dataset == "mnist" and s.job.cfg.latent_dim == shown["latent_dim"]
     finally:

@@ -48,6 +48,10 @@ def status_step(status: str) -> int:
 
 
 def rows(lineplot) -> list:
+    # A chart whose title changes in the same frame (an empty chart's "waiting" title giving
+    # way to its data) comes as an update holding the data as its value.
+    if isinstance(lineplot, dict) and isinstance(lineplot.get("value"), dict):
+        lineplot = lineplot["value"]
     return lineplot["data"] if isinstance(lineplot, dict) and "data" in lineplot else []
 
 

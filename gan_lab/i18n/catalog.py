@@ -50,7 +50,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "tab.compare": {"en": "Compare", "zh": "对比"},
     "tab.sweep": {"en": "Sweep", "zh": "扫描"},
     "tab.draw": {"en": "Draw your data", "zh": "绘制你的数据"},
-    "acc.about": {"en": "What is this? How to read the plots", "zh": "这是什么？如何读图"},
+    "acc.about": {"en": "What is this?", "zh": "这是什么？"},
+    "acc.explain": {"en": "What am I looking at?", "zh": "我在看什么？"},
     "acc.reg_help": {"en": "What does this regularizer do?", "zh": "这个正则化器做什么？"},
     "acc.settings": {"en": "Share or load settings (JSON)", "zh": "分享或载入设置（JSON）"},
     "acc.share": {"en": "Share link, downloads, uploads", "zh": "分享链接、下载、上传"},
@@ -74,6 +75,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "box.draw_n": {"en": "Points per click", "zh": "每次点击的点数"},
     "box.draw_spread": {"en": "Spread of each click", "zh": "每次点击的散布"},
     "box.share_link": {"en": "Share link", "zh": "分享链接"},
+    "box.compare_link": {"en": "Comparison link", "zh": "对比链接"},
     "box.download": {"en": "Your download", "zh": "你的下载"},
     "box.settings": {"en": "Settings", "zh": "设置"},
     "box.up_config": {"en": "Config JSON", "zh": "配置 JSON"},
@@ -159,10 +161,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "slow.done": {"en": "Slow motion: the run is done; raise Steps to go on.",
                   "zh": "慢动作：训练已完成；请调高步数后继续。"},
     # --- lessons (their texts: gan_lab.lessons in English, lessons_zh.py in Chinese) ----------
-    "lesson.box": {"en": "### Lesson {i} of {n}: {title}\n\n{intro}\n\n**What to watch.** {watch}"
-                         "\n\n**Question.** {question}",
-                   "zh": "### 第 {i} 课（共 {n} 课）：{title}\n\n{intro}\n\n**观察什么。** {watch}"
-                         "\n\n**问题。** {question}"},
+    # What to watch and the question first (on a projector both sit beside the samples plot,
+    # in two columns; on a phone they come first); the lesson's introduction one click away.
+    "lesson.box": {"en": "### Lesson {i} of {n}: {title}\n\n**What to watch.** {watch}\n\n"
+                         "**Question.** {question}\n\n<details><summary>About this lesson"
+                         "</summary>\n\n{intro}\n\n</details>",
+                   "zh": "### 第 {i} 课（共 {n} 课）：{title}\n\n**观察什么。** {watch}\n\n"
+                         "**问题。** {question}\n\n<details><summary>关于这节课"
+                         "</summary>\n\n{intro}\n\n</details>"},
     "lesson.pick": {"en": "Start a guided lesson…", "zh": "开始一节引导课程…"},
     "lesson.set": {"en": "Lesson {i}: **{title}** is set up. Press **Train**.",
                    "zh": "第 {i} 课：**{title}** 已设置好。请按 **训练**。"},
@@ -183,7 +189,7 @@ FIELD_LABELS_ZH: dict[str, str] = {
     "reg_bias": "也正则化偏置", "hsn_iters": "HSN1R 迭代次数", "hsn_every": "HSN1R 每 k 步",
     "hsn_method": "HSN1R 方法", "sparsity_eps": "稀疏阈值 eps", "eval_every": "每隔多少步评估",
     "sharpness_every": "每隔多少步测锐度",
-    "extra_regs": "额外的正则化器", "lam_goal": "Lambda 目标", "lam_gain": "Lambda 目标增益",
+    "extra_regs": "额外的正则化器", "lam_goal": "Lambda 目标", "lam_gain": "Lambda 目标增益", "init": "起点",
 }
 
 # RunConfig's help lines in Chinese (English: config.py's `help`); the page appends the range.
@@ -227,5 +233,6 @@ FIELD_HELP_ZH: dict[str, str] = {
     "extra_regs": "同时使用更多正则化器，每个有自己的作用对象和 lambda：用“+”连接的 kind:target:lambda 项，例如 l2:d:0.001（配合 L1 即弹性网络）或 l2:d:0.001+hsn1r:d:0.01。留空：只用上面的正则化器。它们共用其选项（L1 方式、HSN1R 等）。",
     "lam_goal": "自适应 lambda（0 = 关闭）：训练中调节 lambda，使目标网络保持这个目标。L1：精确零的比例（0-1）；L2：权重范数；HSN1R：锐度（每次测量锐度时）。无法达到的目标会被报告。",
     "lam_gain": "自适应 lambda 的增益 k：每次测量时 lambda *= exp(k * 误差)（误差截断到 [-1, 1]），范围 [1e-6, 1]。",
+    "init": "从随机权重开始，或从一个已在这份数据上训练好的 GAN 开始（随应用提供 MNIST 数字和 MNIST 卷积两个预设的）：这样正则化器从第一步起就作用在一个已收敛的模型上。",
     "sharpness_every": "每 N 步测量一次锐度（D 和 G 的损失的 Hessian 最大特征值的绝对值）；0 = 只在最后测量。",
 }

@@ -33,6 +33,7 @@ LABELS = (
     ("sweep_values", "box.sweep_values"), ("sweep_table", "box.sweep_table"),
     ("sweep_plot", "box.sweep_plot"), ("draw_n", "box.draw_n"),
     ("draw_spread", "box.draw_spread"), ("share_box", "box.share_link"),
+    ("compare_link_box", "box.compare_link"),
     ("download", "box.download"), ("cfg_json", "box.settings"), ("loss_plot", "plot.losses"),
     ("pen_plot", "plot.penalties"), ("a_samples", "plot.a"), ("b_samples", "plot.b"),
     ("overlay_plot", "plot.overlay"), ("tab_watch", "tab.watch"), ("about_acc", "acc.about"),
@@ -83,6 +84,7 @@ def components(p, ctl) -> list:
     out += [c for g in GROUP_KEYS if _titled(c := p.groups.get(g))]
     out += [getattr(p, a) for a, _ in METRIC_CHARTS]
     out += list(p.preset_btns.values()) + list(p.dl_btns.values())
+    out += getattr(p, "explain_accs", [])
     return out + [p.lesson_pick, p.lesson_text] + list(ctl.fields.values()) + list(
         ctl.log_sliders.values())
 
@@ -96,6 +98,8 @@ def relabel(p, ctl, lang: str, is_image: bool = False) -> dict:
     for attr, key in LABELS:
         if hasattr(p, attr):
             out[getattr(p, attr)] = gr.update(label=t(key, lang))
+    for acc in getattr(p, "explain_accs", []):
+        out[acc] = gr.update(label=t("acc.explain", lang))
     for name, btn in p.preset_btns.items():
         out[btn] = gr.update(value=t(f"preset.{name}", lang))
     for kind, btn in p.dl_btns.items():

@@ -39,6 +39,14 @@ class LessonPanel:
                     p.lesson_pick: gr.update(value=i + 1)})
         return out
 
+    def reopen(self, s) -> dict:
+        """The lesson box of a session a reload took back (its run is kept, not re-applied)."""
+        p, i = self.page, s.lesson
+        return {p.lesson_box: gr.update(visible=True), p.lesson_text: lesson_markdown(i),
+                p.lesson_back: gr.update(interactive=i > 0),
+                p.lesson_next: gr.update(interactive=i < len(LESSONS) - 1),
+                p.lesson_pick: gr.update(value=i + 1)}
+
     def on_pick(self, s, value, heat, arrows, mani, layer):
         try:
             i = int(value) - 1

@@ -33,6 +33,18 @@ def _run_data(label: str, snap, dashed: bool = False) -> dict:
             "is_image": snap.is_image, "dashed": dashed}
 
 
+def run_label(cfg: RunConfig, most: int = 4) -> str:
+    """A run's settings in a few words for its panel: what differs from its dataset's
+    defaults (at most `most` of them), the dataset and the seed."""
+    diff = {k: v for k, v in cfg.non_default().items() if k not in ("dataset", "seed")}
+    words = [f"{label_of(k)} {shown_value(k, v)}" for k, v in list(diff.items())[:most]]
+    if len(diff) > most:
+        words.append(f"{len(diff) - most} more")
+    if cfg.reg == "none" and "reg" not in diff:
+        words.insert(0, "no regularizer")
+    return ", ".join([shown_value("dataset", cfg.dataset), *words, f"seed {cfg.seed}"])
+
+
 class Compare:
     def __init__(self, page, ctl, registry, msgs, apply):
         self.page, self.ctl, self.registry, self.msgs, self.apply = (page, ctl, registry, msgs,
@@ -48,8 +60,12 @@ class Compare:
         cfg = self.ctl.to_config(list(controls))
         self.registry.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
         step = s.job_a.snapshot().step
-        return self.msgs.ok(s, f"Run A pinned at step {step:,}. Change one thing in the "
-                               "controls, then press **Train B beside A** (same seed as A).")
+        out = self.msgs.ok(s, f"Run A pinned at step {step:,}. Change one thing in the "
+                              "controls, then press **Train B beside A** (same seed as A).")
+        # A is on screen at once (its pictures drawn now), not after B's first frame.
+        s.shown.pop("compare", None)
+        out.update(self.render(s, heat, arrows, mani, layer, wait=True))
+        return out
 
     def on_train_ab(self, s, heat, arrows, mani, layer, *controls):
         if s.job_a is None:
@@ -101,8 +117,9 @@ class Compare:
             raise ConfigError("dataset", "a comparison link cannot carry uploaded points")
         link = share.share_url(page_base(page_url, request), cfg, compare_with=s.job_a.cfg)
         return {self.page.share_box: link,
-                **self.msgs.note("Comparison link in **Share link, downloads, uploads** "
-                                 "(sidebar).")}
+                self.page.compare_link_box: gr.update(value=link, visible=True),
+                **self.msgs.note("Comparison link below the buttons: copy it with its "
+                                 "copy button.")}
 
     def from_link(self, s, query, b: RunConfig) -> list[ConfigError]:
         """Set up the comparison a link describes (B is already the session's job)."""
@@ -135,6 +152,11 @@ class Compare:
         if s.shown.get("compare") != text:
             s.shown["compare"] = text
             out[p.compare_status] = text
+        labels = (f"A: {run_label(s.job_a.cfg)}", f"B: {run_label(s.job.cfg)}")
+        if s.shown.get("compare_labels") != labels:   # each panel names its settings
+            s.shown["compare_labels"] = labels
+            out[p.a_samples] = gr.update(label=labels[0])
+            out[p.b_samples] = gr.update(label=labels[1])
         ids = (id(s.job_a), id(s.job))
         runs = [_run_data("A", a, dashed=True), _run_data("B", b)]
         return [
