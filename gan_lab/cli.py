@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, RunConfig, coerce, specs
+from .config import ConfigError, RunConfig, coerce, spec, specs
 from .presets import by_slug, preset_fields, preset_list
 
 EXIT_BAD_INPUT = 2
@@ -32,9 +32,12 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(EXIT_BAD_INPUT)
 
 
-def add_config_flags(p: argparse.ArgumentParser) -> None:
+def add_config_flags(p: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One flag per RunConfig field, except `skip` (fields a command declares itself)."""
     g = p.add_argument_group("hyperparameters (defaults from RunConfig)")
     for s in specs():
+        if s["name"] in skip:
+            continue
         flags = [f"--{s['name']}"]
         if "_" in s["name"]:
             flags.append(f"--{s['name'].replace('_', '-')}")
@@ -50,6 +53,13 @@ def add_preset_flag(p: argparse.ArgumentParser) -> None:
                    help="start from a named experiment (the app's presets): "
                         + ", ".join(by_slug()) + "; `--preset list` describes them. "
                         "--config and flags override it")
+
+
+def init_path(args: argparse.Namespace) -> str | None:
+    """train's --init as a checkpoint file, or None when it is not given or is one of
+    RunConfig.init's choices (random, trained: the field; a file named so is ./trained)."""
+    v = getattr(args, "init", None)
+    return None if v is None or v.strip() in spec("init")["choices"] else v
 
 
 def config_fields(args: argparse.Namespace, skip=frozenset()) -> dict:
@@ -68,7 +78,7 @@ def config_fields(args: argparse.Namespace, skip=frozenset()) -> dict:
     base = {k: v for k, v in base.items() if k not in skip}
     for s in specs():
         v = getattr(args, s["name"], None)
-        if v is not None:
+        if v is not None and not (s["name"] == "init" and init_path(args)):
             base[s["name"]] = coerce(s["name"], v)
     return base
 
@@ -173,7 +183,7 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
             if s % log_every == 0 or s == cfg.steps:
                 rows_out.append({"step": s, **dict(zip(LOSS_KEYS, window / wn))})
                 if tb is not None:
-                    tb.losses(s, rows_out[-1], tr.cfg.lam)
+                    tb.losses(s, rows_out[-1], tr.lam)
                 window[:] = 0
                 wn = 0
         if tb is not None:
@@ -237,13 +247,15 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
         "cpu_s": round(cpu, 3),
         "steps_per_s": round(tr.step / wall, 2) if wall > 0 else None,
         "device": str(tr.device), "device_reason": tr.device_reason,
-        "final": final, "diverged": diverged,
+        "final": final, "diverged": diverged, "notes": run.notes,
         # Training steps and evaluations apart (thread CPU, one torch thread); the first step
         # from which the run holds its dataset's quality bar (gan_lab.time_to_quality).
         "cpu_train_s": round(run.cpu_train, 3), "cpu_eval_s": round(run.cpu_eval, 3),
         "time_to_quality": None if diverged else time_to_quality.result(
             run.metric_log.rows, cfg.dataset, run.train_cpu_at),
     }
+    for note in run.notes:   # e.g. an adaptive lambda's goal found unreachable
+        print(f"note: {note}", file=sys.stderr)
     summary["total_wall_s"] = round(time.perf_counter() - w_start, 3)
     summary["total_cpu_s"] = round(time.process_time() - c_start, 3)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
@@ -270,15 +282,16 @@ def check_train_inputs(args, cfg: RunConfig) -> None:
     runs.check_run_dest(out, "--out")
     ours = {out.resolve() / n for n in runs.RUN_FILES}
     for flag in ("config", "points", "init"):
-        given = getattr(args, flag, None)
+        given = init_path(args) if flag == "init" else getattr(args, flag, None)
         if given and Path(given).resolve() in ours:
             raise ConfigError("--out", f"--{flag} {given} is a file the run would write in "
                                        f"--out {out}: choose another --out")
-    if args.init:
+    if init_path(args):
         init = Path(args.init)
         if not init.is_file():
             raise ConfigError("--init", f"{args.init} " + ("is not a file" if init.exists()
-                                                          else "does not exist"))
+                                                          else "does not exist") + "; or "
+                                        "--init trained (a shipped trained GAN) or random")
         try:
             load_checkpoint(init, cfg)
         except CheckpointError as e:
@@ -312,7 +325,7 @@ def cmd_train(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        summary = train(cfg, Path(args.out), points, init=args.init, log_every=args.log_every,
+        summary = train(cfg, Path(args.out), points, init=init_path(args), log_every=args.log_every,
                         quiet=args.quiet, tensorboard=tb_dir)
     except (CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -338,7 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "flags given as well override it")
     t.add_argument("--out", help="output directory (required)")
     t.add_argument("--points", help="CSV of x,y rows to train on (sets dataset=custom)")
-    t.add_argument("--init", help="start from a checkpoint.safetensors (shapes must match)")
+    t.add_argument("--init", metavar="trained|random|FILE",
+                   help="'trained': start from the trained GAN shipped for this dataset and "
+                        "architecture (assets/warm: --preset mnist and mnist-conv); 'random' "
+                        "(default): random weights; else a checkpoint.safetensors to start "
+                        "from (shapes must match)")
     t.add_argument("--log_every", "--log-every", type=int, default=None,
                    help="write a metrics.csv row every N steps (default: steps/2000, at least 1)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -347,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "metrics, weight histograms) into DIR/<name of --out>; needs the "
                         "optional tensorboard package (requirements-tensorboard.txt)")
     add_preset_flag(t)
-    add_config_flags(t)
+    add_config_flags(t, skip=("init",))
     t.set_defaults(func=cmd_train)
     for name, mod in (("bench", "bench"), ("eval", "evaluate"), ("sweep", "sweep")):
         _add_optional_command(sub, name, mod)

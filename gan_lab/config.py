@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
+from . import adaptive as _adaptive
 from . import data as _data
 from . import losses as _losses
 from . import regularizers as _regularizers
-from .errors import BRIEF_CHARS, ConfigError, brief
+from .config_coerce import coerce_value
+from .errors import BRIEF_CHARS, ConfigError, bounds, brief, got
 
 __all__ = ["RunConfig", "ConfigError", "Change", "LIVE_FIELDS", "NET_FIELDS", "DATASET_DEFAULTS",
            "brief", "BRIEF_CHARS", "coerce", "defaults_for", "field_map", "plan_change", "spec",
@@ -63,6 +65,12 @@ class RunConfig:
     # --- data ---------------------------------------------------------------------------------
     dataset: str = _p("ring8", "Training data: a 2-D shape or real MNIST digits.",
                       choices=_data.names, labels=_data.labels, label="Dataset")
+    init: str = _p("random", "Start from random weights, or from a GAN already trained on this "
+                             "data (shipped for the MNIST digits and MNIST conv presets): a "
+                             "regularizer then acts on a converged model from the first step.",
+                   choices=("random", "trained"),
+                   labels={"random": "Random weights", "trained": "A trained GAN"},
+                   label="Start from")
     # --- architecture -------------------------------------------------------------------------
     arch: str = _p("mlp", "Network type: MLP for any data; 'conv' (DCGAN-style) for images "
                           "(MNIST) only.",
@@ -171,6 +179,21 @@ class RunConfig:
                                "(double backprop through the Hessian-vector product, ~3.7x).",
                          choices=("fd", "exact"), group="regularization", label="HSN1R method",
                          live=True)
+    # Combined regularizers and adaptive lambda (gan_lab.regularizers.combo, gan_lab.adaptive).
+    extra_regs: str = _p("", "More regularizers at once, each with its own target and lambda: "
+                             "kind:target:lambda items joined by '+', e.g. l2:d:0.001 (with reg "
+                             "l1: elastic net) or l2:d:0.001+hsn1r:d:0.01. Empty: only the "
+                             "regularizer above. They share its options (L1 mode, HSN1R ...).",
+                         group="regularization", label="Extra regularizers", live=True)
+    lam_goal: float = _p(0.0, "Adaptive lambda (0 = off): lambda is tuned during the run to hold "
+                              "this goal in the target network. L1: its fraction of exact zeros "
+                              "(0-1); L2: its weight norm; HSN1R: its sharpness (at each "
+                              "sharpness measurement). A goal it cannot reach is reported.",
+                         lo=0.0, hi=1e6, group="regularization", label="Lambda goal", live=True)
+    lam_gain: float = _p(1.0, "Adaptive lambda's gain k: lambda *= exp(k * error) at each "
+                              "measurement (error clipped to [-1, 1]), within [1e-6, 1].",
+                         lo=0.01, hi=10.0, group="regularization", label="Lambda goal gain",
+                         live=True)
     # --- measurement --------------------------------------------------------------------------
     sparsity_eps: float = _p(1e-3, "A weight counts as sparse when |w| <= eps.",
                              lo=1e-8, hi=1.0, log=True, group="metrics", label="Sparsity eps",
@@ -200,19 +223,25 @@ class RunConfig:
             if f.type in ("int", int):
                 if isinstance(v, bool) or not isinstance(v, int):
                     raise ConfigError(f.name, f"must be a whole number in "
-                                              f"[{m['lo']}, {m['hi']}], got {brief(v)}")
+                                              f"{bounds(m['lo'], m['hi'])}, {got(v)}")
             elif f.type in ("float", float):
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise ConfigError(f.name, f"must be a finite number in "
-                                              f"[{m['lo']:g}, {m['hi']:g}], got {brief(v)}")
+                                              f"{bounds(m['lo'], m['hi'])}, {got(v)}")
             if m["lo"] is not None and v < m["lo"] or m["hi"] is not None and v > m["hi"]:
-                raise ConfigError(f.name, f"must be in [{m['lo']:g}, {m['hi']:g}], got {brief(v)}")
+                raise ConfigError(f.name, f"must be in {bounds(m['lo'], m['hi'])}, got {brief(v)}")
         # Rules that span fields.
         if self.arch == "conv" and not _data.is_image(self.dataset):
             raise ConfigError("arch", "'conv' works only with image data (mnist); use 'mlp'")
         if self.g_norm != "none" and self.arch != "conv":
             raise ConfigError("g_norm", "batch norm is for the conv generator (arch conv); "
                                         "use 'none' with an MLP")
+        _regularizers.check_combination(self.reg, self.reg_target,
+                                        _regularizers.extras_of(self))
+        _adaptive.check_goal(self)
+        if self.init == "trained":   # a shipped checkpoint must fit (assets/warm/manifest.json)
+            from .warm import check_init
+            check_init(self)
         return self
 
     @property
@@ -280,13 +309,16 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 def switch_dataset(cfg: RunConfig, old: str) -> RunConfig:
     """The controls' config after the dataset menu changed from `old` to cfg.dataset: every
     field still at `old`'s default takes the new dataset's default; fields the user changed
-    keep their values (the app's version of "fields the user did not set")."""
+    keep their values (the app's version of "fields the user did not set"); init goes back to
+    random."""
     if old == cfg.dataset:
         return cfg
     before, after = defaults_for(old), defaults_for(cfg.dataset)
     changes = {k: after[k] for k in (set(DATASET_DEFAULTS.get(old, {}))
                                      | set(DATASET_DEFAULTS.get(cfg.dataset, {})))
                if getattr(cfg, k) == before[k] and before[k] != after[k]}
+    if cfg.init == "trained":   # a trained start belongs to the dataset it was trained on
+        changes["init"] = "random"
     return dataclasses.replace(cfg, **changes).validate() if changes else cfg
 
 
@@ -348,52 +380,4 @@ def plan_change(old: RunConfig, new: RunConfig) -> Change:
 def coerce(name: str, value: Any) -> Any:
     """Turn user input (CLI string, URL query string, JSON value, UI number) into the field's
     type, raising ConfigError with the field name when it cannot. Range checks are validate()'s."""
-    s = spec(name)
-    t = s["type"]
-    try:
-        if t == "bool":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
-                return False
-            if isinstance(value, (int, float)) and value in (0, 1):
-                return bool(value)
-            raise ValueError
-        if t == "int":
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise ValueError
-                return int(value)
-            if isinstance(value, str):
-                v = float(value.strip())
-                if not v.is_integer():
-                    raise ValueError
-                return int(v)
-            if isinstance(value, int):
-                return value
-            raise ValueError
-        if t == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            v = float(value.strip()) if isinstance(value, str) else float(value)
-            if not math.isfinite(v):
-                raise ValueError
-            return v
-        if t == "str":
-            if not isinstance(value, str):
-                raise ValueError
-            return value.strip()
-    except (ValueError, TypeError, AttributeError, OverflowError):
-        pass
-    kind = {"int": "a whole number", "float": "a finite number", "bool": "true or false",
-            "str": "text"}[t]
-    rng = ""
-    if s["choices"]:
-        rng = f" (one of {', '.join(map(str, s['choices']))})"
-    elif s["lo"] is not None:
-        rng = f" in [{s['lo']:g}, {s['hi']:g}]"
-    raise ConfigError(name, f"must be {kind}{rng}, got {brief(value)}")
+    return coerce_value(spec(name), value)

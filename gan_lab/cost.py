@@ -18,12 +18,12 @@ results are cached per architecture.
 
 A step is then composed term by term, one function per term (`TERMS`): D's updates, G's update,
 D's R1 and WGAN-GP penalties, spectral norm, HSN1R's extra gradients on the steps it applies,
-the optimizer and G's weight average. `worst_step_gflop` adds the evaluation the last step
-makes (quality metrics and sharpness at full precision), the longest piece of work a run ever
-does without returning to its scheduler. Factors (a backward ~2 forwards, R1 ~6, an HVP ~5) are
-the usual autograd ratios, checked against measured steps by scripts/calibrate_cost.py: the
-measured CPU-seconds per estimated GFLOP of real steps on one core set GFLOP_PER_S and the
-default caps (docs/results/step_cost.json).
+L1 and L2 (each regularizer of a combination), the optimizer and G's weight average.
+`worst_step_gflop` adds the last step's evaluation (quality and sharpness at full precision),
+the longest piece of work a run does without returning to its scheduler. Factors (a backward
+~2 forwards, R1 ~6, an HVP ~5), checked by scripts/calibrate_cost.py: the measured CPU-seconds
+per estimated GFLOP of real steps on one core set GFLOP_PER_S and the default caps
+(docs/results/step_cost.json).
 
 To add a cost (a new penalty, a new loss): one function `(cfg, nets) -> GFLOP` in TERMS, and
 its memory in `step_mb` if it keeps graphs alive.
@@ -35,6 +35,7 @@ import functools
 from dataclasses import dataclass
 
 from .config import NET_FIELDS, ConfigError, RunConfig
+from .regularizers import active_regs
 
 BWD = 2.0   # one backward pass costs about two forwards (gradients w.r.t. inputs and weights)
 # R1 on a real batch: D's forward with a graph (1), the input gradient built for double
@@ -184,16 +185,13 @@ def _g_update(cfg: RunConfig, n: Nets) -> float:
 
 def _r1(cfg: RunConfig, n: Nets) -> float:
     """D's R1 gradient penalty: a double backward through D on each real batch."""
-    if cfg.d_r1 <= 0:
-        return 0.0
-    return cfg.d_steps * cfg.batch_size * R1_TIMES * n.D.flop / 1e9
+    return cfg.d_steps * cfg.batch_size * R1_TIMES * n.D.flop / 1e9 if cfg.d_r1 > 0 else 0.0
 
 
 def _wgan_gp(cfg: RunConfig, n: Nets) -> float:
     """WGAN-GP's penalty: D on the interpolates and a double backward, each critic step."""
-    if cfg.loss != "wgan-gp" or cfg.gp_weight <= 0:
-        return 0.0
-    return cfg.d_steps * cfg.batch_size * (1 + R1_TIMES) * n.D.flop / 1e9
+    on = cfg.loss == "wgan-gp" and cfg.gp_weight > 0
+    return cfg.d_steps * cfg.batch_size * (1 + R1_TIMES) * n.D.flop / 1e9 if on else 0.0
 
 
 def _spectral_norm(cfg: RunConfig, n: Nets) -> float:
@@ -203,18 +201,22 @@ def _spectral_norm(cfg: RunConfig, n: Nets) -> float:
     return 10.0 * nets * (cfg.d_steps + 1) / 1e9
 
 
+def _on(cfg: RunConfig, kinds: tuple[str, ...]) -> list[str]:   # extra_regs' included
+    return [net for kind, net, _lam in active_regs(cfg) if kind in kinds]
+
+
 def _hsn1r(cfg: RunConfig, n: Nets) -> float:
     """HSN1R's extra gradients on a step where it applies (every hsn_every steps; the dearest
     step is one of those)."""
-    if cfg.reg != "hsn1r" or cfg.lam <= 0:
-        return 0.0
     extra = HSN_EXTRA.get(cfg.hsn_method, max(HSN_EXTRA.values())) * cfg.hsn_iters
-    out = 0.0
-    if cfg.reg_target in ("d", "both"):
-        out += _d_updates(cfg, n) * extra
-    if cfg.reg_target in ("g", "both"):
-        out += _g_update(cfg, n) * extra
-    return out
+    return sum((_d_updates if net == "d" else _g_update)(cfg, n) * extra
+               for net in _on(cfg, ("hsn1r",)))
+
+
+def _weight_penalties(cfg: RunConfig, n: Nets) -> float:
+    """L1 and L2: ~4 flops per weight an update (term and gradient, or the soft-threshold)."""
+    return sum(4.0 * (cfg.d_steps * n.D.params if net == "d" else n.G.params)
+               for net in _on(cfg, ("l1", "l2"))) / 1e9
 
 
 def _optimizer(cfg: RunConfig, n: Nets) -> float:
@@ -227,7 +229,7 @@ def _g_average(cfg: RunConfig, n: Nets) -> float:
 
 TERMS = {"D updates": _d_updates, "G update": _g_update, "R1 penalty": _r1,
          "WGAN-GP penalty": _wgan_gp, "spectral norm": _spectral_norm, "HSN1R": _hsn1r,
-         "optimizer": _optimizer, "G weight average": _g_average}
+         "L1 / L2": _weight_penalties, "optimizer": _optimizer, "G weight average": _g_average}
 
 
 def step_terms(cfg: RunConfig) -> dict[str, float]:
@@ -311,12 +313,10 @@ def train_mb(cfg: RunConfig) -> float:
     if cfg.d_r1 > 0 or (cfg.loss == "wgan-gp" and cfg.gp_weight > 0):
         d_phase += 2 * n.D.act                 # R1's / WGAN-GP's graph of the input gradient
     g_phase = n.G.act + n.D.act
-    if cfg.reg == "hsn1r" and cfg.lam > 0:
-        extra = 1 + HSN_MEM.get(cfg.hsn_method, max(HSN_MEM.values()))
-        if cfg.reg_target in ("d", "both"):
-            d_phase *= extra
-        if cfg.reg_target in ("g", "both"):
-            g_phase *= extra
+    extra = 1 + HSN_MEM.get(cfg.hsn_method, max(HSN_MEM.values()))
+    nets = _on(cfg, ("hsn1r",))
+    d_phase *= extra if "d" in nets else 1
+    g_phase *= extra if "g" in nets else 1
     return 4 * cfg.batch_size * max(d_phase, g_phase) * MEM_TIMES / 2**20
 
 
@@ -359,7 +359,7 @@ def _drivers(cfg: RunConfig) -> str:
         parts.append("R1 penalty on")
     if cfg.loss == "wgan-gp" and cfg.gp_weight > 0:
         parts.append("WGAN-GP penalty on")
-    if cfg.reg == "hsn1r" and cfg.lam > 0:
+    if _on(cfg, ("hsn1r",)):
         parts.append(f"HSN1R {cfg.hsn_method}, {cfg.hsn_iters} iteration(s)")
     return ", ".join(parts)
 

@@ -34,3 +34,26 @@ class ConfigError(ValueError):
         field = str(field)   # an unknown key from a client may be long: keep messages short
         self.field = field if len(field) <= BRIEF_CHARS else field[: BRIEF_CHARS - 1] + "…"
         super().__init__(f"{self.field}: {message}")
+
+
+def num(v) -> str:
+    """A bound as a person reads it: 2147483647 as 2,147,483,647 (not 2.14748e+09); 4096 and
+    0.001 as they are."""
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
+        return f"{int(v):,}" if abs(v) >= 10_000 else str(int(v))
+    return f"{v:g}"
+
+
+def bounds(lo, hi) -> str:
+    """'[lo, hi]' of a field's range, for messages."""
+    return f"[{num(lo)}, {num(hi)}]"
+
+
+def got(value) -> str:
+    """What a number box sent, for a message: an empty box or text is 'not a number' (gradio
+    sends None for text typed into a number box), anything else is quoted."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "got an empty box or text that is not a number"
+    if isinstance(value, str):
+        return f"got {brief(value)}, which is not a number"
+    return f"got {brief(value)}"

@@ -34,7 +34,8 @@ def config_json(cfg: RunConfig) -> str:
 def metrics_csv(snap: Snapshot) -> str:
     """The run's curves as CSV text, one row per step that has data, in step order.
 
-    Columns: step, loss_d, loss_g, reg_d, reg_g, then every metric the run evaluated, sorted by
+    Columns: step, loss_d, loss_g, reg_d, reg_g, gp_d, the extra regularizers' penalties
+    (extra_<kind>_<net>, trainer.LOSS_KEYS), then every metric the run evaluated, sorted by
     name (the same columns as the CLI's metrics.csv), for example grid_js, grid_kl, hq_frac,
     modes, rev_kl, sharpness_d, sharpness_g, sparsity_d, sparsity_g, zeros_d, zeros_g.
 

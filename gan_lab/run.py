@@ -57,7 +57,8 @@ class Commit:
     finite. evals: (step, metrics) measured since the previous commit. done: the run reached
     cfg.steps and made its final evaluation. diverged: why it stopped early (the run is at its
     last good state). g_state, d_state (CPU tensors) and samples: the run as a page shows it
-    now, or None when the advance was asked for no view."""
+    now, or None when the advance was asked for no view. notes: reports made on the way (an
+    adaptive lambda's goal found unreachable)."""
 
     step: int
     rows: np.ndarray
@@ -68,6 +69,7 @@ class Commit:
     g_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     d_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     samples: np.ndarray | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)   # e.g. an adaptive lambda's unreachable goal
 
     @property
     def latest(self) -> dict[str, float]:
@@ -113,6 +115,8 @@ class Run:
         self._evals: list[tuple[int, dict[str, float]]] = []   # not yet committed
         self._final_at = -1      # step of the last full-precision final evaluation
         self._k = 1              # steps per sub-chunk; grows to about SUB_S of work
+        self.notes: list[str] = []   # every note of the run; Commit.notes: the new ones
+        self._new_notes: list[str] = []
         # CPU-seconds of this thread (time.thread_time; one torch thread) in training steps and
         # in evaluations, and the training CPU-seconds at each evaluation's step.
         self.cpu_train = self.cpu_eval = 0.0
@@ -172,6 +176,16 @@ class Run:
         self.metric_log.add(step, m)
         self._evals.append((step, m))
 
+    def _scheduled(self, sharp: bool) -> dict[str, float]:
+        """An evaluation of the schedule, and the adaptive lambda's measurement on it."""
+        tr = self.trainer
+        m = tr.evaluate(sharp=sharp)
+        note = tr.adapt(m, sharp)    # gan_lab.adaptive
+        if note:
+            self.notes.append(note)
+            self._new_notes.append(note)
+        return m
+
     def advance(self, max_steps: int | None = None, seconds: float | None = None, *,
                 view: bool = True) -> Commit:
         """Train until `max_steps` more steps are done, `seconds` have passed (checked after
@@ -212,7 +226,7 @@ class Run:
             s = tr.step
             sharp = _crossed(cfg.sharpness_every, s, s0)
             if _crossed(cfg.eval_every, s, s0) or sharp:
-                self._evaluate(tr.evaluate, sharp=sharp)
+                self._evaluate(self._scheduled, sharp)
             if seconds is not None and time.monotonic() - t0 >= seconds:
                 break
         done = diverged is None and tr.step >= cfg.steps
@@ -225,7 +239,8 @@ class Run:
             self.history.add(tr.step - len(out) + 1 + i, row)
         evals, self._evals = self._evals, []
         commit = Commit(step=tr.step, rows=out, evals=evals, seconds=t_train, done=done,
-                        diverged=diverged)
+                        diverged=diverged, notes=self._new_notes)
+        self._new_notes = []
         if view:
             commit.g_state, commit.d_state, commit.samples = self.view()
         return commit

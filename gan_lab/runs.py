@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError, RunConfig, spec, specs
+from .regularizers import extras_of
 from .rundirs import (  # noqa: F401 - the run folder API, re-exported
     PARTIAL,
     RUN_FILES,
@@ -59,9 +60,10 @@ RUNS_DIR_ENV = "GAN_LAB_RUNS_DIR"
 DEFAULT_RUNS_DIR = "runs"
 SEP = " · "
 # Regularizer fields that mean nothing when reg is "none" (every field of the "regularization"
-# group but reg itself): the name leaves them out, and a sweep collapses them (gan_lab/sweep/).
+# group but reg itself and the extra regularizers): the name leaves them out, and a sweep
+# collapses them (gan_lab/sweep/).
 REG_ONLY = tuple(s["name"] for s in specs() if s["group"] == "regularization"
-                 and s["name"] != "reg")
+                 and s["name"] not in ("reg", "extra_regs"))
 TARGETS = {"d": "D", "g": "G", "both": "G and D"}
 
 
@@ -120,8 +122,13 @@ def run_name(cfg: RunConfig) -> str:
                 s += f" every {cfg.hsn_every}"
             if "hsn_iters" in diff:
                 s += f", {cfg.hsn_iters} iterations"
+        if cfg.lam_goal > 0:
+            s += f" (adaptive, goal {cfg.lam_goal:g})"
         parts.append(s)
-    skip = {"dataset", "device", "reg", *REG_ONLY}
+    for e in extras_of(cfg):   # "+ L2 0.001 on D"
+        label = spec("reg")["labels"].get(e.kind, e.kind)
+        parts.append(f"+ {label} {e.lam:g} on {TARGETS.get(e.target, e.target)}")
+    skip = {"dataset", "device", "reg", "extra_regs", *REG_ONLY}
     for k, v in diff.items():
         if k not in skip:
             parts.append(f"{spec(k)['label'] or k} {_value(k, v)}")

@@ -19,9 +19,10 @@ import difflib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit, urlunsplit
 
 from .config import ConfigError, RunConfig, brief, coerce, defaults_for, field_map, specs
+from .i18n import LANGS
 
 # Appended by sites a link passes through; a student clicking such a link must still get the
 # run, and ignoring them applies nothing.
@@ -82,13 +83,18 @@ def share_url(base_url: str, cfg: RunConfig, extra: dict[str, str] | None = None
               compare_with: RunConfig | None = None) -> str:
     """`base_url` with the config as its query. The base's own query and fragment are dropped:
     on Hugging Face Spaces the page's URL carries a per-visitor `__sign` token that must not be
-    passed on, and an old config query would otherwise mix with the new one.
+    passed on, and an old config query would otherwise mix with the new one. Only the page's
+    language (`lang=zh` / `lang=en`) is kept.
 
     extra: page keys (PAGE_KEYS: a drawing, a lesson) added after the config. compare_with: run
     A of a comparison whose run B is `cfg`; its fields that differ from cfg go in as `a.NAME`."""
     parts = urlsplit(base_url.strip())
     query = to_query(cfg)
     items = [(k, v) for k, v in (extra or {}).items()]
+    # The page's language is kept (only a language GAN Lab has: nothing else of the old query).
+    lang = parse_qs(parts.query).get("lang", [""])[0]
+    if lang in LANGS and "lang" not in (extra or {}):
+        items.append(("lang", lang))
     if compare_with is not None:
         items.append(("compare", "1"))
         a, b = compare_with.to_dict(), cfg.to_dict()
@@ -100,7 +106,7 @@ def share_url(base_url: str, cfg: RunConfig, extra: dict[str, str] | None = None
 
 # Keys of a link that belong to the page, not to RunConfig: a drawing, a lesson and the control
 # groups it hides, a comparison (with run A's differing fields as a.NAME).
-PAGE_KEYS = frozenset({"draw", "lesson", "hide", "compare"})
+PAGE_KEYS = frozenset({"draw", "lesson", "hide", "compare", "lang"})
 A_PREFIX = "a."
 
 

@@ -22,7 +22,9 @@ class TrainState:
 
     rng is (device type, generator state): CPU and CUDA generators have different states, so
     None means "the trainer's device starts its generator from the seed", as a new Trainer does.
-    reg_g/reg_d: {"kind", "v", "value"}, or None for "fresh" (after a regularizer change)."""
+    reg_g/reg_d: {"kind", "v", "value"} ("members": one such dict per regularizer of a
+    combination), or None for "fresh" (after a regularizer change). lam_ctl: the adaptive
+    lambda's controller (gan_lab.adaptive; None = start it from the config)."""
 
     step: int
     g: dict[str, torch.Tensor]
@@ -32,6 +34,7 @@ class TrainState:
     rng: tuple[str, torch.Tensor] | None
     reg_g: dict | None
     reg_d: dict | None
+    lam_ctl: dict | None = None
 
     def tensors(self) -> Iterator[torch.Tensor]:
         """Every tensor held (for checks that all of them live on the CPU)."""
@@ -61,12 +64,19 @@ def copied(x, to: str | None):
 
 
 def reg_state(reg, to: str | None) -> dict:
+    if hasattr(reg, "members"):   # regularizers.Combined: each member's own state
+        return {"kind": reg.kind, "members": [reg_state(m, to) for m in reg.members]}
     v = getattr(reg, "v", None)
     value = reg.value if to == "cpu" else reg.value_tensor   # no host sync for a device copy
     return {"kind": reg.kind, "v": copied(v, to) if v is not None else None, "value": value}
 
 
 def load_reg_state(reg, st: dict | None) -> None:
+    if hasattr(reg, "members"):
+        same = st is not None and st["kind"] == reg.kind
+        for i, m in enumerate(reg.members):
+            load_reg_state(m, st["members"][i] if same else None)
+        return
     if st is None or st["kind"] != reg.kind:
         reg.value = 0.0
         if hasattr(reg, "v"):

@@ -12,86 +12,45 @@ chunk on a GPU. The training loop itself (evaluation schedule, divergence, logs)
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import torch
 
-from . import generalization, metrics, penalties, spectral
-from .config import LIVE_FIELDS, ConfigError, RunConfig
-from .cost import n_params as count_params
+from . import adaptive, generalization, metrics, penalties, spectral
+from .config import LIVE_FIELDS, ConfigError, RunConfig, spec
 from .data import make_dataset
 from .losses import d_loss, g_loss
 from .models import build_models, generate, shown_weights, update_average
-from .regularizers import make_regularizer, reg_params
+from .placement import check_limits, default_threads, resolve_device
+from .regularizers import Combined, extra_key, extra_keys, extras_of, make_regularizer, reg_params
 from .state import TrainState, copied, load_reg_state, reg_state
 
 # gp_d: D's gradient penalties (R1 and WGAN-GP), weights included; the last D step's.
-LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g", "gp_d")
+# reg_d / reg_g: the primary regularizer's penalty; extra_<kind>_<net>: each extra one's
+# (RunConfig.extra_regs; 0 where that kind is not an extra on that network).
+LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g", "gp_d", *extra_keys())
+__all__ = ["Trainer", "LOSS_KEYS", "REG_FIELDS", "check_limits", "default_threads",
+           "resolve_device"]
 N_EVAL_2D = 2500     # PacGAN protocol: 2,500 generator samples
 N_EVAL_MNIST = 1000
 N_VIEW_2D = 1000     # points shown in the sample plot
 N_VIEW_MNIST = 64    # 8x8 grid from fixed noise
 # Fields whose change means new regularizer objects (their kept state starts over).
 REG_FIELDS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_every",
-              "hsn_method")
+              "hsn_method", "extra_regs")
 
 
-# --------------------------------------------------------------------------------------------
-# Device and threads
-# --------------------------------------------------------------------------------------------
-def resolve_device(cfg: RunConfig) -> tuple[torch.device, str]:
-    """(device, reason). An explicit device must exist; 'auto' prefers an accelerator except for
-    tiny 2-D nets, where kernel-launch latency makes a GPU slower than one CPU core."""
-    has_cuda = torch.cuda.is_available()
-    has_mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
-    if cfg.device == "cuda":
-        if not has_cuda:
-            raise ConfigError("device", "cuda was requested but no CUDA GPU is available here; "
-                                        "use auto or cpu")
-        return torch.device("cuda"), "requested"
-    if cfg.device == "mps":
-        if not has_mps:
-            raise ConfigError("device", "mps was requested but Apple MPS is not available here; "
-                                        "use auto or cpu")
-        return torch.device("mps"), "requested"
-    if cfg.device == "cpu":
-        return torch.device("cpu"), "requested"
-    if not (has_cuda or has_mps):
-        return torch.device("cpu"), "auto: no GPU found"
-    accel = torch.device("cuda" if has_cuda else "mps")
-    # Work per step ~ batch * width^2 * depth. Below this a step is a few dozen tiny kernels whose
-    # launch latency exceeds the CPU's compute time (see the bench command's cpu-vs-gpu table).
-    work = cfg.batch_size * max(cfg.g_hidden, cfg.d_hidden) ** 2 * max(cfg.g_depth, cfg.d_depth)
-    if not cfg.is_image and work < 256 * 256**2 * 3:
-        return torch.device("cpu"), f"auto: CPU (a {accel.type} GPU is present, but this 2-D " \
-                                    "net is too small to gain from it)"
-    return accel, f"auto: {accel.type}"
-
-
-def default_threads(cfg: RunConfig | None = None) -> int:
-    """Intra-op threads for training. These nets are tiny: splitting a 256x128 matmul over
-    threads costs more in synchronization than it saves, and on a shared 2-core box two threads
-    per job oversubscribe the CPU (measured: 116 vs 5 steps/s under load). Conv MNIST is the one
-    model big enough to gain from a second thread."""
-    cores = os.cpu_count() or 1
-    if cfg is not None and cfg.is_image and cfg.arch == "conv":
-        return min(2, cores)
-    return 1
-
-
-def check_limits(cfg: RunConfig, max_steps: int | None = None,
-                 max_params: int | None = None) -> None:
-    """Per-session caps of a shared server, reported like any other bad field."""
-    if max_steps is not None and cfg.steps > max_steps:
-        raise ConfigError("steps", f"this server allows at most {max_steps:,} steps per run")
-    if max_params is not None:
-        # Counted on nets without storage (gan_lab.cost), never built: a refused config must
-        # cost nothing (issue 18).
-        total = count_params(cfg)
-        if total > max_params:
-            raise ConfigError("g_hidden", f"the model has {total:,} parameters; this server "
-                                          f"allows {max_params:,}. Lower the widths or depths")
+def schedule_scale(schedule: str, step: int, steps: int) -> float:
+    """The learning-rate multiplier at `step` of a run of `steps` steps. The schedule is always
+    that of the run's current Steps: raising Steps after a decayed run is Done continues it
+    where a run planned that long would be (linear, 4,000 -> 8,000 at step 4,000: 0 -> 0.5);
+    the app says so when Steps changes (ui/notes.py)."""
+    t = min(1.0, step / max(1, steps))
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if schedule == "linear":
+        return 1.0 - t
+    return 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +67,11 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.G, self.D = build_models(cfg)
+        if cfg.init == "trained":   # a shipped trained GAN, its SHA-256 checked (gan_lab.warm)
+            from .warm import load as load_trained
+            g_state, d_state = load_trained(cfg)
+            self.G.load_state_dict(g_state)
+            self.D.load_state_dict(d_state)
         self.G.to(self.device)
         self.D.to(self.device)
         # Spectral norm's power iterations: one per update of that network (gan_lab.spectral).
@@ -126,34 +90,46 @@ class Trainer:
         # is rolled back (gan_lab.run).
         self.checks_each_step = self.device.type == "cpu"
         self._build_regularizers()
+        self.lam_ctl = adaptive.Controller.fresh(cfg)   # the adaptive lambda (lam_goal)
+        self._zeros = (torch.zeros((), device=self.device),) * (len(LOSS_KEYS) - 5)
 
     # --- setup ---------------------------------------------------------------------------------
     def _make_opt(self, net, lr):
         c = self.cfg
         if c.optimizer == "adam":
-            return torch.optim.Adam(net.parameters(), lr=lr, betas=(c.beta1, c.beta2))
+            # foreach: one call over all of a network's tensors instead of a Python loop over
+            # them (torch picks it only on a GPU); the same arithmetic, bit-identical weights
+            # on the CPU, ~5% more ring8 steps/s (issue 19).
+            return torch.optim.Adam(net.parameters(), lr=lr, betas=(c.beta1, c.beta2),
+                                    foreach=True)
         return torch.optim.SGD(net.parameters(), lr=lr, momentum=c.beta1)
 
     def _build_regularizers(self):
         c = self.cfg
-        kinds = {"g": c.reg if c.reg_target in ("g", "both") else "none",
-                 "d": c.reg if c.reg_target in ("d", "both") else "none"}
-        # modules: the nets the losses run through (HSN1R's fd method replays their
-        # activation branches; see regularizers.HSN1R).
-        self.reg_g = make_regularizer(kinds["g"], reg_params(self.G, c.reg_bias), c,
-                                      modules=(self.G, self.D))
-        self.reg_d = make_regularizer(kinds["d"], reg_params(self.D, c.reg_bias), c,
-                                      modules=(self.G, self.D))
+        mods = (self.G, self.D)
+        extras = extras_of(c)
+        self._extra = {}     # loss-row column -> the extra regularizer it logs
+        for tag, net in (("g", self.G), ("d", self.D)):
+            params = reg_params(net, c.reg_bias)
+            # modules: the nets the losses run through (HSN1R's fd method replays their
+            # activation branches; see regularizers.HSN1R).
+            reg = make_regularizer(c.reg if c.reg_target in (tag, "both") else "none", params, c,
+                                   modules=mods)
+            mine = [(make_regularizer(e.kind, params, c, modules=mods), e.lam)
+                    for e in extras if tag in e.nets]
+            if mine:   # more than one regularizer (regularizers.combo)
+                reg = Combined(reg, mine)
+                self._extra.update({extra_key(r.kind, tag): r for r, _ in mine})
+            setattr(self, f"reg_{tag}", reg)
+
+    @property
+    def lam(self) -> float:
+        """The primary regularizer's lambda in use: cfg.lam, or the adaptive one (lam_goal)."""
+        return self.lam_ctl.lam if adaptive.on(self.cfg) else self.cfg.lam
 
     def lr_scale(self) -> float:
         """Multiplier of the base learning rates at the current step (the lr schedule)."""
-        c = self.cfg
-        t = min(1.0, self.step / max(1, c.steps))
-        if c.lr_schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * t))
-        if c.lr_schedule == "linear":
-            return 1.0 - t
-        return 1.0
+        return schedule_scale(self.cfg.lr_schedule, self.step, self.cfg.steps)
 
     def _set_lrs(self):
         k = self.lr_scale()
@@ -182,6 +158,8 @@ class Trainer:
         self._set_hyper()
         if any(getattr(old, k) != getattr(new, k) for k in REG_FIELDS):
             self._build_regularizers()
+        fresh = old.reg != new.reg or old.reg_target != new.reg_target
+        self.lam_ctl = adaptive.Controller.fresh(new) if fresh else self.lam_ctl.synced(new)
         return new
 
     # --- training ------------------------------------------------------------------------------
@@ -192,6 +170,7 @@ class Trainer:
         if c.lr_schedule != "constant":
             self._set_lrs()
         k = self.lr_scale()
+        lam = self.lam
         gp = torch.zeros((), device=dev)
         for _ in range(c.d_steps):
             real = self.data.sample(bs, rng, dev)
@@ -205,7 +184,7 @@ class Trainer:
             # The regularizer runs the loss (a closure: some methods evaluate it more than once)
             # and the backward of loss + penalty; see regularizers.Regularizer.backward.
             ld, total = self.reg_d.backward(
-                lambda real=real, fake=fake: d_loss(c.loss, D(real), D(fake)), c.lam, self.step)
+                lambda real=real, fake=fake: d_loss(c.loss, D(real), D(fake)), lam, self.step)
             # D's gradient penalties (gan_lab.penalties): more backwards into the same .grad.
             gp = torch.zeros((), device=dev)
             if c.d_r1 > 0:
@@ -216,36 +195,44 @@ class Trainer:
             if self.checks_each_step and not torch.isfinite(total):
                 return self._bad_row(ld, None, gp)
             self.opt_d.step()
-            self.reg_d.after_step(c.lam, c.lr_d * k)
+            self.reg_d.after_step(lam, c.lr_d * k)
         spectral.power_step(self.sn_g)
         # D's weights need no gradient for G's update; skipping them saves a third of backward.
         D.requires_grad_(False)
         try:
             z = torch.randn(bs, c.latent_dim, generator=rng, device=dev)
             self.opt_g.zero_grad(set_to_none=True)
-            lg, total = self.reg_g.backward(lambda: g_loss(c.loss, D(G(z))), c.lam, self.step)
+            lg, total = self.reg_g.backward(lambda: g_loss(c.loss, D(G(z))), lam, self.step)
             if self.checks_each_step and not torch.isfinite(total):
                 return self._bad_row(ld, lg, gp)
         finally:
             D.requires_grad_(True)
         self.opt_g.step()
-        self.reg_g.after_step(c.lam, c.lr_g * k)
+        self.reg_g.after_step(lam, c.lr_g * k)
         if c.g_ema > 0:
             update_average(G, c.g_ema, self.step)
         self.step += 1
-        return ld.detach(), lg.detach(), _as_tensor(self.reg_d.value_tensor, dev), \
-            _as_tensor(self.reg_g.value_tensor, dev), gp
+        return (ld.detach(), lg.detach(), *self._pens(gp))
+
+    def _pens(self, gp):
+        """The row's penalty columns: reg_d, reg_g, gp_d and the extra regularizers'."""
+        dev, ex = self.device, self._extra
+        base = (_as_tensor(self.reg_d.value_tensor, dev), _as_tensor(self.reg_g.value_tensor, dev),
+                gp)
+        if not ex:   # one regularizer: the extra columns are zeros (a tensor reused, not made)
+            return (*base, *self._zeros)
+        return (*base, *(_as_tensor(ex[k].value_tensor, dev) if k in ex else self._zeros[0]
+                         for k in LOSS_KEYS[5:]))
 
     def _bad_row(self, ld, lg, gp):
         # A non-finite loss: the update is skipped, so weights and optimizer state stay good.
         nan = torch.tensor(float("nan"), device=self.device)
         ld = ld.detach() if torch.isfinite(ld) or lg is None else nan
         lg = nan if lg is None else lg.detach()
-        return ld, lg, _as_tensor(self.reg_d.value_tensor, self.device), \
-            _as_tensor(self.reg_g.value_tensor, self.device), gp
+        return (ld, lg, *self._pens(gp))
 
     def run_steps(self, n: int) -> np.ndarray:
-        """n training steps; returns [n, 5] float64 rows of LOSS_KEYS (one host sync).
+        """n training steps; returns [n, len(LOSS_KEYS)] float64 rows (one host sync).
 
         With checks_each_step (CPU) a non-finite loss ends the chunk early with a NaN row and no
         update; without (GPU) the chunk runs through and its caller rolls a bad one back."""
@@ -266,7 +253,8 @@ class Trainer:
                           opt_g=copied(self.opt_g.state_dict(), to),
                           opt_d=copied(self.opt_d.state_dict(), to),
                           rng=(self.rng.device.type, self.rng.get_state().clone()),
-                          reg_g=reg_state(self.reg_g, to), reg_d=reg_state(self.reg_d, to))
+                          reg_g=reg_state(self.reg_g, to), reg_d=reg_state(self.reg_d, to),
+                          lam_ctl=self.lam_ctl.state())
 
     def import_state(self, st: TrainState) -> None:
         """Load a TrainState (from any device) into this trainer, built from the current config.
@@ -289,6 +277,7 @@ class Trainer:
             self.rng.set_state(state)
         load_reg_state(self.reg_g, st.reg_g)
         load_reg_state(self.reg_d, st.reg_d)
+        self.lam_ctl = adaptive.Controller.from_state(st.lam_ctl, self.cfg)
         self.step = int(st.step)
 
     def load_weights(self, g_state: dict, d_state: dict, step: int = 0) -> None:
@@ -299,6 +288,7 @@ class Trainer:
         self.opt_g = self._make_opt(self.G, self.cfg.lr_g)
         self.opt_d = self._make_opt(self.D, self.cfg.lr_d)
         self._build_regularizers()
+        self.lam_ctl = adaptive.Controller.fresh(self.cfg)
         self.step = int(step)
 
     def state_dicts(self) -> tuple[dict, dict]:
@@ -352,7 +342,24 @@ class Trainer:
                 out["grid_kl"], out["grid_js"] = kl, js
         if sharp:
             out.update(self.sharpness() if final else self.sharpness(iters=10, n=128))
+        if adaptive.on(c):   # the adaptive lambda's curve, and an L2 goal's measure
+            out["lam"] = self.lam
+            if c.reg == "l2":
+                net = self.D if c.reg_target == "d" else self.G
+                out[f"wnorm_{c.reg_target}"] = adaptive.weight_norm(reg_params(net, c.reg_bias))
         return out
+
+    def adapt(self, m: dict[str, float], sharp: bool) -> str | None:
+        """One measurement of the adaptive lambda (gan_lab.adaptive) from the evaluation `m`
+        (HSN1R's: one with sharpness); m["lam"] becomes the lambda used from here on. Returns
+        the report when this measurement finds the goal unreachable."""
+        c = self.cfg
+        if not adaptive.on(c) or (c.reg == "hsn1r" and not sharp):
+            return None
+        key = adaptive.MEASURE[c.reg].format(c.reg_target)
+        note = self.lam_ctl.update(c.reg, m.get(key, math.nan), spec("lam")["hi"], c.reg_target)
+        m["lam"] = self.lam
+        return note
 
     def sharpness(self, iters: int = 20, n: int = 256) -> dict[str, float]:
         """Top |Hessian eigenvalue| of D's and G's losses on a fixed evaluation batch.

@@ -25,6 +25,8 @@ def _bad_values(s):
         return ["maybe", 3]
     if s["choices"] is not None:
         return ["not-a-choice"]
+    if s["type"] == "str":   # free text with its own grammar (extra_regs)
+        return ["nonsense", 3]
     out = [s["lo"] - (1 if s["type"] == "int" else abs(s["lo"]) + 1e-3), s["hi"] * 2 + 1, "abc"]
     if s["type"] == "int":
         out.append(1.5)

@@ -10,6 +10,7 @@ import pytest
 from gan_lab import lessons, share
 from gan_lab.config import RunConfig
 from gan_lab.data import drawing
+from gan_lab.presets import preset_fields
 
 
 @pytest.mark.parametrize("i", range(len(lessons.LESSONS)))
@@ -20,9 +21,9 @@ def test_every_lesson_is_a_valid_config_with_text(i):
     assert les.title and len(les.watch) > 40 and les.question.endswith("?")
 
 
-def test_the_six_lessons_cover_the_curriculum():
+def test_the_eight_lessons_cover_the_curriculum():
     titles = [les.title for les in lessons.LESSONS]
-    assert len(titles) == 6
+    assert len(titles) == 8
     regs = [les.config().reg for les in lessons.LESSONS]
     assert regs[:2] == ["none", "none"] and regs[2:5] == ["l1", "l2", "hsn1r"]
     # Lesson 6 starts from spectral norm on D and has the class switch to HSN1R on D.
@@ -30,13 +31,24 @@ def test_the_six_lessons_cover_the_curriculum():
     assert sn.title == "Spectral norm vs HSN1R"
     assert (sn.config().spectral_norm, sn.config().reg) == ("d", "none")
     assert "HSN1R" in sn.watch and "Keep as A" in sn.watch
+    # Lesson 7 tests a claim (docs/CLAIMS.md): the mode-collapse preset with proximal L1 on D.
+    claim = lessons.LESSONS[6]
+    cfg, collapse = claim.config(), RunConfig.from_dict(preset_fields("mode-collapse"))
+    assert claim.title == "Does L1 cure mode collapse?"
+    assert (cfg.reg, cfg.l1_mode, cfg.reg_target) == ("l1", "proximal", "d") and cfg.lam == 0.1
+    assert {k: getattr(cfg, k) for k in ("lr_g", "lr_d", "beta1", "steps")} == \
+        {k: getattr(collapse, k) for k in ("lr_g", "lr_d", "beta1", "steps")}
+    assert "CLAIMS.md" in claim.watch and "Keep as A" in claim.watch
+    # Lesson 8 starts MNIST from the shipped trained GAN (gan_lab.warm) and adds L1 on D.
+    warm = lessons.LESSONS[7].config()
+    assert (warm.dataset, warm.init, warm.reg, warm.reg_target) == ("mnist", "trained", "l1", "d")
 
 
 def test_lesson_and_hide_parameters_are_checked():
     assert lessons.parse_lesson("2") == (1, None)
-    for bad in ("0", "7", "two", "-1"):
+    for bad in ("0", "9", "two", "-1"):
         i, why = lessons.parse_lesson(bad)
-        assert i is None and "1 to 6" in why
+        assert i is None and "1 to 8" in why
     ok, bad = lessons.parse_hide("architecture, Optimization,bogus,share")
     assert ok == ("architecture", "optimization", "share") and bad == ["bogus"]
     assert set(lessons.groups()) == {"basic", "architecture", "optimization", "regularization",

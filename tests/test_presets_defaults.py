@@ -137,8 +137,34 @@ def test_the_apps_dataset_menu_brings_mnists_defaults(live_app):
         assert shown["steps"] == DATASET_DEFAULTS["mnist"]["steps"]
         assert shown["lr_g"] == 5e-4
         msg = out[app.page.msg]
-        assert "its defaults are set" in msg and "Latent" in msg and "kept" in msg
+        assert "brings its own defaults" in msg and "Latent" in msg and "kept" in msg
+        # every change is named with its new value (issue 21, finding 1)
+        assert f"Latent dim = {DATASET_DEFAULTS['mnist']['latent_dim']}" in msg, msg
         # The untouched job was rebuilt as the MNIST run the controls show.
         assert s.job.cfg.dataset == "mnist" and s.job.cfg.latent_dim == shown["latent_dim"]
+    finally:
+        c.close()
+
+
+def test_the_apps_dataset_menu_leaves_a_trained_start(live_app):
+    """From a trained MNIST start (lesson 8's *Start from: A trained GAN*) the dataset menu
+    goes to ring8 with ring8's defaults and random weights, instead of refusing the switch."""
+    from gradio_client import Client
+
+    from gan_lab.ui.storage import session_token
+
+    url, demo = live_app
+    app = demo.gan_lab
+    c = Client(url, verbose=False)
+    try:
+        c.predict(api_name="/lesson", lesson=8)
+        s = app.registry._sessions[session_token(c.session_hash)]
+        assert s.job.cfg.init == "trained"
+        values = [getattr(s.job.cfg, n) for n in app.ctl.names]
+        values[app.ctl.names.index("dataset")] = "ring8"
+        out = app.on_edit("dataset")(s, True, False, False, None, *values)
+        assert out[app.ctl.fields["init"]]["value"] == "random"
+        assert out[app.ctl.fields["latent_dim"]]["value"] == 2
+        assert "its defaults are set" in out[app.page.msg]
     finally:
         c.close()

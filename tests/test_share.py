@@ -16,7 +16,10 @@ from gan_lab.share import (
 )
 
 # Fields whose non-default value needs another field set for the config to be valid.
-NEEDS = {"arch": {"dataset": "mnist"}, "g_norm": {"dataset": "mnist", "arch": "conv"}}
+NEEDS = {"arch": {"dataset": "mnist"}, "g_norm": {"dataset": "mnist", "arch": "conv"},
+         "lam_goal": {"reg": "l2"},
+         # a trained start needs a shipped checkpoint's networks: MNIST's default MLP
+         "init": {k: v for k, v in defaults_for("mnist").items() if k != "init"}}
 
 
 def _alt(s):
@@ -27,6 +30,8 @@ def _alt(s):
         return not d
     if s["choices"]:
         return next(c for c in s["choices"] if c != d)
+    if s["type"] == "str":   # extra_regs: two items, a '+' that a link must keep
+        return "l2:g:0.0123456789+hsn1r:d:0.5"
     lo, hi = s["lo"], s["hi"]
     if s["type"] == "int":
         return d + 1 if d + 1 <= hi else d - 1
@@ -62,9 +67,13 @@ def test_all_fields_round_trip_together():
     base = defaults_for("mnist")
     values = {n: _alt({**SPECS[n], "default": base[n]}) for n in FIELDS}
     values["dataset"] = "mnist"
+    values["lam_goal"] = 0.4142135623730951   # reg is l1 here: a goal is a fraction of zeros
+    # init stays random: no trained GAN is shipped for the networks all the other values make
+    # (init=trained travels alone above and in tests/test_warm.py).
+    values["init"] = "random"
     cfg = RunConfig(**values).validate()
     q = to_query(cfg)
-    assert set(cfg.non_default()) == set(FIELDS)
+    assert set(cfg.non_default()) == set(FIELDS) - {"init"}
     assert from_query(q) == cfg
     # declaration order, so the same config always gives the same link
     keys = [part.split("=")[0] for part in q.split("&")]

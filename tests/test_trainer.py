@@ -180,3 +180,23 @@ def test_session_limits():
     with pytest.raises(ConfigError, match="parameters"):
         check_limits(RunConfig(g_hidden=1024, d_hidden=1024, g_depth=8), max_params=500_000)
     check_limits(RunConfig(), max_steps=20_000, max_params=500_000)
+
+
+def test_foreach_adam_gives_the_same_weights_as_the_per_tensor_loop(monkeypatch):
+    # The trainer's Adam runs over all of a network's tensors at once (foreach, issue 19);
+    # it must train exactly as torch's per-tensor default on the CPU.
+    cfg = RunConfig(steps=30, seed=5, **SMALL)
+    fast = Trainer(cfg)
+    fast.run_steps(30)
+    assert all(g.get("foreach") for o in (fast.opt_g, fast.opt_d) for g in o.param_groups)
+
+    def per_tensor(self, net, lr):
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=(self.cfg.beta1, self.cfg.beta2),
+                                foreach=False)
+
+    monkeypatch.setattr(Trainer, "_make_opt", per_tensor)
+    slow = Trainer(cfg)
+    slow.run_steps(30)
+    for a, b in zip([*fast.G.parameters(), *fast.D.parameters()],
+                    [*slow.G.parameters(), *slow.D.parameters()], strict=True):
+        assert torch.equal(a, b)

@@ -48,6 +48,10 @@ def status_step(status: str) -> int:
 
 
 def rows(lineplot) -> list:
+    # A chart whose title changes in the same frame (an empty chart's "waiting" title giving
+    # way to its data) comes as an update holding the data as its value.
+    if isinstance(lineplot, dict) and isinstance(lineplot.get("value"), dict):
+        lineplot = lineplot["value"]
     return lineplot["data"] if isinstance(lineplot, dict) and "data" in lineplot else []
 
 
@@ -276,22 +280,44 @@ def test_more_sessions_than_cores_all_train_and_say_they_share(sessions, live_ap
     assert "parameters" in f["msg"], f["msg"]
 
 
+def poll_charts(s: Session, timeout: float = 60) -> dict:
+    """Poll until the run is done; the last charts each poll sent, by name. The last three
+    outputs of a poll are the weight-spectrum, D's generalization-gap and the adaptive lambda's
+    charts."""
+    charts: dict = {}
+    deadline = time.monotonic() + timeout
+    while "Done" not in s.status and time.monotonic() < deadline:
+        raw = s.c.predict(api_name="/poll")
+        s._note(frame_of(raw, with_msg=False))
+        for name, v in (("spectrum", raw[-3]), ("gap", raw[-2]), ("lambda", raw[-1])):
+            value = v.get("value", v) if isinstance(v, dict) else v
+            if rows(value):
+                charts[name] = value
+        time.sleep(0.1)
+    return charts
+
+
+def test_combined_regularizers_and_adaptive_lambda_in_the_app(sessions):
+    s = sessions()
+    f = s.call("train", reg="l1", lam=0.001, extra_regs="l2:d", g_hidden=32, d_hidden=32,
+               steps=60, eval_every=20, sharpness_every=0)
+    assert "Extra regularizers" in f["msg"] and "kind:target:lambda" in f["msg"], f["msg"]
+    f = s.call("train", reg="l1", lam=0.001, extra_regs="l2:d:0.01", lam_goal=0.5,
+               g_hidden=32, d_hidden=32, steps=60, eval_every=20, sharpness_every=0)
+    assert "gl-err" not in f["msg"], f["msg"]
+    charts = poll_charts(s)
+    assert "Done" in s.status, s.status
+    assert {"D penalty", "D L2 (extra)"} <= {r[2] for r in s.penalty}   # step, value, series
+    lams = [r[1] for r in rows(charts["lambda"])]
+    assert {r[2] for r in rows(charts["lambda"])} == {"lambda"} and max(lams) > 0.001
+
+
 def test_mnist_run_streams_digit_grid(sessions):
     s = sessions()
     f = s.call("train", dataset="mnist", latent_dim=64, g_hidden=64, d_hidden=64, batch_size=32,
                steps=40, eval_every=20, sharpness_every=0)
     assert "gl-err" not in f["msg"], f["msg"]
-    # The last two outputs of a poll are the weight-spectrum and D's generalization-gap charts.
-    charts: dict = {}
-    deadline = time.monotonic() + 60
-    while "Done" not in s.status and time.monotonic() < deadline:
-        raw = s.c.predict(api_name="/poll")
-        s._note(frame_of(raw, with_msg=False))
-        for name, v in (("spectrum", raw[-2]), ("gap", raw[-1])):
-            value = v.get("value", v) if isinstance(v, dict) else v
-            if rows(value):
-                charts[name] = value
-        time.sleep(0.1)
+    charts = poll_charts(s)
     assert "Done" in s.status, s.status
     assert "digits" in s.status and "D gap" in s.status, s.status
     # Rows are (step, value, series).

@@ -16,7 +16,7 @@ SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval
 POLL = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
         "timer", "penalty", "fidelity", "divergence", "a_samples", "b_samples", "overlay",
         "a_weights", "b_weights", "compare_status", "sweep_table", "sweep_plot", "saved_plot",
-        "spectrum", "gap")
+        "spectrum", "gap", "lambda")
 
 
 def poll(c) -> dict:
@@ -98,12 +98,16 @@ def test_a_sweep_fills_its_table_and_plot(client):
     s = session(demo, c)
     assert [j.cfg.lam for j in s.sweep.jobs] == [0.001, 0.01, 0.1]
     s.tab = "sweep"
-    table, plot = {}, {}
+    table, plot, titles = {}, {}, []
 
     def finished():
         f = poll(c)
-        if isinstance(f["sweep_table"], dict) and f["sweep_table"].get("data"):
-            table.update(f["sweep_table"])
+        t = f["sweep_table"]
+        if isinstance(t, dict) and t.get("__type__") == "update":
+            titles.append(t.get("label"))
+            t = t.get("value")
+        if isinstance(t, dict) and t.get("data"):
+            table.update(t)
         if image(f["sweep_plot"]):
             plot.update(f["sweep_plot"])
         done = all(j.state == "done" for j in s.sweep.jobs)
@@ -115,6 +119,26 @@ def test_a_sweep_fills_its_table_and_plot(client):
     assert table["headers"][0] == "Lambda" and "D sparse %" in table["headers"]
     # at most two of a session's sweep runs trained at once
     assert max(sum(j.state == "running" for j in s.sweep.jobs), 0) <= 2
+    # the table's title says how far the sweep is, and then that it finished
+    assert any(t and "sweep is running" in t for t in titles), titles
+    wait_until(lambda: any(t and "the sweep finished" in t for t in titles) or
+               finished() and False, 20, "the finished title")
+    assert any("the sweep finished, 3 of 3 runs done" in t for t in titles if t), titles
+    for row in rows:   # numbers rounded for reading: at most 3 significant digits
+        for v in row[2:]:
+            if isinstance(v, float):
+                assert len(f"{v:g}".replace("-", "").replace(".", "").lstrip("0")) <= 3, row
+
+
+def test_sweeping_lambda_without_a_regularizer_warns(client):
+    c, _demo = client
+    out = c.predict(api_name="/sweep", field="lam", values="0.001, 0.01",
+                    **{**SMALL, "steps": 20, "reg": "none"})
+    assert "Sweep of <b>Lambda</b>" in out[0] and "has no effect" in out[0], out[0]
+    out = c.predict(api_name="/sweep", field="lam", values="0.001, 0.01",
+                    **{**SMALL, "steps": 20, "reg": "l1"})
+    assert "has no effect" not in out[0], out[0]
+    c.predict(api_name="/sweep_stop")
 
 
 def test_bad_sweeps_name_the_problem(client):
@@ -135,6 +159,24 @@ def test_a_lesson_sets_up_its_preset_and_text(client):
     assert s.lesson == 2 and s.job.cfg.reg == "l1" and s.job.cfg.l1_mode == "proximal"
     # the lesson box's text is among the outputs
     assert any(isinstance(v, str) and "What to watch" in v for v in out)
+
+
+def test_the_trained_start_lesson_shows_the_shipped_gan_at_step_0(client):
+    import torch
+    from safetensors.torch import load_file
+
+    from gan_lab import warm
+
+    c, demo = client
+    out = c.predict(api_name="/lesson", lesson=8)
+    assert "Lesson 8" in out[0] and "trained" in out[0], out[0]
+    s = session(demo, c)
+    assert s.job.cfg.init == "trained" and s.job.cfg.reg == "l1"
+    wait_until(lambda: s.job.snapshot().d_state is not None, 30)
+    snap = s.job.snapshot()
+    shipped = load_file(str(warm.ASSETS / warm.manifest()["mnist"]["file"]))
+    assert snap.step == 0
+    assert all(torch.equal(v, shipped[f"D.{k}"].float()) for k, v in snap.d_state.items())
 
 
 def test_saved_runs_are_run_folders_and_overlay_up_to_four(client):

@@ -197,8 +197,9 @@ def test_downloads_decode(tabs):
 
     msg, path = download(t, "metrics")
     rows = list(csv.reader(io.StringIO(path.read_text())))
-    assert rows[0][:6] == ["step", *LOSS_KEYS], rows[0]
-    assert rows[0][5:] == sorted(rows[0][5:]) and "modes" in rows[0], rows[0]
+    n = 1 + len(LOSS_KEYS)
+    assert rows[0][:n] == ["step", *LOSS_KEYS], rows[0]
+    assert rows[0][n:] == sorted(rows[0][n:]) and "modes" in rows[0], rows[0]
     steps = [int(r[0]) for r in rows[1:]]
     assert steps == sorted(steps) and steps[-1] == 300 and len(steps) > 10
 

@@ -96,6 +96,7 @@ class Job(RunPlace, Watched):
         for row in pv.evals:
             self._metric_log.add(row["step"], {k: v for k, v in row.items() if k != "step"})
         self._latest: dict[str, float] = {}
+        self._note = ""                     # the run's last note (Commit.notes), shown after
         self._step = pv.step
         self._g, self._d, self._samples = pv.g_state, pv.d_state, pv.samples
         self._weights_version += 1
@@ -349,6 +350,8 @@ class Job(RunPlace, Watched):
             self._metric_log.add(s, m)
         if n:
             self._latest = c.latest
+        if c.notes:
+            self._note = " " + c.notes[-1]
         done_steps = c.step - self._step
         self._step = c.step
         if c.g_state is not None:
@@ -387,7 +390,8 @@ class Job(RunPlace, Watched):
         latest = dict(self._latest)
         latest.update({k: v for k, v in self._metric_log.latest().items() if k != "step"})
         self._snap = Snapshot(
-            version=self._version, state=self._state, message=self._message, step=self._step,
+            version=self._version, state=self._state, message=self._message + self._note,
+            step=self._step,
             steps_total=self._cfg.steps, steps_per_s=self._rate, device=self._device,
             cfg=self._cfg, history=self._history.columns(), metrics=self._metric_log.columns(),
             latest=latest, g_state=self._g, d_state=self._d, samples=self._samples,

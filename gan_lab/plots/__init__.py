@@ -16,15 +16,17 @@ from .curves import (
     METRIC_SERIES,
     METRIC_TITLES,
     PENALTY_SERIES,
+    chart_colors,
     layer_names,
     loss_frame,
     metric_frame,
     metric_title,
+    series_names,
 )
 
-__all__ = ["LOSS_SERIES", "METRIC_SERIES", "METRIC_TITLES", "PENALTY_SERIES", "layer_names",
-           "loss_frame", "metric_frame", "metric_title", "FigureRenderer", "save_samples_png",
-           "figure_to_array"]
+__all__ = ["LOSS_SERIES", "METRIC_SERIES", "METRIC_TITLES", "PENALTY_SERIES", "chart_colors",
+           "layer_names", "loss_frame", "metric_frame", "metric_title", "series_names",
+           "FigureRenderer", "save_samples_png", "figure_to_array"]
 
 
 def __getattr__(name):

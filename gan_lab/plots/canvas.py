@@ -21,15 +21,19 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 
-# GAN Lab's palette: green is "real", purple is "generated"; the D(x) heatmap uses the same
-# two hues, so a purple region reads "D thinks this is fake".
-REAL_COLOR = "#1b7837"
-FAKE_COLOR = "#762a83"
-ARROW_COLOR = "#e08214"
-MANIFOLD_COLOR = "#9970ab"
-G_COLOR = "#8073ac"
-D_COLOR = "#35978f"
-ZERO_COLOR = "#b2182b"
+# GAN Lab's palette is declared once, in palette.py (G purple, D orange, real green).
+from .palette import (  # noqa: F401 - re-exported for the figures
+    ARROW_COLOR,
+    BAND_COLOR,
+    D_COLOR,
+    FAKE_COLOR,
+    G_COLOR,
+    MANIFOLD_COLOR,
+    MUTED_TEXT,
+    REAL_COLOR,
+    TEXT_COLOR,
+    ZERO_COLOR,
+)
 
 # PRGn trimmed at both ends: the full map is too dark for points drawn on top of it.
 HEAT_CMAP = ListedColormap(matplotlib.colormaps["PRGn"](np.linspace(0.12, 0.88, 256)),
@@ -143,6 +147,13 @@ class Raster(Artist):
         renderer.draw_image(gc, x0, y0, np.ascontiguousarray(img[::-1]))
         gc.restore()
         self.stale = False
+
+
+# Figure text sizes, in points. A figure w inches wide shown w_px pixels wide draws a pt-point
+# text pt * w_px / (72 * w) pixels high: at 1280x720 the samples (5 in) and weights (5 in)
+# figures are shown about 440 px wide, so 10 pt is about 12 px on the projector.
+FONT_PT = 10.0
+TITLE_PT = 11.0
 
 
 def title_text(ax, size: float, offset: float = 4):

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..models import is_average_key
+from ..regularizers import REGISTRY, extra_key
 from ..spectral import shown_name
+from .palette import color_map
 
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
@@ -21,7 +23,10 @@ MAX_ROWS_PER_SERIES = 1000
 
 LOSS_SERIES = (("loss_d", "D loss"), ("loss_g", "G loss"))
 PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"),
-                  ("gp_d", "D gradient penalty (R1 / WGAN-GP)"))
+                  ("gp_d", "D gradient penalty (R1 / WGAN-GP)"),
+                  # RunConfig.extra_regs: each extra regularizer's own (trainer.LOSS_KEYS).
+                  *((extra_key(k, n), f"{n.upper()} {r.label} (extra)")
+                    for k, r in REGISTRY.items() if k != "none" for n in ("d", "g")))
 # One scale per chart: kind -> ((metrics key, series name, scale), ...); keys a run did not
 # measure are left out. Counts, percentages, scores and divergences never share an axis:
 # "coverage"   how many modes / digits the samples cover (a count),
@@ -40,6 +45,8 @@ METRIC_SERIES = {
     "spectrum": (("wspec_d", "D", 1.0), ("wspec_g", "G", 1.0)),
     # MNIST: D's mean logit on training digits minus on held-out ones (gan_lab.generalization).
     "generalization": (("d_gap", "D gap (train - held-out)", 1.0),),
+    # The adaptive lambda (RunConfig.lam_goal) at each evaluation.
+    "lambda": (("lam", "lambda", 1.0),),
 }
 # Chart titles and y-axis names per kind: (2-D title, image title, y title).
 METRIC_TITLES = {
@@ -54,6 +61,7 @@ METRIC_TITLES = {
                  "Weight spectral norm (product of the layers' top singular values)", "σ product"),
     "generalization": ("D generalization gap", "D generalization gap: mean D(x), training minus "
                        "held-out digits", "logit"),
+    "lambda": ("Adaptive lambda", "Adaptive lambda", "lambda"),
 }
 
 
@@ -112,6 +120,20 @@ def metric_frame(snap: Snapshot, kind: str) -> pd.DataFrame:
         raise ValueError(f"unknown metric kind {kind!r}; one of {', '.join(METRIC_SERIES)}")
     cols = snap.metrics or {}
     return _long(cols, [s for s in METRIC_SERIES[kind] if _has_finite(cols, s[0])])
+
+
+def series_names(kind: str) -> tuple[str, ...]:
+    """Every series a chart of `kind` can show: "loss", "penalty" or a METRIC_SERIES kind."""
+    if kind == "loss":
+        return tuple(name for _, name in LOSS_SERIES)
+    if kind == "penalty":
+        return tuple(name for _, name in PENALTY_SERIES)
+    return tuple(name for _, name, _ in METRIC_SERIES[kind])
+
+
+def chart_colors(kind: str) -> dict[str, str] | None:
+    """The chart's color_map: G's and D's series in their palette colours (plots.palette)."""
+    return color_map(series_names(kind))
 
 
 def metric_title(kind: str, is_image: bool) -> str:

@@ -12,10 +12,11 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .canvas import new_figure
+from .canvas import FONT_PT, TITLE_PT, new_figure
+from .palette import MUTED_TEXT, RUN_COLORS
 
-RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 # (panel title for 2-D, for images, source, key(s), scale, log y)
 PANELS = (
     ("D loss", "D loss", "history", ("loss_d",), 1.0, False),
@@ -46,17 +47,28 @@ def _series(cols: dict, keys: tuple, scale: float | None):
     return None
 
 
+def _short_step(v: float, _pos=None) -> str:
+    """A step tick: 800, 2.4k, 12k, 1.2M (never "2,4002,800" from two long labels)."""
+    a = abs(v)
+    for div, unit in ((1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"{v / div:.3g}{unit}"
+    return f"{v:.0f}"
+
+
 def overlay_figure(runs: list[dict], dpi: float = 100) -> Figure:
     """3 x 2 small multiples (D loss, quality, D sparsity, D sharpness, D's weight spectral
     norm, modes or D's generalization gap) of every run."""
-    fig = new_figure(10.5, 5.2, dpi)
+    fig = new_figure(10.5, 6.0, dpi)
     is_image = any(r.get("is_image") for r in runs)
-    axes = [fig.add_axes((0.055 + 0.335 * (i % 3), 0.56 - 0.46 * (i // 3), 0.265, 0.33))
+    axes = [fig.add_axes((0.06 + 0.335 * (i % 3), 0.57 - 0.44 * (i // 3), 0.26, 0.32))
             for i in range(len(PANELS))]
     for ax, (t2d, timg, src, keys, scale, logy) in zip(axes, PANELS):
-        ax.set_title(timg if is_image else t2d, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel("step", fontsize=7)
+        ax.set_title(timg if is_image else t2d, fontsize=TITLE_PT)
+        ax.tick_params(labelsize=FONT_PT)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(_short_step))
+        ax.set_xlabel("step", fontsize=FONT_PT)
         drawn = False
         for i, r in enumerate(runs):
             xy = _series(r.get(src) or {}, keys, scale)
@@ -68,45 +80,80 @@ def overlay_figure(runs: list[dict], dpi: float = 100) -> Figure:
         if logy and drawn:
             ax.set_yscale("log")
         if not drawn:
-            ax.text(0.5, 0.5, "not measured yet", ha="center", va="center", fontsize=8,
-                    color="#888", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "not measured yet", ha="center", va="center", fontsize=FONT_PT,
+                    color=MUTED_TEXT, transform=ax.transAxes)
     handles = [h for h in axes[0].get_lines()] or [h for a in axes for h in a.get_lines()]
     if handles:
         fig.legend(handles=handles[:len(runs)], loc="lower center", ncol=min(4, len(runs)),
-                   fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+                   fontsize=FONT_PT, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig
+
+
+# The trade-off panels: (title, row key, y-axis label, log y, axis kind for honest_ylim).
+TRADEOFF_PANELS = (("quality", "quality", None, False, "quality"),
+                   ("D sparsity", "sparsity_d", "D sparse (% of weights)", False, "percent"),
+                   ("D sharpness", "sharpness_d", "top |Hessian eigenvalue|", True, "free"))
+
+
+def honest_ylim(ys, kind: str, quality_name: str = "") -> tuple[float, float] | None:
+    """A y range that does not make small differences look dramatic: percentages from 0 to 100
+    (sparsity: 0 to at least 10), counts and scores from 0, and any other axis at least 20% of
+    its largest magnitude tall. None: leave matplotlib's range (a log axis, no data)."""
+    ys = np.asarray([y for y in ys if math.isfinite(y)], dtype=float)
+    if not len(ys):
+        return None
+    top = float(ys.max())
+    if kind == "quality" and "%" in quality_name:
+        return 0.0, 100.0
+    if kind == "quality":          # inception score (max 10), modes: from zero
+        return 0.0, max(1.0, top * 1.1)
+    if kind == "percent":
+        return 0.0, min(100.0, max(10.0, top * 1.15))
+    if kind == "free":
+        return None
+    lo, hi = float(ys.min()), top
+    span = max(hi - lo, 0.2 * max(abs(hi), abs(lo)), 1e-12)
+    mid = (hi + lo) / 2
+    return mid - span * 0.6, mid + span * 0.6
 
 
 def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100) -> Figure:
     """A sweep: quality, D sparsity and D sharpness against the swept value.
 
     rows: {"value", "quality", "quality_name", "sparsity_d", "sharpness_d"} of finished runs,
-    in the order swept. Numeric values spanning more than a decade get a log axis."""
-    fig = new_figure(8.0, 2.8, dpi)
+    in the order swept. Numeric values spanning more than a decade get a log axis. Every panel
+    has a y-axis label, round tick labels (3 significant digits) and an honest range
+    (honest_ylim)."""
+    fig = new_figure(10.0, 3.4, dpi)
     vals = [r["value"] for r in rows]
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
     pos = [v for v in vals if numeric and v > 0]
     logx = numeric and len(pos) == len(vals) and len(vals) > 1 and max(pos) / min(pos) >= 10
     xs = vals if numeric else list(range(len(vals)))
     qname = next((r["quality_name"] for r in rows if r.get("quality_name")), "quality")
-    panels = ((qname, "quality", False), ("D sparse %", "sparsity_d", False),
-              ("D sharpness", "sharpness_d", True))
-    for i, (title, key, logy) in enumerate(panels):
-        ax = fig.add_axes((0.07 + 0.325 * i, 0.22, 0.25, 0.62))
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel(field_label, fontsize=8)
+    for i, (title, key, ylabel, logy, kind) in enumerate(TRADEOFF_PANELS):
+        ax = fig.add_axes((0.075 + 0.33 * i, 0.22, 0.235, 0.62))
+        ax.set_title(qname if key == "quality" else title, fontsize=TITLE_PT)
+        ax.tick_params(labelsize=FONT_PT)
+        ax.set_xlabel(field_label, fontsize=FONT_PT)
+        ax.set_ylabel(ylabel or qname, fontsize=FONT_PT)
         ys = np.array([r.get(key, math.nan) for r in rows], dtype=float)
         ok = np.isfinite(ys)
         if ok.any():
             ax.plot(np.asarray(xs, dtype=float)[ok], ys[ok], "o-", color=RUN_COLORS[0], lw=1.4)
             if logy and (ys[ok] > 0).all():
                 ax.set_yscale("log")
+            else:
+                lim = honest_ylim(ys[ok], kind, qname)
+                if lim is not None:
+                    ax.set_ylim(*lim)
+                ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
         else:
-            ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center", fontsize=8,
-                    color="#888", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center",
+                    fontsize=FONT_PT, color=MUTED_TEXT, transform=ax.transAxes)
         if logx:
             ax.set_xscale("log")
         if not numeric:
-            ax.set_xticks(xs, [str(v) for v in vals], fontsize=7)
+            ax.set_xticks(xs, [str(v) for v in vals], fontsize=FONT_PT)
     return fig

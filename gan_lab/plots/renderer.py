@@ -67,7 +67,7 @@ class FigureRenderer:
         return self._G, self._D
 
     def samples(self, snap: Snapshot, heatmap: bool = True, arrows: bool = True,
-                manifold: bool = True) -> Figure:
+                manifold: bool = True, stage: str = "") -> Figure:
         """2-D: real vs generated points over D's heatmap, G's gradient arrows and the warped
         latent grid (each toggleable). MNIST: an 8x8 grid of the fixed-noise samples."""
         with self._lock:
@@ -75,7 +75,8 @@ class FigureRenderer:
             # renderer has already seen; not the arrays' identity, which a snapshot that
             # crossed a process boundary never keeps.
             key = (snap.weights_version, snap.step, bool(snap.is_image), bool(heatmap),
-                   bool(arrows), bool(manifold), snap.cfg, _samples._bounds_key(snap.bounds))
+                   bool(arrows), bool(manifold), snap.cfg, _samples._bounds_key(snap.bounds),
+                   str(stage))
             st = self._digits if snap.is_image else self._points
             if st is not None and key == self._s_key:
                 self.last_changed = False
@@ -86,7 +87,7 @@ class FigureRenderer:
             else:
                 self._points = self._points or _samples.init_points(self.dpi)
                 fig = _samples.draw_points(self._points, snap, self._nets, heatmap, arrows,
-                                           manifold)
+                                           manifold, str(stage)[:8])
             self._s_key = key
             self.last_changed = True
             return fig

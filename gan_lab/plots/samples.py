@@ -24,11 +24,14 @@ from ..models import generate
 from .canvas import (
     ARROW_COLOR,
     FAKE_COLOR,
+    FONT_PT,
     HEAT_CMAP,
     IMG_CMAP,
     IMG_NORM,
     MANIFOLD_COLOR,
     REAL_COLOR,
+    TEXT_COLOR,
+    TITLE_PT,
     Raster,
     finite_rows,
     in_torch_thread,
@@ -55,13 +58,13 @@ def init_points(dpi: float) -> dict:
     fig = new_figure(5.0, 5.0, dpi)
     # Fixed axes positions instead of tight/constrained layout: those re-measure every text
     # on every draw, which alone would cost more than the whole frame budget.
-    ax = fig.add_axes((0.115, 0.165, 0.715, 0.715))
-    cax = fig.add_axes((0.85, 0.165, 0.03, 0.715))
+    ax = fig.add_axes((0.14, 0.2, 0.68, 0.68))
+    cax = fig.add_axes((0.845, 0.2, 0.03, 0.68))
     heat = Raster(ax, smooth=True, zorder=0)
     cb = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), HEAT_CMAP), cax=cax)
-    cb.set_label(HEAT_LABEL, fontsize=8)
+    cb.set_label(HEAT_LABEL, fontsize=FONT_PT)
     cb.set_ticks([0, 0.25, 0.5, 0.75, 1])
-    cax.tick_params(labelsize=7)
+    cax.tick_params(labelsize=FONT_PT)
     mani = LineCollection([], colors=MANIFOLD_COLOR, linewidths=0.8, alpha=0.6, zorder=1)
     ax.add_collection(mani)
     # Real points above generated ones: they are the target, and on ring8/grid25 all of
@@ -70,11 +73,11 @@ def init_points(dpi: float) -> dict:
                       alpha=0.8, zorder=2)
     real = ax.scatter(np.zeros(0), np.zeros(0), s=9, c=REAL_COLOR, linewidths=0,
                       alpha=0.6, zorder=3)
-    ax.set_xlabel("x\u2081", fontsize=9)
-    ax.set_ylabel("x\u2082", fontsize=9)
-    ax.tick_params(labelsize=7)
-    title = title_text(ax, 10)
-    note = ax.text(0.01, 0.01, "", transform=ax.transAxes, fontsize=7, color="#333",
+    ax.set_xlabel("x\u2081", fontsize=FONT_PT)
+    ax.set_ylabel("x\u2082", fontsize=FONT_PT)
+    ax.tick_params(labelsize=FONT_PT)
+    title = title_text(ax, TITLE_PT)
+    note = ax.text(0.01, 0.01, "", transform=ax.transAxes, fontsize=FONT_PT, color=TEXT_COLOR,
                    zorder=6, bbox=dict(fc="white", ec="none", alpha=0.6, pad=1.5))
     handles = {
         "real": Line2D([], [], ls="none", marker="o", ms=4, color=REAL_COLOR,
@@ -92,7 +95,7 @@ def init_points(dpi: float) -> dict:
 
 
 def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
-                manifold: bool) -> Figure:
+                manifold: bool, stage: str = "") -> Figure:
     """Real vs generated points over D's heatmap, G's gradient arrows and the warped latent
     grid (each toggleable). nets(snap) -> (G, D) with the snapshot's weights, or (None, None).
     For a critic (wgan-gp) the heatmap is its score scaled to [0, 1] over the view."""
@@ -154,16 +157,19 @@ def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
         notes.append(f"{' and '.join(lost)} not finite (diverged weights?)")
     st["note"].set_text("\n".join(notes))
     name = getattr(snap.cfg, "dataset", "")
-    st["title"].set_text(f"{name}: real vs generated, step {snap.step:,}")
+    # A slow-motion stage ("2/4") names itself: its picture mixes the states of one step.
+    st["title"].set_text(f"{name}: slow motion {stage}, step {snap.step:,}" if stage
+                         else f"{name}: real vs generated, step {snap.step:,}")
 
-    st["cb"].set_label(HEAT_LABEL_CRITIC if critic else HEAT_LABEL, fontsize=8)
+    st["cb"].set_label(HEAT_LABEL_CRITIC if critic else HEAT_LABEL, fontsize=FONT_PT)
     legend_key = (show_arrows, show_mani)
     if legend_key != st["legend_key"]:
         if st["legend"] is not None:
             st["legend"].remove()
         keys = ["real", "fake"] + ["arrows"] * show_arrows + ["manifold"] * show_mani
         st["legend"] = st["fig"].legend(handles=[st["handles"][k] for k in keys],
-                                        loc="lower center", ncol=len(keys), fontsize=7.5,
+                                        loc="lower center", ncol=min(2, len(keys)),
+                                        fontsize=FONT_PT,
                                         frameon=False, handletextpad=0.3,
                                         columnspacing=1.0, bbox_to_anchor=(0.5, 0.0))
         st["legend_key"] = legend_key
@@ -218,8 +224,8 @@ def init_digits(dpi: float) -> dict:
     ax = fig.add_axes((0.06, 0.04, 0.88, 0.88))
     ax.set_axis_off()
     im = Raster(ax, smooth=False)
-    title = title_text(ax, 10)
-    note = fig.text(0.5, 0.005, "", ha="center", va="bottom", fontsize=7, color="#444")
+    title = title_text(ax, TITLE_PT)
+    note = fig.text(0.5, 0.005, "", ha="center", va="bottom", fontsize=FONT_PT, color=TEXT_COLOR)
     return dict(fig=fig, ax=ax, im=im, title=title, note=note)
 
 

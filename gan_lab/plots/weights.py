@@ -20,7 +20,18 @@ from matplotlib.ticker import MaxNLocator
 
 from ..models import shown_weights
 from ..spectral import effective_state
-from .canvas import D_COLOR, G_COLOR, ZERO_COLOR, in_torch_thread, new_figure, title_text
+from .canvas import (
+    BAND_COLOR,
+    D_COLOR,
+    FONT_PT,
+    G_COLOR,
+    TEXT_COLOR,
+    TITLE_PT,
+    ZERO_COLOR,
+    in_torch_thread,
+    new_figure,
+    title_text,
+)
 
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
@@ -28,17 +39,19 @@ if TYPE_CHECKING:
 HIST_BINS = 60
 SUPTITLE = "Weight magnitudes |w|, log scale"
 SUPTITLE_SN = "Weight magnitudes |w|, log scale (spectral norm: effective W / sigma)"
-HIST_DECADES_BELOW_EPS = 3  # smaller magnitudes are counted in the first bin
+HIST_DECADES_BELOW_EPS = 3
+# At most this many decade ticks beside "w=0": more collide at the projector's text size.
+MAX_DECADE_TICKS = 4  # smaller magnitudes are counted in the first bin
 
 
 def init_weights(dpi: float) -> dict:
     """The weight-histogram figure: a G and a D panel, or one for a single layer."""
-    fig = new_figure(6.0, 3.0, dpi)
-    sup = fig.text(0.5, 0.975, SUPTITLE, ha="center", va="top", fontsize=10)
+    fig = new_figure(5.0, 3.3, dpi)
+    sup = fig.text(0.5, 0.985, SUPTITLE, ha="center", va="top", fontsize=TITLE_PT)
     panels = {
-        "G": _make_panel(fig, (0.075, 0.165, 0.405, 0.58)),
-        "D": _make_panel(fig, (0.575, 0.165, 0.405, 0.58)),
-        "one": _make_panel(fig, (0.075, 0.165, 0.905, 0.58)),
+        "G": _make_panel(fig, (0.11, 0.16, 0.36, 0.52)),
+        "D": _make_panel(fig, (0.61, 0.16, 0.36, 0.52)),
+        "one": _make_panel(fig, (0.11, 0.16, 0.86, 0.52)),
     }
     return dict(fig=fig, sup=sup, panels=panels)
 
@@ -159,18 +172,19 @@ def _make_panel(fig: Figure, rect) -> dict:
     hist = ax.stairs(np.zeros(HIST_BINS), edges, fill=True, alpha=0.85, zorder=2)
     zbar = Rectangle((0, 0), 0, 0, color=ZERO_COLOR, alpha=0.85, zorder=2)
     ax.add_patch(zbar)
-    zband = Rectangle((0, 0), 0, 1, color="#eeeeee", zorder=0, lw=0,
+    zband = Rectangle((0, 0), 0, 1, color=BAND_COLOR, zorder=0, lw=0,
                       transform=ax.get_xaxis_transform())
     ax.add_patch(zband)
-    ztext = ax.text(0, 0, "", ha="left", va="bottom", fontsize=7, color=ZERO_COLOR, zorder=5)
-    eline = ax.axvline(0, color="#222", lw=1.0, ls="--", zorder=3)
-    etext = ax.text(0, 1.0, "", ha="left", va="top", fontsize=7, color="#222", zorder=5,
+    ztext = ax.text(0, 0, "", ha="left", va="bottom", fontsize=FONT_PT, color=ZERO_COLOR,
+                    zorder=5)
+    eline = ax.axvline(0, color=TEXT_COLOR, lw=1.0, ls="--", zorder=3)
+    etext = ax.text(0, 1.0, "", ha="right", va="top", fontsize=FONT_PT, color=TEXT_COLOR, zorder=5,
                     transform=ax.get_xaxis_transform())
-    head = title_text(ax, 8, offset=15)
-    detail = title_text(ax, 7.5)
-    ax.set_xlabel("log\u2081\u2080 |w|", fontsize=8)
-    ax.set_ylabel("% of weights", fontsize=8)
-    ax.tick_params(labelsize=7)
+    head = title_text(ax, FONT_PT, offset=17)
+    detail = title_text(ax, FONT_PT)
+    ax.set_xlabel("log\u2081\u2080 |w|", fontsize=FONT_PT)
+    ax.set_ylabel("% of weights", fontsize=FONT_PT)
+    ax.tick_params(labelsize=FONT_PT)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=(1, 2, 2.5, 5, 10)))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -189,7 +203,7 @@ def _fill_panel(p: dict, s: dict, edges: np.ndarray, eps: float, name: str, colo
     # Exact zeros get their own slot left of the histogram, on a grey band, with their own tick:
     # log10(0) is -inf, so they have no place on the log axis.
     width = (edges[-1] - edges[0]) * 0.05
-    x0 = edges[0] - width * 3.0
+    x0 = edges[0] - width * 5.0
     zero_pct = s["zero"] * 100.0 / n
     top = float(pct.max()) if pct.any() else zero_pct
     # A round limit changes only now and then, so the cached axes background stays valid.
@@ -202,7 +216,7 @@ def _fill_panel(p: dict, s: dict, edges: np.ndarray, eps: float, name: str, colo
     p["zband"].set_bounds(x0 - width * 0.5, 0, width * 2.0, 1)
     p["ztext"].set_position((x0 - width * 0.5, zh))
     p["ztext"].set_text(_pct(zero_pct) if s["zero"] else "")
-    step = max(1, math.ceil((edges[-1] - edges[0]) / 7))
+    step = max(1, math.ceil((edges[-1] - edges[0]) / MAX_DECADE_TICKS))
     decades = np.arange(edges[0], edges[-1] + 1e-9, step)
     labels = [f"{d:g}" for d in decades]
     labels[0] = "\u2264" + labels[0]
@@ -211,17 +225,15 @@ def _fill_panel(p: dict, s: dict, edges: np.ndarray, eps: float, name: str, colo
     le = math.log10(eps)
     p["eline"].set_xdata([le, le])
     p["etext"].set_position((le, 0.98))
-    p["etext"].set_text(f" eps = {eps:g}")
+    p["etext"].set_text(f"eps = {eps:g} ")
     ax.set_xlim(x0 - width * 0.5, edges[-1])
     ax.set_ylim(0, ymax)
     if s["n"] == 0:
         detail = "no weights"
     else:
-        detail = (f"sparse {_pct(s['small'] * 100.0 / n)} (|w|<={eps:g}), "
-                  f"exact zeros {_pct(zero_pct)}")
-    what = f"{s['n']:,} weights" + (f" in {s['n_tensors']} tensors" if s["n_tensors"] > 1
-                                    else "")
+        detail = f"sparse {_pct(s['small'] * 100.0 / n)}, zeros {_pct(zero_pct)}"
+    what = f"{s['n']:,} weights"
     if s["bad"]:
         what += f", {s['bad']:,} not finite"
-    p["head"].set_text(f"{name}: {what}")
+    p["head"].set_text(f"{name}\n{what}")
     p["detail"].set_text(detail)

@@ -39,12 +39,14 @@ from dataclasses import dataclass
 from torch import nn
 
 from .base import NoReg, Regularizer, reg_params
+from .combo import Combined, Extra, check_combination, extra_key, parse_extras
 from .hsn1r import FD_CURV, FD_SCALE_MAX, FD_SCALE_MIN, HSN1R, HSN_METHODS
 from .norms import L1, L1_MODES, L2
 
 __all__ = ["Regularizer", "NoReg", "L1", "L2", "HSN1R", "L1_MODES", "HSN_METHODS", "FD_CURV",
            "FD_SCALE_MIN", "FD_SCALE_MAX", "REGISTRY", "RegKind", "register",
-           "make_regularizer", "reg_params", "MAKE_DEFAULTS"]
+           "make_regularizer", "reg_params", "MAKE_DEFAULTS", "Combined", "Extra", "extra_key",
+           "extras_of", "active_regs", "extra_keys", "check_combination", "parse_extras"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +101,24 @@ def make_regularizer(kind: str, params: Sequence[nn.Parameter], cfg=None,
     if kind not in REGISTRY:
         raise ValueError(f"unknown regularizer {kind!r}; expected one of {', '.join(REGISTRY)}")
     return REGISTRY[kind].make(params, _Options(MAKE_DEFAULTS if cfg is None else cfg, options))
+
+
+def extras_of(cfg) -> list[Extra]:
+    """The parsed RunConfig.extra_regs (ConfigError naming the field when malformed)."""
+    return parse_extras(cfg.extra_regs, tuple(REGISTRY))
+
+
+def active_regs(cfg) -> list[tuple[str, str, float]]:
+    """(kind, network g/d, lambda) of every regularizer that adds something: the primary and
+    the extra ones with lambda > 0 (for the cost model and summaries)."""
+    out = [(cfg.reg, n, cfg.lam) for n in ("g", "d")
+           if cfg.reg != "none" and cfg.lam > 0 and cfg.reg_target in (n, "both")]
+    return out + [(e.kind, n, e.lam) for e in extras_of(cfg) if e.lam > 0 for n in e.nets]
+
+
+def extra_keys() -> tuple[str, ...]:
+    """The loss-row columns of the extra regularizers' penalties, one per kind and network."""
+    return tuple(extra_key(k, n) for k in REGISTRY if k != "none" for n in ("d", "g"))
 
 
 register("none", lambda params, cfg: NoReg(params), label="none", formula="nothing added",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import evaluate, runs
 from ..config import spec
+from ..plots.palette import MUTED_TEXT, RUN_COLORS
 from .plan import METRIC_ORDER, TIME_KEYS, Point, fmt_value
 
 
@@ -202,10 +203,10 @@ def tradeoff_png(doc: dict, path: Path) -> None:
                 y = [p[2] * qs for p in pts]
                 xe = [(p[1] or 0) * xscale_k for p in pts]
                 ye = [(p[3] or 0) * qs for p in pts]
-                color = f"C{n}"
+                color = RUN_COLORS[n % len(RUN_COLORS)]
                 if reg == "none" and len(pts) == 1:
-                    ax.axhline(y[0], color="0.4", ls="--", lw=1, label="none")
-                    ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="*", color="0.4", ms=10)
+                    ax.axhline(y[0], color=MUTED_TEXT, ls="--", lw=1, label="none")
+                    ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="*", color=MUTED_TEXT, ms=10)
                     continue
                 ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="-o", color=color, ms=4, capsize=2,
                             label=reg)

@@ -17,12 +17,14 @@ from .. import estimate, lessons, share
 from ..config import ConfigError, RunConfig, plan_change, switch_dataset
 from ..data import drawing
 from ..presets import PRESETS, preset_config
+from . import resume
 from .controls import Controls, label_of, slider_to_value, value_to_slider
 from .draw import Draw
 from .layout import build_page, reg_teaching
 from .lesson import LessonPanel
 from .many import Compare, Sweep
 from .messages import Messages, errors_html, html_box, shown_value
+from .notes import edit_note, steps_note
 from .render_worker import RenderService
 from .saved import SavedRuns
 from .sessions import Registry
@@ -45,7 +47,7 @@ class GanLabApp:
                  renderers: RenderService | None = None, files: AppFiles | None = None):
         self.registry = registry or Registry()
         self.renderers = renderers or RenderService(nice=self.registry.limits.worker_nice)
-        self.ctl = Controls()
+        self.ctl = Controls({"steps": self.registry.limits.max_steps})
         # Downloads are written here (one folder per session token, removed when its tab
         # closes; the whole folder at shutdown); gradio copies them into its own cache to serve
         # them. Nothing is written elsewhere.
@@ -70,8 +72,33 @@ class GanLabApp:
         a comparison. Otherwise nothing of the link is applied and the message lists every bad
         field or key with what it allows."""
         view = (heat, arrows, mani, layer)
+        *controls, token = controls   # the page's resume token (ui/resume.py), last input
         query = getattr(request, "query_params", None)
         page = share.page_params(query) if query else {}
+        back = self.registry.resume(getattr(request, "session_hash", None), token) \
+            if token else None
+        if back is not None:   # a reload of this tab: its run, as it was
+            with back.lock:
+                out = resume.page(self, back, view)
+                hidden, _ = lessons.parse_hide(page.get("hide"))
+                out.update(self._hide(hidden))
+                return out
+        out = self._load(s, view, query, page, controls)
+        out[self.page.resume_box] = self.registry.issue(s)
+        return out
+
+    def _hide(self, hidden) -> dict:
+        """A teacher's link: the control groups the class should not touch yet, hidden."""
+        out = {}
+        for group in hidden:
+            for block in _blocks(self.page.groups[group]):
+                out[block] = gr.update(visible=False)
+        for name in lessons.hidden_fields(hidden):   # its controls in the basic column too
+            out[self.ctl.block(name)] = gr.update(visible=False)
+        return out
+
+    def _load(self, s, view, query, page, controls) -> dict:
+        """A fresh page: a link's settings, lesson, hidden groups and comparison applied."""
         link, errors = share.parse_query(query) if query else (None, [])
         if link is not None and not link.non_default():
             link = None   # only platform or tracking keys (__theme, __sign, utm_...)
@@ -111,9 +138,6 @@ class GanLabApp:
             self.msgs.clear_bad(s, out)
             return {**out, **self._render(s, view)}
         out: dict = {}
-        for group in hidden:   # a teacher's link: controls the class should not touch yet
-            for block in _blocks(self.page.groups[group]):
-                out[block] = gr.update(visible=False)
         if lesson_i is not None:
             out.update(self.lesson.show(s, lesson_i, view))
         elif link is not None:
@@ -139,6 +163,9 @@ class GanLabApp:
                                            "(Compare tab). Press **Train B beside A**."))
         if counts is not None:
             out.update(self.draw.on_show(s))
+        for comp, update in self._hide(hidden).items():   # after the lesson's own updates
+            out[comp] = {**out[comp], "visible": False} if isinstance(out.get(comp), dict) \
+                else update
         return out
 
     def apply(self, s, cfg: RunConfig, note: str, heat, arrows, mani, layer) -> dict:
@@ -166,8 +193,12 @@ class GanLabApp:
 
     def on_train(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
-        before = s.job.snapshot().weights_version if s.job is not None else -1
+        job = s.job
+        before = job.snapshot().weights_version if job is not None else -1
+        prev = (job.cfg, job.snapshot().step, job.state == "done") if job is not None else None
         note = self.registry.start(s, cfg)
+        if prev is not None and not note:   # Steps raised after Done, say: what the lr does
+            note = steps_note(prev[0], cfg, prev[1], prev[2])
         # The job publishes new weights within ~0.1-0.25 s; waiting that long lets this answer
         # carry a picture of the moving run instead of leaving it to the second timer tick.
         # (Not when many runs share the server: the picture then comes with a later poll.)
@@ -236,7 +267,7 @@ class GanLabApp:
         """A view toggle or the layer menu changed: redraw now, even while paused."""
         return self._render(s, (heat, arrows, mani, layer))
 
-    def edit(self, s, cfg: RunConfig, view, source: str | None = None) -> dict:
+    def edit(self, s, cfg: RunConfig, view, source: str | None = None, lead: str = "") -> dict:
         """The controls now say `cfg` (`source`: the field edited, if one). Live fields apply
         to the job at once (weights kept). Other fields rebuild the networks: at once while
         the job is still untouched at step 0 (so picking a dataset shows it immediately),
@@ -252,46 +283,44 @@ class GanLabApp:
         if job is None or job.state in ("stopped", "error"):
             return out
         change, before = plan_change(job.cfg, cfg), job.cfg
-        untouched = job.state == "idle" and job.snapshot().step == 0
-        notes = []
+        snap = job.snapshot()
+        untouched = job.state == "idle" and snap.step == 0
+        # Every change is named with its new value, whatever happens to the run (a message
+        # left from an earlier edit would show that edit's values).
+        note = edit_note(job.cfg, cfg, snap.step, untouched, done=job.state == "done")
         if change.rebuild and untouched:
-            notes.append(self.registry.ensure_job(s, cfg))
+            self.registry.ensure_job(s, cfg)
             s.shown.clear()
         elif change.live:
             self.registry.check(job.cfg.replace(**change.live))
             job.update(**change.live)
-            shown = ", ".join(f"{label_of(k)} = {shown_value(k, v)}"
-                              for k, v in change.live.items())
-            notes.append(f"Applied live at step {job.snapshot().step:,}: {shown} "
-                         "(weights kept).")
-        notes.append(self.dear_note(cfg, before))
-        if change.rebuild and not untouched:
-            what = ", ".join(label_of(k) for k in change.rebuild)
-            notes.append(f"**{what}**: takes effect when you press **Train** or **Reset** "
-                         "(the networks are rebuilt from step 0).")
-        if any(notes):
-            out[self.page.msg] = html_box("note", " ".join(n for n in notes if n))
+        note = " ".join(n for n in (note, self.dear_note(cfg, before)) if n)
+        if note:
+            out[self.page.msg] = html_box("note", (lead + " " if lead else "") + note)
         out.update(self.stream.render(s, *view, wait=bool(change.rebuild) and untouched))
         return out
 
     def on_edit(self, name: str):
         def handler(s, heat, arrows, mani, layer, *controls):
-            cfg = self.ctl.to_config(list(controls))
             if name != "dataset":
+                cfg = self.ctl.to_config(list(controls))
                 return self.edit(s, cfg, (heat, arrows, mani, layer), source=name)
-            # A new dataset brings its own defaults to the fields still at the old one's.
+            # A new dataset brings its own defaults to the fields still at the old one's (and
+            # a random start for a trained one's), then the result is checked.
+            cfg = RunConfig.from_dict(self.ctl.read(list(controls)), validate=False)
+            if cfg.dataset == s.controls_dataset:
+                # The menu fires twice for one pick; the second carries the other controls'
+                # values from before the first's answer (the old dataset's defaults).
+                return {}
             old = s.controls_dataset or (s.job.cfg.dataset if s.job else cfg.dataset)
-            new = switch_dataset(cfg, old)
-            out = self.edit(s, new, (heat, arrows, mani, layer), source=name)
+            new = switch_dataset(cfg, old).validate()
+            lead = ""
+            if new != cfg:
+                lead = (f"{shown_value('dataset', new.dataset)} brings its own defaults for "
+                        "the settings you had not changed (yours are kept).")
+            out = self.edit(s, new, (heat, arrows, mani, layer), source=name, lead=lead)
             if new != cfg:
                 out.update(self.ctl.set_updates(new))
-                what = ", ".join(f"{label_of(k)} {shown_value(k, v)}"
-                                 for k, v in new.to_dict().items() if v != getattr(cfg, k))
-                prev = out.get(self.page.msg)
-                ds = shown_value("dataset", new.dataset)
-                note = html_box("note", f"{ds}: its defaults are set ({what}); settings you "
-                                        "had changed are kept.")
-                out[self.page.msg] = note if prev is None else note + prev
             return out
 
         return handler
@@ -369,6 +398,7 @@ class GanLabApp:
             self.transfers = Transfers(self.page, self.ctl, self.registry, self.files,
                                        self.stream, self.msgs, self.apply)
             self.compare = Compare(self.page, self.ctl, self.registry, self.msgs, self.apply)
+            self.compare.render = self.stream.render
             self.sweep = Sweep(self.page, self.ctl, self.registry, self.msgs)
             self.saved = SavedRuns(self.page, self.stream, self.msgs, self.registry.limits)
             self.stream.extras += [self.compare.frame, self.sweep.frame, self.saved.frame]

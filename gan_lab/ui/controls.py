@@ -122,10 +122,15 @@ def value_to_slider(s: dict[str, Any], value: Any) -> float | None:
 class Controls:
     """The value-holding component of every UI field, plus log sliders that drive number boxes."""
 
-    def __init__(self):
-        self.specs = {s["name"]: s for s in ui_specs()}
+    def __init__(self, caps: dict[str, int] | None = None):
+        # caps: this server's lower upper bounds (GAN_LAB_MAX_STEPS), so a help line shows the
+        # range the server accepts, not RunConfig's.
+        caps = caps or {}
+        self.specs = {s["name"]: {**s, "hi": min(s["hi"], caps[s["name"]])}
+                      if s["name"] in caps and s["hi"] is not None else s for s in ui_specs()}
         self.fields: dict[str, gr.components.Component] = {}
         self.log_sliders: dict[str, gr.Slider] = {}
+        self.boxes: dict[str, gr.Group] = {}
 
     # --- building (inside a gr.Blocks context) ----------------------------------------------
     def render(self, name: str, **kw) -> gr.components.Component:
@@ -138,7 +143,8 @@ class Controls:
             comp = gr.Dropdown(choices=self.choices(name), value=default, interactive=True,
                                **common)
         elif s["log"]:
-            with gr.Group(elem_classes=["gl-log"]):
+            with gr.Group(elem_classes=["gl-log"]) as box:
+                self.boxes[name] = box   # number box and slider: hidden together
                 comp = gr.Number(value=default, **common)
                 lo, hi = log_bounds(s)
                 pos = value_to_slider(s, default)
@@ -148,6 +154,8 @@ class Controls:
                                                       if s["lo"] == 0 else ""),
                     show_label=True, elem_id=f"ctl-{name}-log", elem_classes=["gl-logslider"],
                     buttons=[])
+        elif s["type"] == "str":   # free text, e.g. extra_regs (validated like any field)
+            comp = gr.Textbox(value=default, max_lines=1, **common)
         elif s["type"] == "int" and s["hi"] - s["lo"] + 1 <= SLIDER_MAX_VALUES:
             comp = gr.Slider(minimum=s["lo"], maximum=s["hi"], step=1, value=default,
                              buttons=[], **common)
@@ -155,6 +163,10 @@ class Controls:
             comp = gr.Number(value=default, **common)
         self.fields[name] = comp
         return comp
+
+    def block(self, name: str):
+        """The block that shows field `name` (its group of number box and slider, or itself)."""
+        return self.boxes.get(name, self.fields[name])
 
     def choices(self, name: str, hidden: tuple[str, ...] | None = None) -> list[tuple[str, Any]]:
         """(label, value) menu entries of a choice field, without `hidden` (default: the

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .. import i18n
 from ..lessons import LESSONS
 
 
-def lesson_markdown(i: int) -> str:
-    les = LESSONS[i]
-    return (f"### Lesson {i + 1} of {len(LESSONS)}: {les.title}\n\n{les.intro}\n\n"
-            f"**What to watch.** {les.watch}\n\n**Question.** {les.question}")
+def lesson_markdown(i: int, lang: str = "en") -> str:
+    return i18n.lesson_markdown(i, lang)
 
 
 class LessonPanel:
@@ -30,15 +29,23 @@ class LessonPanel:
         s.lesson = i
         if i is None:
             return {p.lesson_box: gr.update(visible=False), p.lesson_pick: gr.update(value=0)}
-        les = LESSONS[i]
-        out = self.apply(s, les.config(), f"Lesson {i + 1}: **{les.title}** is set up. Press "
-                                          "**Train**.", *view)
+        les, lang = LESSONS[i], getattr(s, "lang", "en")
+        out = self.apply(s, les.config(), i18n.t("lesson.set", lang, i=i + 1,
+                                                 title=i18n.lesson_texts(i, lang)[0]), *view)
         out.update({p.lesson_box: gr.update(visible=True),
-                    p.lesson_text: lesson_markdown(i),
+                    p.lesson_text: lesson_markdown(i, lang),
                     p.lesson_back: gr.update(interactive=i > 0),
                     p.lesson_next: gr.update(interactive=i < len(LESSONS) - 1),
                     p.lesson_pick: gr.update(value=i + 1)})
         return out
+
+    def reopen(self, s) -> dict:
+        """The lesson box of a session a reload took back (its run is kept, not re-applied)."""
+        p, i = self.page, s.lesson
+        return {p.lesson_box: gr.update(visible=True), p.lesson_text: lesson_markdown(i),
+                p.lesson_back: gr.update(interactive=i > 0),
+                p.lesson_next: gr.update(interactive=i < len(LESSONS) - 1),
+                p.lesson_pick: gr.update(value=i + 1)}
 
     def on_pick(self, s, value, heat, arrows, mani, layer):
         try:

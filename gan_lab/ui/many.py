@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import gradio as gr
 import pandas as pd
 
 from .. import share
 from ..config import ConfigError, RunConfig, brief, coerce
 from ..jobs import PoolBusy
 from ..presets import demo_settings
+from ..sweep.notes import idle_warning, progress, round_sig
 from .controls import label_of
 from .layout import reg_teaching, sweep_fields
 from .messages import ServerBusy, shown_value
@@ -29,6 +31,18 @@ SWEEP_TEXT_MAX = 2000      # characters of the values box read
 def _run_data(label: str, snap, dashed: bool = False) -> dict:
     return {"label": label, "history": snap.history, "metrics": snap.metrics,
             "is_image": snap.is_image, "dashed": dashed}
+
+
+def run_label(cfg: RunConfig, most: int = 4) -> str:
+    """A run's settings in a few words for its panel: what differs from its dataset's
+    defaults (at most `most` of them), the dataset and the seed."""
+    diff = {k: v for k, v in cfg.non_default().items() if k not in ("dataset", "seed")}
+    words = [f"{label_of(k)} {shown_value(k, v)}" for k, v in list(diff.items())[:most]]
+    if len(diff) > most:
+        words.append(f"{len(diff) - most} more")
+    if cfg.reg == "none" and "reg" not in diff:
+        words.insert(0, "no regularizer")
+    return ", ".join([shown_value("dataset", cfg.dataset), *words, f"seed {cfg.seed}"])
 
 
 class Compare:
@@ -46,8 +60,12 @@ class Compare:
         cfg = self.ctl.to_config(list(controls))
         self.registry.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
         step = s.job_a.snapshot().step
-        return self.msgs.ok(s, f"Run A pinned at step {step:,}. Change one thing in the "
-                               "controls, then press **Train B beside A** (same seed as A).")
+        out = self.msgs.ok(s, f"Run A pinned at step {step:,}. Change one thing in the "
+                              "controls, then press **Train B beside A** (same seed as A).")
+        # A is on screen at once (its pictures drawn now), not after B's first frame.
+        s.shown.pop("compare", None)
+        out.update(self.render(s, heat, arrows, mani, layer, wait=True))
+        return out
 
     def on_train_ab(self, s, heat, arrows, mani, layer, *controls):
         if s.job_a is None:
@@ -99,8 +117,9 @@ class Compare:
             raise ConfigError("dataset", "a comparison link cannot carry uploaded points")
         link = share.share_url(page_base(page_url, request), cfg, compare_with=s.job_a.cfg)
         return {self.page.share_box: link,
-                **self.msgs.note("Comparison link in **Share link, downloads, uploads** "
-                                 "(sidebar).")}
+                self.page.compare_link_box: gr.update(value=link, visible=True),
+                **self.msgs.note("Comparison link below the buttons: copy it with its "
+                                 "copy button.")}
 
     def from_link(self, s, query, b: RunConfig) -> list[ConfigError]:
         """Set up the comparison a link describes (B is already the session's job)."""
@@ -133,6 +152,11 @@ class Compare:
         if s.shown.get("compare") != text:
             s.shown["compare"] = text
             out[p.compare_status] = text
+        labels = (f"A: {run_label(s.job_a.cfg)}", f"B: {run_label(s.job.cfg)}")
+        if s.shown.get("compare_labels") != labels:   # each panel names its settings
+            s.shown["compare_labels"] = labels
+            out[p.a_samples] = gr.update(label=labels[0])
+            out[p.b_samples] = gr.update(label=labels[1])
         ids = (id(s.job_a), id(s.job))
         runs = [_run_data("A", a, dashed=True), _run_data("B", b)]
         return [
@@ -193,8 +217,10 @@ class Sweep:
         s.sweep = SweepState(name, values, [self.registry.make_job(s, c, points) for c in cfgs])
         s.shown.pop("sweep", None)
         self._advance(s)
+        warn = idle_warning(name, base, label_of)
         return self.msgs.note(f"Sweep of **{label_of(name)}** over {len(values)} values, "
-                              f"{SWEEP_PARALLEL} at a time; results fill the table.")
+                              f"{SWEEP_PARALLEL} at a time; results fill the table."
+                              + (f" {warn}" if warn else ""))
 
     def on_stop(self, s, *_):
         self.stop(s)
@@ -235,12 +261,13 @@ class Sweep:
                    "D sparse %": None if lat.get("sparsity_d") is None
                    else round(100 * lat["sparsity_d"], 2),
                    "D sharpness": lat.get("sharpness_d")}
+            row = {k: round_sig(v) for k, v in row.items()}
             table.append(row)
             if snap.state == "done":
                 done.append({"value": v, "quality": q, "quality_name": qname,
                              "sparsity_d": row["D sparse %"],
                              "sharpness_d": lat.get("sharpness_d")})
-        return pd.DataFrame(table).round(4), done
+        return pd.DataFrame(table), done
 
     def frame(self, s, out: dict) -> list[Picture]:
         p = self.page
@@ -256,7 +283,8 @@ class Sweep:
         key = df.to_json()
         if s.shown.get("sweep") != key:
             s.shown["sweep"] = key
-            out[p.sweep_table] = df
+            title, _ended = progress([j.state for j in s.sweep.jobs])
+            out[p.sweep_table] = gr.update(value=df, label=title)
         if not done:
             return []
         label = label_of(s.sweep.name)

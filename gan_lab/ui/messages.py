@@ -109,7 +109,8 @@ class Messages:
             if comp is not None:
                 out[comp] = gr.update(elem_classes=["gl-bad"])
                 s.bad_field = field
-        gr.Warning(toast(f"{label}: {text}"))
+        # A short toast (the message box keeps the text): repeated errors do not pile up.
+        gr.Warning(toast(f"{label}: {text}"), duration=6)
         return out
 
     def guarded(self, fn, has_msg: bool = True, with_request: bool = False,

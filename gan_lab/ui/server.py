@@ -15,7 +15,7 @@ import gradio as gr
 
 from ..config import RunConfig
 from .app import GanLabApp
-from .layout import CSS
+from .layout import CSS, theme
 from .render_worker import RenderService
 from .sessions import Limits, Registry, configure_torch
 from .skips import fast_skips
@@ -37,7 +37,7 @@ def launch_kwargs(limits: Limits | None = None) -> dict[str, Any]:
 
     limits = limits or Limits.from_env()
     cap = upload_max_bytes(limits)
-    return dict(css=CSS, theme=gr.themes.Soft(), max_file_size=cap,
+    return dict(css=CSS, theme=theme(), max_file_size=cap,
                 app_kwargs={"middleware": [Middleware(BodyLimit, max_upload_bytes=cap)]})
 
 

@@ -8,140 +8,30 @@ first Train or Step, and every running run takes turns with the others on the po
 (gan_lab/jobs/workers.py), so nobody is turned away while the run cap (memory) allows. Jobs stop
 when a tab closes (gradio's unload) or when nobody has looked at them for `ttl_s` (the pool's
 backstop, for tabs whose unload never arrives); every path that drops a job stops it, which
-frees its run.
+frees its run. A page that holds a resume token (ui/resume.py) is parked instead when its tab
+goes away, its runs paused, for `ttl_s`: a reload of that tab takes the session back.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from .. import cost
 from ..config import ConfigError, RunConfig, plan_change
 from ..jobs import Job, OwnerBusy, PoolBusy, WorkerPool, make_job
 from ..trainer import check_limits
-from .controls import label_of
+from . import resume
+from .limits import Limits, configure_torch  # noqa: F401 - re-exported
 from .messages import ServerBusy
+from .notes import changes
 from .storage import session_token
 
 log = logging.getLogger("gan_lab.ui")
-
-
-def _env_num(env, name: str, default, cast=int, allow_zero: bool = False):
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        v = cast(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if isinstance(v, float) and not math.isfinite(v):
-        raise ValueError(f"{name}={raw!r} must be a finite number")
-    if v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name}={raw!r} must be {'>= 0' if allow_zero else 'positive'}")
-    return v
-
-
-@dataclass
-class Limits:
-    """Server-wide caps, read from the environment so a deployment can tune them without code.
-
-    GAN_LAB_MAX_RUNNING  runs training at the same instant, one per worker process (default 2:
-                         one per core of a 2-vCPU box); more running runs take turns on them
-    GAN_LAB_MAX_JOBS     runs alive at once (running or paused), server-wide: the memory cap
-                         (a 2-D run holds a few MB, an MNIST conv run tens of MB)
-    GAN_LAB_MAX_STEPS    steps per run per session
-    GAN_LAB_MAX_PARAMS   G + D parameters per session
-    GAN_LAB_MAX_STEP_GFLOP  the most one training step may cost (gan_lab.cost's estimate;
-                         default 10: 0.1-0.55 s of one core): a worker cannot interrupt a
-                         step, so this bounds how long one run keeps a core from the others
-    GAN_LAB_MAX_EVAL_GFLOP  the most the evaluation at the end of a run may cost (default
-                         1000: 3-17 s of one core, quality metrics and sharpness)
-    GAN_LAB_MAX_STEP_MB  peak activation memory of a step or of that evaluation (default 512)
-    GAN_LAB_RUNS_PER_SESSION  runs one session may hold in the workers at once: its run, run A
-                         of a comparison and its sweep's runs (default 4; finished runs hold
-                         none)
-    GAN_LAB_JOB_TTL_S    a job nobody polled for this long stops itself (closed or lost tab)
-    GAN_LAB_TORCH_THREADS  torch intra-op threads of the server process
-    GAN_LAB_PROCESS_JOBS 0 trains in threads of the server process instead (slower while the
-                         page renders, since they share the GIL; for debugging)
-    GAN_LAB_CACHE_MB     gradio's upload/download cache is kept under this size (oldest
-                         files deleted first)
-    GAN_LAB_CACHE_AGE_S  cached files (unused uploads, served downloads) are deleted after this
-    GAN_LAB_WORKER_NICE  niceness of the training processes (0-19; default 5): the page's
-                         processes answer first, training takes the rest of the cores
-    GAN_LAB_SAVED_PER_SESSION  runs one session may save (Save the run on screen; default 8)
-    GAN_LAB_SAVED_MAX    saved runs in $GAN_LAB_RUNS_DIR/app in all (default 500)
-    GAN_LAB_SAVED_MB_PER_SESSION  MB of saved runs per session (default 100)
-    GAN_LAB_SAVED_MB     MB of saved runs in $GAN_LAB_RUNS_DIR/app in all, earlier server
-                         starts' included (default 2048)
-    """
-
-    max_running: int = 2
-    max_steps: int = 100_000
-    max_params: int = 3_000_000
-    ttl_s: float = 120.0
-    torch_threads: int | None = None
-    max_jobs: int = 64
-    process_jobs: bool = True
-    cache_mb: int = 512
-    cache_age_s: int = 600
-    worker_nice: int = 5
-    saved_per_session: int = 8
-    saved_total: int = 500
-    max_step_gflop: float = cost.MAX_STEP_GFLOP
-    max_eval_gflop: float = cost.MAX_EVAL_GFLOP
-    max_step_mb: float = cost.MAX_STEP_MB
-    runs_per_session: int = 4
-    saved_mb_per_session: float = 100.0
-    saved_mb: float = 2048.0
-
-    @classmethod
-    def from_env(cls, env=None) -> "Limits":
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            max_running=_env_num(env, "GAN_LAB_MAX_RUNNING", d.max_running),
-            max_steps=_env_num(env, "GAN_LAB_MAX_STEPS", d.max_steps),
-            max_params=_env_num(env, "GAN_LAB_MAX_PARAMS", d.max_params),
-            ttl_s=_env_num(env, "GAN_LAB_JOB_TTL_S", d.ttl_s, float),
-            torch_threads=_env_num(env, "GAN_LAB_TORCH_THREADS", None),
-            max_jobs=_env_num(env, "GAN_LAB_MAX_JOBS", d.max_jobs),
-            process_jobs=env.get("GAN_LAB_PROCESS_JOBS", "1").strip() != "0",
-            cache_mb=_env_num(env, "GAN_LAB_CACHE_MB", d.cache_mb),
-            cache_age_s=_env_num(env, "GAN_LAB_CACHE_AGE_S", d.cache_age_s),
-            worker_nice=_env_num(env, "GAN_LAB_WORKER_NICE", d.worker_nice, allow_zero=True),
-            saved_per_session=_env_num(env, "GAN_LAB_SAVED_PER_SESSION", d.saved_per_session),
-            saved_total=_env_num(env, "GAN_LAB_SAVED_MAX", d.saved_total),
-            max_step_gflop=_env_num(env, "GAN_LAB_MAX_STEP_GFLOP", d.max_step_gflop, float),
-            max_eval_gflop=_env_num(env, "GAN_LAB_MAX_EVAL_GFLOP", d.max_eval_gflop, float),
-            max_step_mb=_env_num(env, "GAN_LAB_MAX_STEP_MB", d.max_step_mb, float),
-            runs_per_session=_env_num(env, "GAN_LAB_RUNS_PER_SESSION", d.runs_per_session),
-            saved_mb_per_session=_env_num(env, "GAN_LAB_SAVED_MB_PER_SESSION",
-                                          d.saved_mb_per_session, float),
-            saved_mb=_env_num(env, "GAN_LAB_SAVED_MB", d.saved_mb, float),
-        )
-
-    def threads(self) -> int:
-        """Intra-op threads of the server process (previews, drawing helpers): the cores belong
-        to the worker processes, so one unless set."""
-        return self.torch_threads or 1
-
-
-def configure_torch(limits: Limits) -> None:
-    torch.set_num_threads(limits.threads())
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass  # only settable before the first parallel op; harmless when already fixed
 
 
 @dataclass
@@ -181,6 +71,8 @@ class Session:
     saved_view: Any = None
     # The guided lesson on screen (an index into lessons.LESSONS), if any.
     lesson: int | None = None
+    # The page's resume token (ui/resume.py): a reload of the tab gets this session back.
+    resume: str | None = None
 
     def jobs(self) -> list[Job]:
         """Every job of the session: its run, run A of a comparison, its sweep's runs."""
@@ -203,6 +95,8 @@ class Registry:
         # Called with a session's key when it is forgotten (tab closed, or silent too long):
         # the app drops the session's downloads and pictures there.
         self.on_forget: list = []
+        # Sessions of closed or reloading tabs, by resume token, for the runs' time-to-live.
+        self.parking = resume.Parking(self.limits.ttl_s)
         # Warm worker processes (torch imported), one per core, hosting every session's run.
         self.pool = (WorkerPool(processes=self.limits.max_running,
                                 max_runs=self.limits.max_jobs, nice=self.limits.worker_nice,
@@ -226,12 +120,47 @@ class Registry:
         return s
 
     def drop(self, session_hash: str | None) -> Session | None:
-        """The tab closed: stop its job and forget it. Returns the session (None if unknown)."""
+        """The tab closed: stop its job and forget it, or, when its page holds a resume token,
+        pause its runs and park it for their time-to-live (a reload takes it back: `resume`).
+        Returns the session (None if unknown)."""
         with self._lock:
             s = self._sessions.pop(session_token(session_hash), None)
-        if s is not None:
+            if s is not None and any(v is s for v in self._sessions.values()):
+                return s   # a reload already took it over under its new id
+        if s is not None and s.resume is not None:
+            for j in s.jobs():
+                if j.state == "running":
+                    j.pause()
+            self.parking.park(s.resume, s)
+        elif s is not None:
             self._forget(s, "Stopped: the page was closed.")
         return s
+
+    def resume(self, session_hash: str | None, token) -> Session | None:
+        """The session a reloaded page's resume token names, now under the page's new id
+        (None for an unknown, stale or forged token: the page gets a fresh session)."""
+        if not resume.valid(token):
+            return None
+        key = session_token(session_hash)
+        with self._lock:
+            s = self.parking.take(token)
+            if s is None:   # its old page's unload has not arrived yet (gradio waits for it)
+                s = next((v for v in self._sessions.values() if v.resume == token), None)
+            if s is None:
+                return None
+            for k in [k for k, v in self._sessions.items() if v is s]:
+                del self._sessions[k]
+            self._sessions[key] = s
+            s.last_seen = time.monotonic()
+        for j in s.jobs():
+            j.touch()
+        return s
+
+    def issue(self, s: Session) -> str:
+        """The session's resume token (made once, by the server)."""
+        if s.resume is None:
+            s.resume = resume.new_token()
+        return s.resume
 
     def _forget(self, s: Session, message: str) -> None:
         s.stop_all(message)
@@ -250,13 +179,13 @@ class Registry:
         with self._lock:
             stale = [k for k, s in self._sessions.items() if now - s.last_seen > forget]
             gone = [self._sessions.pop(k) for k in stale]
-        for s in gone:
+        for s in gone + self.parking.expired():
             self._forget(s, "Stopped: the page was closed.")
 
     def close_all(self) -> None:
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
-        for s in sessions:
+        for s in sessions + self.parking.all():
             s.stop_all("Stopped: the server is shutting down.")
         if self.pool is not None:
             self.pool.close()
@@ -337,11 +266,11 @@ class Registry:
         if change.rebuild:
             untouched = job.state == "idle" and job.snapshot().step == 0
             was_running = job.state == "running"
+            what = changes(job.cfg, cfg, change.rebuild)
             job.reset(cfg)
             s.shown.clear()
             if untouched:  # nothing was lost, so nothing to explain
                 return ""
-            what = ", ".join(label_of(k) for k in change.rebuild)
             return (f"Rebuilt the networks for the new {what} (fresh weights from seed "
                     f"{cfg.seed}, step 0)." + (" The old run was discarded." if was_running
                                                else ""))

@@ -26,9 +26,12 @@ from gradio.components.plot import PlotData
 from .. import plots
 from ..estimate import fmt_duration
 from ..exports import FrameRecorder
+from . import runaway
+from .lang import metric_title
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
 from .render_worker import IMAGE_FORMAT, RenderService
 from .sessions import Session
+from .waiting import waiting_text
 
 # The render process's share of a core that watchers' pictures may take while runs train: with
 # many watchers each session's pictures come less often, so the class's pictures together cost
@@ -54,7 +57,14 @@ STATE_BADGES = {
     "idle": "Ready", "running": "Training", "paused": "Paused", "done": "Done",
     "diverged": "Diverged (paused)", "stopped": "Stopped", "error": "Error",
 }
-# (metric key, label, formatter) for the status line; keys a run lacks are left out.
+# (metric key, formatter) of the status line's plain words; keys a run lacks are left out.
+PLAIN_METRICS = (
+    ("modes", lambda v, snap: f"**{v:.0f} of {len(snap.modes)}** clusters covered"
+     if snap.modes is not None else ""),
+    ("hq_frac", lambda v, snap: f"{100 * v:.0f}% of samples on a cluster"),
+    ("digits_covered", lambda v, snap: f"**{v:.0f} of 10** digits drawn"),
+)
+# (metric key, label, formatter) behind "More numbers"; keys a run lacks are left out.
 STATUS_METRICS = (
     ("modes", "modes", lambda v, snap: f"{v:.0f}/{len(snap.modes)}" if snap.modes is not None
      else f"{v:.0f}"),
@@ -67,6 +77,7 @@ STATUS_METRICS = (
     ("sparsity_g", "G sparse", lambda v, snap: f"{100 * v:.1f}%"),
     ("sharpness_d", "D sharpness", lambda v, snap: f"{v:.3g}"),
     ("d_gap", "D gap", lambda v, snap: f"{v:+.2f}"),
+    ("lam", "adaptive lambda", lambda v, snap: f"{v:.3g}"),   # only runs with a lam_goal
 )
 
 
@@ -122,25 +133,35 @@ class Stream:
         with self._count_lock:
             self._inflight -= 1
 
-    def status_text(self, snap) -> str:
+    def status_text(self, snap, warning: str = "") -> str:
+        """The status line, in plain words: what the run is doing, how far it is, how good
+        its samples are; every other number behind a click ("More numbers"). One function,
+        so whatever else joins the line (an ETA, say) joins it here."""
         badge = STATE_BADGES.get(snap.state, snap.state)
         parts = [f"**{badge}**", f"step **{snap.step:,}** / {snap.steps_total:,}"]
         if snap.state == "running" and snap.steps_per_s > 0:  # 0 until the first 0.5 s
-            parts.append(f"{fmt_rate(snap.steps_per_s)} steps/s")
+            parts.append(f"{fmt_rate(snap.steps_per_s)} steps a second")
         if snap.state == "running" and snap.eta_s is not None:   # at its current share
             parts.append(f"done in {fmt_duration(snap.eta_s)}")
-        parts.append(f"device {snap.device}")
         lat = snap.latest
+        parts += [text for key, fmt in PLAIN_METRICS
+                  if (v := lat.get(key)) is not None and math.isfinite(v)
+                  and (text := fmt(v, snap))]
+        details = [f"device {snap.device}"]
         for key, label, fmt in STATUS_METRICS:
             v = lat.get(key)
             if v is not None and math.isfinite(v):
-                parts.append(f"{label} {fmt(v, snap)}")
+                details.append(f"{label} {fmt(v, snap)}")
         line2 = snap.message
         if snap.state in ("diverged", "error"):
             line2 = f"⚠️ {line2}"
         line2 = html.escape(line2, quote=False)   # messages can quote errors and file names
+        if warning:
+            line2 = f"⚠️ **{html.escape(warning, quote=False)}** {line2}"
         server = self.registry.describe(snap.state == "running")
-        return f"{' · '.join(parts)}  \n{line2} <span style='opacity:.6'>· {server}</span>"
+        more = (f"<details class='gl-more'><summary>More numbers</summary>"
+                f"{' · '.join(details)}</details>")
+        return f"{' · '.join(parts)}  \n{line2} · {server}\n{more}"
 
     def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str,
                wait: bool = False) -> dict:
@@ -170,15 +191,20 @@ class Stream:
         layout = {}
         if sh.get("kind") != kind:
             sh["kind"] = kind
-            layout = self._chart_layout(snap)
+            layout = self._chart_layout(snap, getattr(s, "lang", "en"))
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
-            out[p.status] = self.status_text(snap)
             out.update(self._curves(s, snap))
+            out[p.status] = self.status_text(snap, sh.get("runaway", ""))
         for comp, update in layout.items():
             # A chart's new title and its data in one update: a plain value for the same
             # component would replace the title (MNIST pages kept the 2-D chart titles).
-            out[comp] = {**update, "value": out[comp]} if comp in out else update
+            if comp not in out:
+                out[comp] = update
+            elif isinstance(out[comp], dict):   # the curves' own update (a waiting title)
+                out[comp] = {**update, **out[comp]}
+            else:
+                out[comp] = {**update, "value": out[comp]}
         names = plots.layer_names(snap)
         if sh.get("layers") != names:
             sh["layers"] = names
@@ -219,7 +245,7 @@ class Stream:
         share = self.registry.stats()["running"] / max(1, self.registry.limits.max_running)
         return FAST_TICK_S * min(4.0, max(1.0, round(share)))
 
-    def _chart_layout(self, snap) -> dict:
+    def _chart_layout(self, snap, lang: str = "en") -> dict:
         """Titles and visibility of the charts for this kind of data: 2-D with modes (modes,
         high-quality %), other 2-D shapes (divergence only), images (digits, inception score,
         FCD). The heatmap, arrows and noise grid toggles are 2-D only."""
@@ -228,9 +254,9 @@ class Stream:
         out = {p.view_row: gr.update(visible=not snap.is_image)}
         for name, kind, _elem in QUALITY_CHARTS:
             visible = with_modes or kind == "divergence"
-            out[getattr(p, name)] = gr.update(label=plots.metric_title(kind, snap.is_image),
+            out[getattr(p, name)] = gr.update(label=metric_title(kind, snap.is_image, lang),
                                               visible=visible)
-        out[p.gap_plot] = gr.update(visible=snap.is_image)   # D's gap: MNIST only
+        out[p.gap_box] = gr.update(visible=snap.is_image)   # D's gap: MNIST only
         return out
 
     def _curves(self, s: Session, snap) -> dict:
@@ -241,7 +267,16 @@ class Stream:
         # Penalties get their own chart: lambda * sum|w| is often 10-100x the adversarial
         # losses and would flatten them into a line at the bottom of a shared axis.
         is_pen = df["series"].isin(PENALTY_NAMES)
-        out[p.loss_plot] = _frame_or_none(df[~is_pen])
+        losses, warning = runaway.check(df[~is_pen])
+        sh["runaway"] = warning
+        label = "Losses (log scale: they ran away)" if warning else "Losses" if len(losses) \
+            else "Losses: they appear once training starts (press Train)"
+        value = _frame_or_none(losses)
+        if sh.get("loss_label") != label:
+            sh["loss_label"] = label
+            value = gr.update(value=value, label=label,
+                              y_title=runaway.Y_TITLE if warning else "loss")
+        out[p.loss_plot] = value
         pen = df[is_pen]
         if len(pen):
             out[p.pen_plot] = gr.update(value=pen, visible=True)
@@ -258,8 +293,26 @@ class Stream:
             for comp, kind in charts + [(p.sparsity_plot, "sparsity"),
                                         (p.sharp_plot, "sharpness"), (p.spec_plot, "spectrum"),
                                         (p.gap_plot, "generalization")]:
-                out[comp] = _frame_or_none(plots.metric_frame(snap, kind))
+                out[comp] = self._metric_chart(sh, comp, kind, snap)
+            lam = plots.metric_frame(snap, "lambda")   # an adaptive lambda's curve
+            if len(lam) or sh.get("lam"):
+                out[p.lam_plot] = gr.update(value=_frame_or_none(lam), visible=bool(len(lam)))
+                sh["lam"] = bool(len(lam))
         return out
+
+    @staticmethod
+    def _metric_chart(sh: dict, comp, kind: str, snap):
+        """A metric chart's data; while it has none, its title says what it waits for (the
+        step of its first measurement). The title is sent only when it changes."""
+        df = plots.metric_frame(snap, kind)
+        title = plots.metric_title(kind, snap.is_image)
+        if not len(df):
+            title += " · " + waiting_text(kind, snap)
+        labels = sh.setdefault("labels", {})
+        if labels.get(id(comp)) == title:
+            return _frame_or_none(df)
+        labels[id(comp)] = title
+        return gr.update(value=_frame_or_none(df), label=title)
 
     def _main_pictures(self, s: Session, snap, heat, arrows, mani, layer,
                        wait: bool, fast: float) -> list[Picture]:
@@ -328,7 +381,11 @@ class Stream:
                 if fut.done():
                     del s.draws[name]
                     try:
-                        out[comp_of.get(name, comp)] = _plot_data(fut.result())
+                        target = comp_of.get(name, comp)
+                        prev = out.get(target)   # a label set in the same frame stays
+                        data = _plot_data(fut.result())
+                        out[target] = {**prev, "value": data} if isinstance(prev, dict) \
+                            else data
                         sh[name] = key
                     except Exception:  # noqa: BLE001 - one failed picture is redrawn later
                         sh.pop(name, None)

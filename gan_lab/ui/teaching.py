@@ -19,8 +19,9 @@ PLOTS = {
         "**Green** dots are real data, **purple** dots are the generator's samples (always from "
         "the same noise, so you can follow them between frames). The background is the "
         "discriminator's belief D(x): green where it thinks points are real, purple where it "
-        "thinks they are fake. **Orange arrows** show where the generator's gradient pushes its "
-        "samples (towards what D calls real). The **noise grid** (manifold) is a square grid of "
+        "thinks they are fake. **Dark purple arrows** show where the generator's gradient "
+        "pushes its samples (towards what D calls real). In every chart G is purple and D is "
+        "orange. The **noise grid** (manifold) is a square grid of "
         "noise warped by G: it shows how G stretches and folds its input space. Good training: "
         "purple covers every green cluster. *Mode collapse*: purple piles onto a few clusters "
         "and ignores the rest. With the **wgan-gp** loss D is a *critic*: its score is not a "
@@ -71,12 +72,42 @@ PLOTS = {
         "what overfitting means for a GAN."
     ),
     "weights": (
-        "A histogram of log10|w| for every weight of G (top) and D (bottom), or one layer "
-        "chosen in the menu. The dashed line marks eps: weights left of it count as sparse; "
-        "exact zeros are counted separately (log10 0 is minus infinity). L1 (proximal) moves "
+        "Two histograms side by side, G on the left and D on the right: how many weights "
+        "have each size, as log10|w| (-3 means 0.001), or one layer chosen in the menu. "
+        "The dashed line marks eps: weights left of it count as sparse; exact zeros are "
+        "counted separately (log10 0 is minus infinity). L1 (proximal) moves "
         "mass to the left and creates exact zeros; L2 shifts the whole bump left a little. "
         "With **spectral norm** the histogram shows the weights the network computes with, "
         "W / sigma (sigma the layer's largest singular value; the title says so), while L1 and "
         "L2 act on W itself."
     ),
+}
+
+# The first words beside the regularizer menu: what it does, in a student's words, before the
+# registry's exact text (formula, options, cost).
+REG_PLAIN = {
+    "none": "Nothing is added: both networks just play the game. The baseline to compare with.",
+    "l1": "Pushes D's (or G's) small weights all the way to zero, so the network ends up using "
+          "fewer connections.",
+    "l2": "Pulls every weight a little toward zero, big ones hardest, like a spring: smaller "
+          "weights, but rarely exactly zero.",
+    "hsn1r": "Keeps the network's loss from curving sharply around its weights (a flatter "
+             "loss), which tends to make D's judgement smoother and training calmer.",
+}
+
+# One line under each view, for a student; the panel below it holds the full explanation.
+VIEW_HINTS = {
+    "samples": "Green: real data. Purple: the generator's points. Background: where D thinks "
+               "points are real (green) or fake (purple).",
+    "losses": "How well each network is doing at its own game; they settle and wobble, they "
+              "do not both fall to zero.",
+    "weights": "How big the weights are (G left, D right); bars at the far left are weights "
+               "that are exactly zero.",
+    "quality": "How many clusters G covers, how many samples land on one, how far the samples "
+               "are from the data.",
+    "sparsity": "The share of weights that are tiny or exactly zero, over time.",
+    "sharpness": "How sharply each network's loss curves: lower is flatter.",
+    "spectrum": "How much each network can stretch its input: spectral norm keeps it at 1.",
+    "generalization": "Does D judge new digits like the ones it trained on? A growing gap is "
+                      "memorizing.",
 }

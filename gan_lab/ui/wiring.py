@@ -18,7 +18,13 @@ import inspect
 
 import gradio as gr
 
+from ..lessons import HIDE_WITH
+from . import resume
+from .draw import DRAW_JS
+from .lang import Language
+from .lang import components as lang_components
 from .layout import DOWNLOADS, reg_teaching
+from .slowmo import SlowMotion
 
 # Fills the hidden page-URL input with the address in the browser's bar (the only place that
 # knows it exactly, proxies and mount paths included).
@@ -67,13 +73,16 @@ def wire(app, demo: gr.Blocks) -> None:
              p.samples_plot, p.weights_plot, p.layer, p.timer, p.view_row, p.pen_plot,
              p.fidelity_plot, p.divergence_plot, p.a_samples, p.b_samples, p.overlay_plot,
              p.a_weights, p.b_weights, p.compare_status, p.sweep_table, p.sweep_plot, p.saved_plot,
-             p.spec_plot, p.gap_plot]
+             p.spec_plot, p.gap_plot, p.lam_plot, p.gap_box]
     full = [p.msg, *frame[:11], *ctl.components, *ctl.log_sliders.values(), p.reg_help,
             *frame[11:]]
     groups = [b for g in p.groups.values() for b in (g if isinstance(g, list) else [g])]
     lesson_out = app.lesson.outputs()
     draw_out = [p.draw_canvas, p.draw_info, p.msg]
-    load_out = [*full, *lesson_out, *groups, p.tabs, p.draw_canvas, p.draw_info]
+    # The page sends a teacher's hidden groups' loose controls too (lessons.HIDE_WITH).
+    loose = [ctl.boxes[f] for fs in HIDE_WITH.values() for f in fs if f in ctl.boxes]
+    load_out = [*full, *lesson_out, *groups, p.tabs, p.draw_canvas, p.draw_info, *loose,
+                p.resume_box]
     opts = dict(show_progress="hidden", concurrency_limit=None, preprocess=False)
 
     def on(trigger, fn, inputs, names, outputs, api_name=None, with_request=False,
@@ -91,6 +100,11 @@ def wire(app, demo: gr.Blocks) -> None:
     on(p.pause_btn.click, app.on_pause, view_in, view_names, full, "pause")
     on(p.step_btn.click, app.on_step, controls_in, controls_names, full, "step")
     on(p.reset_btn.click, app.on_reset, controls_in, controls_names, full, "reset")
+    on(p.slow_btn.click, SlowMotion(app).on_slow_step, controls_in, controls_names,
+       [*full, p.slow_text], "slow_step")
+    lang, lang_out = Language(app), [p.status, p.lang_pick, *lang_components(p, ctl)]
+    on(demo.load, lang.on_load, [], [], lang_out, with_request=True)
+    on(p.lang_pick.input, lang.on_pick, [p.lang_pick], ["lang"], lang_out, "language")
     # The timer's poll is public so gradio_client can stream exactly as the page does.
     on(p.timer.tick, app.poll, [*view_in, p.visibility], [*view_names, "visibility"], frame,
        "poll", js=VISIBILITY_JS)
@@ -102,15 +116,19 @@ def wire(app, demo: gr.Blocks) -> None:
         on(comp.input, app.on_view, view_in, view_names, frame)
     # The page's own query (a share link) reaches on_load as request.query_params: gradio's
     # page sends window.location.search along with every event.
-    on(demo.load, app.on_load, controls_in, controls_names, load_out, "init",
-       with_request=True)
+    on(demo.load, app.on_load, [*controls_in, p.resume_box], [*controls_names, "resume"],
+       load_out, "init", with_request=True, js=resume.LOAD_JS)
+    p.resume_box.change(None, p.resume_box, None, js=resume.STORE_JS, show_progress="hidden",
+                        api_visibility="private", queue=False)
     on(p.tabs.select, app.on_tab, view_in, view_names, frame, select=True)
     demo.load(None, None, None, js=FOLD_SIDEBAR_JS, api_visibility="private", queue=False)
 
     for name, comp in ctl.fields.items():
         handler = app.on_edit(name)
         handler.__name__ = f"edit_{name}"
-        events = [comp.submit, comp.blur] if isinstance(comp, gr.Number) else \
+        # Typed fields (numbers, extra_regs' text) apply on Enter or leaving the box, never
+        # at each keystroke (a half-typed spec is not an error to show).
+        events = [comp.submit, comp.blur] if isinstance(comp, (gr.Number, gr.Textbox)) else \
             [comp.release] if isinstance(comp, gr.Slider) else [comp.input]
         for ev in events:
             on(ev, handler, controls_in, controls_names, full)
@@ -151,8 +169,11 @@ def wire(app, demo: gr.Blocks) -> None:
     for comp, fn, api in ((p.up_config, tr.on_upload_config, "upload_config"),
                           (p.up_ckpt, tr.on_upload_checkpoint, "upload_checkpoint"),
                           (p.up_points, tr.on_upload_points, "upload_points")):
+        # The file is read and deleted at once, whatever the outcome: the box empties too, so
+        # a second upload (after a refused one) needs no click on its x first.
         on(comp.upload, tr.consuming(fn), [comp, *controls_in], ["file", *controls_names],
-           full, api)
+           full, api).then(lambda: None, None, comp, show_progress="hidden",
+                           api_visibility="private", queue=False)
 
     # Compare and sweep.
     cmp, sw = app.compare, app.sweep
@@ -161,8 +182,8 @@ def wire(app, demo: gr.Blocks) -> None:
     on(p.with_without_btn.click, cmp.on_with_without, controls_in, controls_names, full,
        "with_without")
     on(p.compare_link_btn.click, cmp.on_link, [p.page_url, *ctl.components],
-       ["page_url", *ctrl_names], [p.msg, p.share_box], "compare_link", with_request=True,
-       js=PAGE_URL_JS)
+       ["page_url", *ctrl_names], [p.msg, p.share_box, p.compare_link_box], "compare_link",
+       with_request=True, js=PAGE_URL_JS)
     on(p.sweep_btn.click, sw.on_start, [p.sweep_field, p.sweep_values, *controls_in],
        ["field", "values", *controls_names], full, "sweep")
     on(p.sweep_stop_btn.click, sw.on_stop, [], [], [p.msg], "sweep_stop")
@@ -175,6 +196,9 @@ def wire(app, demo: gr.Blocks) -> None:
     dr = app.draw
     on(p.draw_canvas.select, dr.on_click, [p.draw_n, p.draw_spread], ["n", "spread"],
        draw_out, "draw_click", select=True)
+    on(p.draw_stroke_btn.click, dr.on_stroke, [p.draw_stroke, p.draw_n, p.draw_spread],
+       ["stroke", "n", "spread"], draw_out, "draw_stroke")
+    demo.load(None, None, None, js=DRAW_JS, api_visibility="private", queue=False)
     on(p.draw_undo.click, dr.on_undo, [], [], draw_out, "draw_undo")
     on(p.draw_clear.click, dr.on_clear, [], [], draw_out, "draw_clear")
     on(p.draw_use.click, dr.on_use, controls_in, controls_names, [*full, p.tabs],

