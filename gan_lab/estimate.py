@@ -52,11 +52,13 @@ def fmt_duration(seconds: float) -> str:
     return f"~{seconds / 3600:.1f} h"
 
 
-def warning(cfg: RunConfig, running: int, cores: int) -> str:
+def warning(cfg: RunConfig, running: int, cores: int, old: RunConfig | None = None) -> str:
     """A note for the page when `cfg` is dear for this server ('' otherwise): `running` runs
-    train now on `cores` worker processes; this one would make one more."""
+    train now on `cores` worker processes; this one would make one more. With `old` (the
+    config before an edit): only when the estimate moved by more than 10% from old's."""
     alone = run_seconds(cfg)
-    if alone < DEAR_S:
+    if alone < DEAR_S or (old is not None and abs(run_seconds(old) - alone)
+                          <= 0.1 * run_seconds(old)):
         return ""
     share = max(1.0, (running + 1) / max(1, cores))
     text = (f"This run is long for this server: about {fmt_duration(alone)[1:]} of a core "

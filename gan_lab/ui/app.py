@@ -183,13 +183,8 @@ class GanLabApp:
         return out
 
     def dear_note(self, cfg: RunConfig, old: RunConfig | None = None) -> str:
-        """Before Train: what a run of `cfg` costs this server, when that is a lot (and, with
-        `old`, only when the estimate moved by more than 10% from `old`'s)."""
-        if old is not None and abs(estimate.run_seconds(old) - estimate.run_seconds(cfg)) \
-                <= 0.1 * estimate.run_seconds(old):
-            return ""
-        return estimate.warning(cfg, self.registry.stats()["running"],
-                                self.registry.limits.max_running)
+        reg = self.registry   # before Train: what a dear run costs this server
+        return estimate.warning(cfg, reg.stats()["running"], reg.limits.max_running, old)
 
     def on_train(self, s, heat, arrows, mani, layer, *controls):
         cfg = self.ctl.to_config(list(controls))
@@ -239,8 +234,7 @@ class GanLabApp:
         return {**self.msgs.ok(s, note), **self._render(s, (heat, arrows, mani, layer))}
 
     def poll(self, s, heat, arrows, mani, layer, visibility=""):
-        """The timer's frame. `visibility`: the tab's document.visibilityState as the page
-        reports it ('' from clients that do not say: always watched)."""
+        """The timer's frame; visibility: document.visibilityState ('' from API clients)."""
         visible = None if visibility not in ("visible", "hidden") else visibility == "visible"
         for j in s.jobs():
             j.watch(visible)
@@ -249,8 +243,6 @@ class GanLabApp:
         return self.stream.render(s, heat, arrows, mani, layer)
 
     def on_visibility(self, s, heat, arrows, mani, layer, visibility=""):
-        """The tab was hidden or shown (the page's visibilitychange listener: gradio's timer
-        does not tick in a hidden tab, so this is how the server hears it at once)."""
         return self.poll(s, heat, arrows, mani, layer, visibility)
 
     def on_tab(self, s, heat, arrows, mani, layer, evt):

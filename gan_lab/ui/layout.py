@@ -24,7 +24,7 @@ from ..lessons import LESSONS
 from ..plots import chart_colors, metric_title
 from ..presets import PRESETS
 from ..regularizers import REGISTRY
-from . import teaching
+from . import teaching, watching
 from .controls import PROMINENT, Controls, accordion_groups
 
 CSS = """
@@ -189,11 +189,7 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
     p.resume_box = gr.Textbox("", elem_id="resume-token", elem_classes=["gl-offscreen"],
                               show_label=False, container=False)
     p.timer = gr.Timer(SLOW_TICK_S)
-    # The tab's Page Visibility state, filled in by the poll's js (ui/wiring.py): empty for API
-    # clients, which never say and are always treated as watching (gan_lab/jobs/watch.py).
-    p.visibility = gr.Textbox("", visible=False, elem_id="visibility")
-    # Clicked by the page's visibilitychange listener (ui/wiring.py): in the page, never seen.
-    p.vis_btn = gr.Button("visibility", visible="hidden", elem_id="gl-vis")
+    watching.add_components(p)
     return p
 
 

@@ -26,7 +26,7 @@ from gradio.components.plot import PlotData
 from .. import plots
 from ..estimate import fmt_duration
 from ..exports import FrameRecorder
-from . import runaway
+from . import runaway, watching
 from .lang import metric_title
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
 from .render_worker import IMAGE_FORMAT, RenderService
@@ -37,8 +37,6 @@ from .waiting import waiting_text
 # many watchers each session's pictures come less often, so the class's pictures together cost
 # about this much (the time a picture takes is measured as they are drawn).
 RENDER_CORES = 0.15
-# A hidden tab's poll period (it only says that the tab is still hidden).
-HIDDEN_TICK_S = 1.0
 # The histogram changes slowly and costs as much to encode as the samples; refreshing it at most
 # this often leaves the CPU to training.
 WEIGHTS_MIN_INTERVAL_S = 1.0
@@ -229,14 +227,7 @@ class Stream:
         return out
 
     def hidden_frame(self, s: Session) -> dict:
-        """The frame of a page whose tab is hidden: nothing drawn or sent (its run waits, see
-        gan_lab/jobs/watch.py); the timer ticks every HIDDEN_TICK_S (browsers throttle a hidden
-        tab's timers to about that), so showing the tab again resumes within a tick."""
-        out: dict = {self.page.status: gr.skip()}
-        if s.shown.get("tick") != HIDDEN_TICK_S:
-            s.shown["tick"] = HIDDEN_TICK_S
-            out[self.page.timer] = gr.Timer(value=HIDDEN_TICK_S, active=True)
-        return out
+        return watching.hidden_frame(self.page, s)
 
     def fast_tick(self) -> float:
         """The poll period while a run trains: FAST_TICK_S, longer when more runs take turns
