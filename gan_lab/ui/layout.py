@@ -133,8 +133,7 @@ STEP_AXIS_FORMAT = "~s"
 def line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
     # No fixed height: with one, gradio 6.31 clips the legend under the chart (only its title
     # "series" shows, not which line is which); without, the chart grows to hold it. The
-    # ",~r" labels read 0, 0.5, 10,000 (Vega-Lite's default labels a one-point chart "0.000000");
-    # the steps axis reads 2.4k, 2.8k: ",~r" steps ran together on a narrow chart ("2,4002,800").
+    # ",~r" labels read 0, 0.5, 10,000 (Vega-Lite's default labels a one-point chart "0.000000").
     return gr.LinePlot(x="step", y="value", color="series", label=label, elem_id=elem_id,
                        x_title="step", y_title=y_title, color_title="", tooltip="all",
                        x_axis_format=STEP_AXIS_FORMAT, y_axis_format=",~r",
