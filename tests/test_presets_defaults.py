@@ -165,6 +165,6 @@ def test_the_apps_dataset_menu_leaves_a_trained_start(live_app):
         out = app.on_edit("dataset")(s, True, False, False, None, *values)
         assert out[app.ctl.fields["init"]]["value"] == "random"
         assert out[app.ctl.fields["latent_dim"]]["value"] == 2
-        assert "its defaults are set" in out[app.page.msg]
+        assert "brings its own defaults" in out[app.page.msg]
     finally:
         c.close()

@@ -89,6 +89,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "plot.saved": {"en": "Saved runs overlaid", "zh": "已保存运行的叠加"},
     # --- chart titles --------------------------------------------------------------------------
     "plot.losses": {"en": "Losses", "zh": "损失"},
+    "plot.losses.log": {"en": "Losses (log scale: they ran away)", "zh": "损失（对数刻度：损失失控了）"},
+    "plot.losses.wait": {"en": "Losses: they appear once training starts (press Train)",
+                         "zh": "损失：开始训练后出现（按 训练）"},
+    "wait.none": {"en": "not measured in this run", "zh": "本次运行未测量"},
+    "wait.first": {"en": "waiting: first measurement at step {at}", "zh": "等待：第 {at} 步首次测量"},
+    "wait.next": {"en": "waiting: next measurement at step {at}", "zh": "等待：第 {at} 步下次测量"},
     "plot.penalties": {"en": "Penalties (lambda or weight included)",
                        "zh": "惩罚项（已乘以 lambda 或权重）"},
     "plot.coverage": {"en": "Modes captured", "zh": "捕获的模式数"},

@@ -237,15 +237,15 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
 
 
 def _watch(p: SimpleNamespace) -> None:
-    # One training step in four stages, each with its sentence (ui/slowmo.py; 2-D data).
-    with gr.Row(equal_height=False, elem_id="slow-row"):
-        p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
-                               min_width=150, scale=0)
-        p.slow_text = gr.Markdown(elem_id="slow-text")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=320):
             p.samples_plot = gr.Plot(label="Samples", elem_id="samples-plot", format="webp",
                                      show_label=False)
+            # One step in four stages (ui/slowmo.py; 2-D data), under the picture it changes.
+            with gr.Row(equal_height=False, elem_id="slow-row"):
+                p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
+                                       min_width=150, scale=0)
+                p.slow_text = gr.Markdown(elem_id="slow-text")
             with gr.Row() as p.view_row:
                 p.heat = gr.Checkbox(True, label="D(x) heatmap", min_width=90)
                 p.arrows = gr.Checkbox(True, label="G gradient arrows", min_width=90)

@@ -23,6 +23,7 @@ from gradio.components.plot import PlotData
 
 from .. import plots
 from ..exports import FrameRecorder
+from ..i18n import t
 from . import runaway, status, watching
 from .lang import metric_title
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
@@ -200,8 +201,9 @@ class Stream:
         is_pen = df["series"].isin(PENALTY_NAMES)
         losses, warning = runaway.check(df[~is_pen])
         sh["runaway"] = warning
-        label = "Losses (log scale: they ran away)" if warning else "Losses" if len(losses) \
-            else "Losses: they appear once training starts (press Train)"
+        lang = getattr(s, "lang", "en")
+        label = t("plot.losses.log" if warning else "plot.losses" if len(losses)
+                  else "plot.losses.wait", lang)
         value = _frame_or_none(losses)
         if sh.get("loss_label") != label:
             sh["loss_label"] = label
@@ -224,7 +226,7 @@ class Stream:
             for comp, kind in charts + [(p.sparsity_plot, "sparsity"),
                                         (p.sharp_plot, "sharpness"), (p.spec_plot, "spectrum"),
                                         (p.gap_plot, "generalization")]:
-                out[comp] = self._metric_chart(sh, comp, kind, snap)
+                out[comp] = self._metric_chart(sh, comp, kind, snap, lang)
             lam = plots.metric_frame(snap, "lambda")   # an adaptive lambda's curve
             if len(lam) or sh.get("lam"):
                 out[p.lam_plot] = gr.update(value=_frame_or_none(lam), visible=bool(len(lam)))
@@ -232,13 +234,13 @@ class Stream:
         return out
 
     @staticmethod
-    def _metric_chart(sh: dict, comp, kind: str, snap):
+    def _metric_chart(sh: dict, comp, kind: str, snap, lang: str = "en"):
         """A metric chart's data; while it has none, its title says what it waits for (the
         step of its first measurement). The title is sent only when it changes."""
         df = plots.metric_frame(snap, kind)
-        title = plots.metric_title(kind, snap.is_image)
+        title = metric_title(kind, snap.is_image, lang)
         if not len(df):
-            title += " · " + waiting_text(kind, snap)
+            title += " · " + waiting_text(kind, snap, lang)
         labels = sh.setdefault("labels", {})
         if labels.get(id(comp)) == title:
             return _frame_or_none(df)
