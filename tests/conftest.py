@@ -55,3 +55,16 @@ def live_app():
     demo.gan_lab.registry.close_all()
     demo.gan_lab.renderers.close()
     demo.close()
+
+
+@pytest.fixture
+def browser(live_app):
+    """Debian's chromium (helpers.launch_chromium) and the live app's address, for the browser
+    test files."""
+    from helpers import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b, live_app[0]
+        b.close()

@@ -11,21 +11,10 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-from helpers import BROWSER_MARKS, OUT, launch_chromium
+from helpers import BROWSER_MARKS, OUT
 
 pytestmark = BROWSER_MARKS
 STATUS = "#gl-status [data-testid=markdown]"
-
-
-@pytest.fixture
-def browser(live_app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b, live_app[0]
-        b.close()
 
 
 def message(pg) -> str:

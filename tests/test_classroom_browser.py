@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from helpers import BROWSER_MARKS, OUT, launch_chromium
+from helpers import BROWSER_MARKS, OUT
 
 from gan_lab.lessons import LESSONS
 
 IDS = ("train-btn", "samples-plot", "loss-plot", "weights-plot", "quality-plot")
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-def browser(live_app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b, live_app[0]
-        b.close()
 
 
 def in_viewport(pg, sel: str) -> bool:

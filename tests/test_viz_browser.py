@@ -4,23 +4,12 @@ D's colours (finding 9). Screenshots in tests/output/ (viz_*.png) are for a pers
 
 from __future__ import annotations
 
-import pytest
-from helpers import BROWSER_MARKS, OUT, launch_chromium
+from helpers import BROWSER_MARKS, OUT
 
 from gan_lab.i18n import t
 from gan_lab.plots import palette
 
 pytestmark = BROWSER_MARKS
-
-
-@pytest.fixture
-def browser(live_app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b, live_app[0]
-        b.close()
 
 
 def _page(browser, query: str = "", locale: str = "en-US"):
