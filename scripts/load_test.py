@@ -612,15 +612,18 @@ def run(args) -> dict:
                                       if (r := x.steps_per_s()) is not None),
             "load_end": load1,
         })
-        trained = sum(x.steps[-1][1] for x in sessions if x.steps)
-        worker_cpu = roles_cpu.cpu_s.get("worker", 0.0)
-        res["class_steps"] = trained
-        res["worker_steps_per_cpu_s"] = trained / worker_cpu if worker_cpu else None
-        if args.alone:
-            a = alone(settings)
-            res["alone"] = a
-            if res["worker_steps_per_cpu_s"]:
-                res["per_core_vs_alone"] = res["worker_steps_per_cpu_s"] / a["steps_per_cpu_s"]
+    # The steps the class trained (as its pages last saw them) per CPU-second of the workers,
+    # against one run alone on a core: both modes (with --duration the runs are cut short, and
+    # the alone run trains at most --alone-steps).
+    trained = sum(x.steps[-1][1] for x in sessions if x.steps)
+    worker_cpu = roles_cpu.cpu_s.get("worker", 0.0)
+    res["class_steps"] = trained
+    res["worker_steps_per_cpu_s"] = trained / worker_cpu if worker_cpu else None
+    if args.alone:
+        a = alone({**settings, "steps": min(int(settings.get("steps", 4000)), args.alone_steps)})
+        res["alone"] = a
+        if res["worker_steps_per_cpu_s"]:
+            res["per_core_vs_alone"] = res["worker_steps_per_cpu_s"] / a["steps_per_cpu_s"]
     return res
 
 
@@ -682,12 +685,12 @@ def report(r: dict) -> str:
                      f"{min(rates, default=0):.0f}-{max(rates, default=0):.0f} (median "
                      f"{statistics.median(rates) if rates else 0:.0f}); load average "
                      f"{r['load_before']:.1f} at the start, {r['load_end']:.1f} at the end")
-        if r.get("worker_steps_per_cpu_s"):
-            a = r.get("alone")
-            lines.append(f"workers trained {r['worker_steps_per_cpu_s']:.0f} steps per CPU-s"
-                         + (f"; one run alone on a core {a['steps_per_cpu_s']:.0f} "
-                            f"({a['steps']} steps in {a['cpu_s']:.1f} CPU-s): "
-                            f"{100 * r['per_core_vs_alone']:.0f}% of it" if a else ""))
+    if r.get("worker_steps_per_cpu_s"):
+        a = r.get("alone")
+        lines.append(f"workers trained {r['worker_steps_per_cpu_s']:.0f} steps per CPU-s"
+                     + (f"; one run alone on a core {a['steps_per_cpu_s']:.0f} "
+                        f"({a['steps']} steps in {a['cpu_s']:.1f} CPU-s): "
+                        f"{100 * r['per_core_vs_alone']:.0f}% of it" if a else ""))
     for role, path, top in r.get("profile") or []:
         lines.append(f"profile of the {role} ({path}):")
         lines += [f"  {100 * share:5.1f}%  {name}" for share, name in top]
@@ -719,8 +722,10 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=900.0,
                    help="with --until-done: give up after this many seconds")
     p.add_argument("--alone", action=argparse.BooleanOptionalAction, default=True,
-                   help="with --until-done: also train one run alone on a core (a plain loop, "
-                        "after the class) and compare the workers' steps per CPU-second")
+                   help="also train one run alone on a core (a plain loop, after the class) "
+                        "and compare the workers' steps per CPU-second")
+    p.add_argument("--alone-steps", type=int, default=3000,
+                   help="the alone run trains at most this many steps")
     p.add_argument("--page-get-s", type=float, default=None,
                    help="seconds between the page GETs that measure its latency (default 0.25, "
                         "5 with --until-done)")

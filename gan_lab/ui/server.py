@@ -7,6 +7,7 @@ and shut down in order.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -27,6 +28,12 @@ log = logging.getLogger("gan_lab.ui")
 # A shutdown (SIGTERM, Ctrl-C) must finish within this: jobs stopped, workers and the render
 # process joined, the app's temp folder removed.
 SHUTDOWN_S = 4.0
+# gradio's queue summarises its event log (up to 10,000 events: a pandas frame, a groupby and
+# percentiles) twice after every event unless GRADIO_ANALYTICS_CACHE_FREQUENCY says otherwise:
+# ~8.6 ms a time at 10,000 events, ~17 ms of every poll, about half a core for 30 pages polling
+# once a second (issue 19). The summary only feeds gradio's monitoring page; this app refreshes
+# it every this many events instead, unless that variable is set.
+ANALYTICS_EVERY = 5000
 
 
 def launch_kwargs(limits: Limits | None = None) -> dict[str, Any]:
@@ -63,6 +70,8 @@ def build_demo(registry: Registry | None = None, *, renderers: RenderService | N
     demo = app.build()
     fast_skips(demo)    # see ui/skips.py: gr.skip() outputs cost a component build each
     demo.queue(default_concurrency_limit=None)
+    if "GRADIO_ANALYTICS_CACHE_FREQUENCY" not in os.environ:
+        demo._queue.ANAYLTICS_CACHE_FREQUENCY = ANALYTICS_EVERY   # gradio's spelling
     app.janitor = CacheJanitor(gr.utils.get_upload_folder(),
                                app.registry.limits.cache_mb * 1024 * 1024,
                                also=(app.files.exports,)).start()
