@@ -90,6 +90,7 @@ def _host_main(conn, threads: int, nice: int = 0) -> None:
             elif op == "advance":
                 rid, max_steps, seconds, aside = args
                 out = pieces.advance(rid, runs[rid], max_steps, seconds, aside)
+                out = out if isinstance(out, str) else out.portable()   # restored by the server
             elif op == "apply":
                 rid, changes = args
                 out = runs[rid].apply(**changes).to_dict()

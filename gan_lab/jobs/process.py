@@ -79,7 +79,7 @@ class ProcessJob(Job):
             self._poll_at = time.monotonic() + PENDING_POLL_S
             return
         self._pending_since, self._poll_at = None, 0.0
-        yield out
+        yield out.restored()     # its weights came as numpy (Commit.portable)
 
     def _apply(self, changes):
         self._settle()

@@ -43,6 +43,11 @@ WEIGHTS_MIN_INTERVAL_S = 1.0
 DRAW_WAIT_S = 5.0
 BUSY_DRAWS = 4
 BUSY_DRAW_WAIT_S = 0.3
+# With N runs taking turns on K worker processes a run's new state arrives about every
+# N/K x 0.2 s (one training slice each, jobs/workers.py): the page polls FAST_TICK_S x N/K apart,
+# at most this many times FAST_TICK_S (2 s: a class of 30 on 2 cores), so polls that would
+# fetch nothing new do not cost the shared server (each poll is a whole gradio request).
+MAX_SLOWDOWN = 8.0
 # GIF of the run: at most this many frames of at most this many pixels a side (60 x 256 x 256 x 3
 # bytes = 11.8 MB per session at most; the recorder thins frames as the run grows).
 GIF_MAX_FRAMES = 60
@@ -153,7 +158,10 @@ class Stream:
         elif layer not in names:
             layer = "all"
         fast = self.fast_tick()   # once per frame: it counts the running jobs of all sessions
-        wants = self._main_pictures(s, snap, heat, arrows, mani, layer, wait, fast)
+        # The run's pictures live on the Watch tab: another tab's page draws none of them (the
+        # first frame back on Watch draws what is out of date).
+        wants = (self._main_pictures(s, snap, heat, arrows, mani, layer, wait, fast)
+                 if getattr(s, "tab", "watch") == "watch" else [])
         for extra in self.extras:   # compare and sweep views (ui/many.py)
             wants += extra(s, out)
         busy = self._pictures(s, out, wants, wait)
@@ -175,7 +183,7 @@ class Stream:
         than there are cores (each run then advances only in its turns, so polling faster
         would fetch nothing new and cost the shared server)."""
         share = self.registry.stats()["running"] / max(1, self.registry.limits.max_running)
-        return FAST_TICK_S * min(4.0, max(1.0, round(share)))
+        return FAST_TICK_S * min(MAX_SLOWDOWN, max(1.0, round(share)))
 
     def _chart_layout(self, snap, lang: str = "en") -> dict:
         """Titles and visibility of the charts for this kind of data: 2-D with modes (modes,
