@@ -7,13 +7,34 @@ Jobs publish them (gan_lab.jobs); the CLI makes one of its finished Run for samp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 import torch
 
 from .config import RunConfig
 
-STATES = ("idle", "running", "paused", "done", "diverged", "stopped", "error")
+
+class JobState(str, Enum):
+    """A job's state (gan_lab.jobs.base): idle -> running -> paused / done / diverged, and
+    stopped or error for good. A str, so it equals its name in lower case ("running"): pages,
+    JSON and older comparisons read it as the plain string it always was."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    DIVERGED = "diverged"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__   # f"{state}" is "running" on every Python version
+
+
+STATES = tuple(s.value for s in JobState)
 
 
 @dataclass(frozen=True)
@@ -29,7 +50,7 @@ class Snapshot:
     """
 
     version: int
-    state: str
+    state: JobState | str
     message: str
     step: int
     steps_total: int
@@ -50,7 +71,8 @@ class Snapshot:
     eta_s: float | None = None
 
 
-def snapshot_of(run, *, version: int = 0, state: str = "done", message: str = "") -> Snapshot:
+def snapshot_of(run, *, version: int = 0, state: JobState = JobState.DONE,
+                message: str = "") -> Snapshot:
     """A Snapshot of a gan_lab.run.Run as it is now (the CLI's samples.png)."""
     info = run.info()
     g, d, samples = run.view()

@@ -30,7 +30,7 @@ from ..checkpoint import save_checkpoint_bytes_from_states
 from ..config import LIVE_FIELDS, ConfigError, RunConfig
 from ..logs import History, MetricLog
 from ..run import Commit
-from ..snapshot import Snapshot
+from ..snapshot import JobState, Snapshot
 from ..trainer import LOSS_KEYS, resolve_device
 from .hooks import RunPlace
 from .preview import Preview, preview
@@ -38,8 +38,9 @@ from .watch import Pace, Watched
 
 log = logging.getLogger("gan_lab.jobs")
 
-ENDED = ("stopped", "error")
-RESTING = ("paused", "done", "diverged", "stopped", "error", "idle")
+ENDED = (JobState.STOPPED, JobState.ERROR)
+RESTING = (JobState.PAUSED, JobState.DONE, JobState.DIVERGED, JobState.STOPPED,
+           JobState.ERROR, JobState.IDLE)
 DIVERGED_ADVICE = (" Paused; everything before it is kept. Lower the learning rate or lambda, "
                    "then press Train (or Reset).")
 
@@ -63,7 +64,7 @@ class Job(RunPlace, Watched):
         self.history_cap = history_cap
         # One re-entrant lock guards the job's state; an advance runs without it.
         self._cond = threading.Condition(threading.RLock())
-        self._state = "idle"
+        self._state = JobState.IDLE
         self._message = "Ready. Press Train."
         self._stop = False
         self._ended = False                 # stop() has run (once)
@@ -115,7 +116,7 @@ class Job(RunPlace, Watched):
         return self._cfg
 
     @property
-    def state(self) -> str:
+    def state(self) -> JobState:
         return self._state
 
     @property
@@ -136,7 +137,7 @@ class Job(RunPlace, Watched):
         user changes something, but we let them try: the next NaN pauses it again)."""
         with self._cond:
             self._check_alive()
-            if self._state == "done":
+            if self._state == JobState.DONE:
                 self._message = f"Finished {self._step} steps. Raise Steps to continue."
                 self._publish()
                 return
@@ -145,7 +146,7 @@ class Job(RunPlace, Watched):
             self._last_poll = time.monotonic()   # creating the run may have taken a while
             self._budget = None
             self._pace.restart()
-            self._set_state("running", "Training…")
+            self._set_state(JobState.RUNNING, "Training…")
         self._wake()
 
     def step(self, n: int = 1) -> None:
@@ -158,26 +159,26 @@ class Job(RunPlace, Watched):
             self._before_run()
             self._last_poll = time.monotonic()
             self._budget = n
-            self._set_state("running", f"Stepping {n}…")
+            self._set_state(JobState.RUNNING, f"Stepping {n}…")
         self._wake()
 
     def pause(self) -> None:
         """Pause; when this returns, no step of this job is in flight (the step is final)."""
         with self._cond:
-            if self._state != "running":
+            if self._state != JobState.RUNNING:
                 return
-            self._set_state("paused", "Pausing…")
+            self._set_state(JobState.PAUSED, "Pausing…")
             self._settle()
-            if self._state == "paused":
-                self._set_state("paused", f"Paused at step {self._step}.")
+            if self._state == JobState.PAUSED:
+                self._set_state(JobState.PAUSED, f"Paused at step {self._step}.")
 
     def stop(self, message: str = "Stopped.") -> None:
         """End the job for good (idempotent); its last snapshot stays readable."""
         with self._cond:
             first = not self._ended
             self._ended = self._stop = True
-            if self._state != "error":
-                self._set_state("stopped", message)
+            if self._state != JobState.ERROR:
+                self._set_state(JobState.STOPPED, message)
             self._settle(10.0)
             if first and self._created:
                 try:
@@ -194,9 +195,9 @@ class Job(RunPlace, Watched):
         cfg = (cfg or self._cfg).validate()
         with self._cond:
             self._restart(cfg, None)
-            if self._state != "stopped":
-                self._set_state("idle", f"Reset: fresh weights from seed {cfg.seed}. "
-                                        "Press Train.")
+            if self._state != JobState.STOPPED:
+                self._set_state(JobState.IDLE, f"Reset: fresh weights from seed {cfg.seed}. "
+                                               "Press Train.")
 
     def load_weights(self, g_state: dict, d_state: dict, step: int = 0,
                      cfg: RunConfig | None = None) -> None:
@@ -207,7 +208,7 @@ class Job(RunPlace, Watched):
         with self._cond:
             self._restart(cfg, (g_state, d_state, int(step)))
             if self._state not in ENDED:
-                self._set_state("paused" if step else "idle",
+                self._set_state(JobState.PAUSED if step else JobState.IDLE,
                                 f"Loaded weights (step {step}). Press Train to continue.")
 
     def update(self, **changes) -> RunConfig:
@@ -224,8 +225,8 @@ class Job(RunPlace, Watched):
                 self._begin(new)        # a preview: show the new config's step 0
             else:
                 self._cfg = new
-            if self._state == "done" and self._step < new.steps:
-                self._set_state("paused", f"Steps raised to {new.steps}. Press Train.")
+            if self._state == JobState.DONE and self._step < new.steps:
+                self._set_state(JobState.PAUSED, f"Steps raised to {new.steps}. Press Train.")
             self._publish()
             return new
 
@@ -249,7 +250,7 @@ class Job(RunPlace, Watched):
     # --- driving -----------------------------------------------------------------------------
     def runnable(self) -> bool:
         """Running, and someone watches it (jobs/watch.py): a hidden page's run waits."""
-        return self._state == "running" and not self._stop and self.watched()
+        return self._state == JobState.RUNNING and not self._stop and self.watched()
 
     def expire_if_idle(self) -> bool:
         """Stop the job when nobody polled it for ttl_s (a closed tab). True if it stopped."""
@@ -305,12 +306,12 @@ class Job(RunPlace, Watched):
         The exception's text is for the server's log only: the page gets an incident id."""
         self._stop = True
         if isinstance(e, ConfigError):
-            self._set_state("error", f"Error: {e}. Press Reset.")
+            self._set_state(JobState.ERROR, f"Error: {e}. Press Reset.")
             return
         incident = secrets.token_hex(4)
         log.error("job %s failed (incident %s)", type(self).__name__, incident, exc_info=e)
-        self._set_state("error", f"Error: training failed (incident {incident}; the server's "
-                                 "log has the details). Press Reset.")
+        self._set_state(JobState.ERROR, f"Error: training failed (incident {incident}; the "
+                                        "server's log has the details). Press Reset.")
 
     # --- internals ---------------------------------------------------------------------------
     def _check_alive(self) -> None:
@@ -328,8 +329,8 @@ class Job(RunPlace, Watched):
         Everything that can fail (a bad config, weights that do not fit) fails before any of
         the job's state changes."""
         pv = preview(cfg, self.points, weights)     # builds (and so checks) before any change
-        if self._state == "running":
-            self._state = "paused"          # no new advance starts while we swap
+        if self._state == JobState.RUNNING:
+            self._state = JobState.PAUSED   # no new advance starts while we swap
         self._settle()
         self._epoch += 1
         if self._created:
@@ -366,18 +367,18 @@ class Job(RunPlace, Watched):
             self._budget -= done_steps
         if c.diverged:
             self._budget = None
-            self._set_state("diverged", c.diverged + DIVERGED_ADVICE)
-        elif c.done and self._state == "running":
-            self._set_state("done", f"Done: {self._step} steps.")
+            self._set_state(JobState.DIVERGED, c.diverged + DIVERGED_ADVICE)
+        elif c.done and self._state == JobState.RUNNING:
+            self._set_state(JobState.DONE, f"Done: {self._step} steps.")
             self._on_done()
-        elif self._budget is not None and self._budget <= 0 and self._state == "running":
+        elif self._budget is not None and self._budget <= 0 and self._state == JobState.RUNNING:
             self._budget = None
-            self._set_state("paused", f"Stepped to {self._step}.")
+            self._set_state(JobState.PAUSED, f"Stepped to {self._step}.")
         else:
             self._publish()
 
-    def _set_state(self, state: str, message: str) -> None:
-        if state != "running":
+    def _set_state(self, state: JobState, message: str) -> None:
+        if state != JobState.RUNNING:
             self._rate = 0.0
         self._state = state
         self._message = message
@@ -397,4 +398,4 @@ class Job(RunPlace, Watched):
             latest=latest, g_state=self._g, d_state=self._d, samples=self._samples,
             weights_version=self._weights_version, is_image=info.is_image, bounds=info.bounds,
             modes=info.modes, real=info.real, eta_s=self._pace.eta_s(self._step, self._cfg)
-            if self._state == "running" and self._budget is None else None)
+            if self._state == JobState.RUNNING and self._budget is None else None)

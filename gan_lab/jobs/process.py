@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from .. import cost
+from ..snapshot import JobState
 from .base import Job
 from .host import GRACE_S, PENDING
 from .workers import PENDING_POLL_S, WorkerDied, WorkerPool
@@ -123,7 +124,7 @@ class ProcessJob(Job):
             if self._stop:
                 return
             self._stop = True
-            self._set_state("error", f"Error: {why}. Press Reset.")
+            self._set_state(JobState.ERROR, f"Error: {why}. Press Reset.")
 
     def place_again(self) -> None:
         """The worker process died with another run as its suspect: go on from this job's last
@@ -138,12 +139,12 @@ class ProcessJob(Job):
             except Exception:  # noqa: BLE001 - nowhere to go: this job ends with a message
                 self._created = False
                 self._stop = True
-                self._set_state("error", "Error: the training process of this run was lost and "
-                                         "no other could take it. Press Reset.")
+                self._set_state(JobState.ERROR, "Error: the training process of this run was "
+                                                "lost and no other could take it. Press Reset.")
                 return
             note = (f"The training process this run shared with other runs failed; it goes on "
                     f"from step {step:,} on another one (optimizer moments restarted).")
-            self._set_state(self._state, f"Training… {note}" if self._state == "running"
+            self._set_state(self._state, f"Training… {note}" if self._state == JobState.RUNNING
                             else note)
         self._wake()
 

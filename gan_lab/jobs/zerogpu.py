@@ -11,6 +11,7 @@ calling thread.
 
 from __future__ import annotations
 
+from ..snapshot import JobState
 from ..trainer import REG_FIELDS, Trainer
 from ..zerogpu import (
     CPU_CHUNK_S,
@@ -129,9 +130,10 @@ class ChunkedRunner(OwnThread):
 
     def _failed(self, e):
         # The committed state is intact: let the user retry.
-        if self._state == "running":
-            self._set_state("paused", f"Paused: a training chunk failed ({type(e).__name__}: "
-                                      f"{e}). Your run is kept; press Train to retry.")
+        if self._state == JobState.RUNNING:
+            self._set_state(JobState.PAUSED, f"Paused: a training chunk failed "
+                                             f"({type(e).__name__}: {e}). Your run is kept; "
+                                             "press Train to retry.")
 
     def run_chunk(self, max_steps: int | None = None) -> int:
         """Train one chunk (at most max_steps) in the calling thread; returns the steps done.
@@ -143,12 +145,12 @@ class ChunkedRunner(OwnThread):
                 raise RuntimeError("a chunk is already running")
             step0 = self._step
             self._budget = max_steps
-            self._set_state("running", "Training…")
+            self._set_state(JobState.RUNNING, "Training…")
         self.drive(self._chunk_s())
         with self._cond:
-            if self._state == "running" and (self._thread is None
+            if self._state == JobState.RUNNING and (self._thread is None
                                              or not self._thread.is_alive()):
-                self._set_state("paused", f"Paused at step {self._step}.")
+                self._set_state(JobState.PAUSED, f"Paused at step {self._step}.")
             return self._step - step0
 
     def _slice_s(self) -> float:

@@ -24,6 +24,7 @@ from gradio.components.plot import PlotData
 from .. import plots
 from ..exports import FrameRecorder
 from ..i18n import t
+from ..snapshot import JobState
 from . import runaway, status, watching
 from .lang import metric_title
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
@@ -104,7 +105,7 @@ class Stream:
 
     def status_text(self, snap, warning: str = "") -> str:
         """The status line (ui/status.py), with the server's share in it."""
-        return status.status_text(snap, self.registry.describe(snap.state == "running"),
+        return status.status_text(snap, self.registry.describe(snap.state == JobState.RUNNING),
                                   warning)
 
     def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str,
@@ -165,7 +166,7 @@ class Stream:
         for extra in self.extras:   # compare and sweep views (ui/many.py)
             wants += extra(s, out)
         busy = self._pictures(s, out, wants, wait)
-        running = any(j.state == "running" for j in s.jobs())
+        running = any(j.state == JobState.RUNNING for j in s.jobs())
         tick = fast if running or busy else SLOW_TICK_S
         if sh.get("tick") != tick:
             sh["tick"] = tick
@@ -266,7 +267,7 @@ class Stream:
         # as its poll period).
         slow = fast / FAST_TICK_S
         out = []
-        running = snap.state == "running"
+        running = snap.state == JobState.RUNNING
         # ... and never more often than the render process can draw every watcher's pictures
         # in RENDER_CORES of a core (samples and histogram: two pictures a session).
         budget = 2 * self._draw_s * self.registry.stats()["running"] / RENDER_CORES
@@ -352,7 +353,7 @@ class Stream:
             return False
         if rec.due(snap):
             return True
-        return snap.state != "running" and bool(rec.steps) and snap.step > rec.steps[-1]
+        return snap.state != JobState.RUNNING and bool(rec.steps) and snap.step > rec.steps[-1]
 
     def _draw(self, op: str, key: str, payload, opts: dict, rec) -> bytes:
         """Draw in the render process. With a recorder, the render process also returns the
