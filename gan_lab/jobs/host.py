@@ -25,11 +25,11 @@ import traceback
 from concurrent import futures
 
 from ..errors import ConfigError
+from .protocol import CONTROLS, PENDING, Advance, Apply, Create, Drop, Exit, Export, Ping, handle
 
 _CTX = mp.get_context("spawn")   # fork with a threaded server (and torch) is unsafe
 log = logging.getLogger("gan_lab.jobs")
 
-PENDING = "pending"      # an advance's answer: the run's piece is still in progress
 GRACE_S = 0.3            # an advance may overrun its slice by this before it goes on aside
 MAX_PENDING = 3          # pieces in progress aside at once per process (each holds its memory)
 RETRY_S = 0.05           # how often a control request for a busy run is asked again
@@ -72,42 +72,17 @@ def _host_main(conn, threads: int, nice: int = 0) -> None:
     pieces = Pieces(threads)
     while True:
         try:
-            op, args = pickle.loads(conn.recv_bytes())
+            req = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             break
         try:
-            if op in ("apply", "export") and pieces.busy(args[0]):
+            if isinstance(req, CONTROLS) and pieces.busy(req.rid):
                 conn.send_bytes(pickle.dumps(("retry", None)))
                 continue
-            if op == "create":
-                rid, cfg_dict, points, weights, state, final_at = args
-                run = Run(RunConfig.from_dict(cfg_dict), points, weights=weights,
-                          start_eval=None, history_cap=2)
-                if state is not None:
-                    run.import_state(state, final_at)
-                runs[rid] = run
-                out = str(run.trainer.device)
-            elif op == "advance":
-                rid, max_steps, seconds, aside = args
-                out = pieces.advance(rid, runs[rid], max_steps, seconds, aside)
-                out = out if isinstance(out, str) else out.portable()   # restored by the server
-            elif op == "apply":
-                rid, changes = args
-                out = runs[rid].apply(**changes).to_dict()
-            elif op == "export":
-                out = (runs[args[0]].export_state(), runs[args[0]].final_at)
-            elif op == "drop":
-                runs.pop(args[0], None)
-                pieces.forget(args[0])
-                out = None
-            elif op == "ping":
-                out = len(runs)
-            elif op == "exit":
+            if isinstance(req, Exit):
                 conn.send_bytes(pickle.dumps(("ok", None)))
                 break
-            else:
-                raise ValueError(f"unknown op {op!r}")
-            reply = ("ok", out)
+            reply = ("ok", handle(req, runs, pieces))
         except ConfigError as e:
             reply = ("config_error", (e.field, str(e).split(": ", 1)[-1]))
         except Exception as e:  # reported to the server; the process lives on
@@ -200,13 +175,37 @@ class Host:
         self._turn = threading.Condition()
         self._controls = 0
 
-    def call(self, op: str, *args, timeout: float = 120.0):
-        """One request and its answer. A control request for a run whose piece of work is
-        still in progress (RETRY) is asked again every RETRY_S, giving training slices their
-        turns in between, until `timeout` (RunBusy)."""
+    # --- the typed client: one method per request (jobs/protocol.py) ----------------------------
+    def create(self, rid: int, cfg, points=None, weights=None, state=None, final_at: int = -1,
+               timeout: float = 120.0) -> str:
+        """Build run `rid` of `cfg` (a RunConfig) here; returns its device."""
+        return self.call(Create(rid, cfg.to_dict(), points, weights, state, final_at), timeout)
+
+    def advance(self, rid: int, max_steps: int | None, seconds: float | None,
+                aside: bool = True, timeout: float = 120.0):
+        """A Commit (its weights as numpy: Commit.restored), or PENDING."""
+        return self.call(Advance(rid, max_steps, seconds, aside), timeout)
+
+    def apply(self, rid: int, changes: dict, timeout: float = 120.0) -> dict:
+        return self.call(Apply(rid, changes), timeout)
+
+    def export(self, rid: int, timeout: float = 120.0) -> tuple:
+        """(TrainState, step of its final evaluation)."""
+        return self.call(Export(rid), timeout)
+
+    def drop(self, rid: int, timeout: float = 120.0) -> None:
+        self.call(Drop(rid), timeout)
+
+    def ping(self, timeout: float = 120.0) -> int:
+        return self.call(Ping(), timeout)
+
+    def call(self, req, timeout: float = 120.0):
+        """One request (jobs/protocol.py) and its answer. A control request for a run whose
+        piece of work is still in progress (RETRY) is asked again every RETRY_S, giving
+        training slices their turns in between, until `timeout` (RunBusy)."""
         deadline = time.monotonic() + timeout
         while True:
-            status, payload = self._prioritized(op, args, timeout)
+            status, payload = self._prioritized(req, timeout)
             if status != "retry":
                 break
             if time.monotonic() + RETRY_S > deadline:
@@ -216,12 +215,12 @@ class Host:
             raise ConfigError(*payload)
         if status == "error":
             # The worker's traceback goes to the server's log, never to a page.
-            log.error("training process error in %r: %s", op, payload)
+            log.error("training process error in %s: %s", type(req).__name__, payload)
             raise RuntimeError(payload.splitlines()[0])
         return payload
 
-    def _prioritized(self, op: str, args: tuple, timeout: float):
-        control = op != "advance"
+    def _prioritized(self, req, timeout: float):
+        control = not isinstance(req, Advance)
         with self._turn:
             if control:
                 self._controls += 1
@@ -229,25 +228,25 @@ class Host:
                 while self._controls:
                     self._turn.wait(0.05)
         try:
-            return self._call(op, args, timeout)
+            return self._call(req, timeout)
         finally:
             if control:
                 with self._turn:
                     self._controls -= 1
                     self._turn.notify_all()
 
-    def _call(self, op: str, args: tuple, timeout: float):
+    def _call(self, req, timeout: float):
         with self._lock:
             if not self.proc.is_alive():
                 raise WorkerDied("the training process has exited")
             try:
-                self.conn.send_bytes(pickle.dumps((op, args), protocol=pickle.HIGHEST_PROTOCOL))
+                self.conn.send_bytes(pickle.dumps(req, protocol=pickle.HIGHEST_PROTOCOL))
             except (BrokenPipeError, OSError) as e:
                 raise WorkerDied(f"the training process exited ({e})") from None
             try:
                 if not self.conn.poll(timeout):
-                    raise WorkerDied(f"the training process did not answer {op!r} in "
-                                     f"{timeout:.0f}s", during=True)
+                    raise WorkerDied(f"the training process did not answer "
+                                     f"{type(req).__name__} in {timeout:.0f}s", during=True)
                 return pickle.loads(self.conn.recv_bytes())
             except (EOFError, BrokenPipeError, OSError) as e:
                 raise WorkerDied(f"the training process exited ({e})", during=True) from None
@@ -259,7 +258,7 @@ class Host:
         """End the process and reap it (a dead one is only joined)."""
         try:
             if self.proc.is_alive():
-                self.call("exit", timeout=timeout)
+                self.call(Exit(), timeout)
         except Exception:  # noqa: BLE001
             pass
         self.proc.join(timeout)

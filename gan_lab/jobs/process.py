@@ -37,7 +37,6 @@ class ProcessJob(Job):
     def __init__(self, cfg, points=None, *, pool: WorkerPool, ttl_s: float | None = None,
                  history_cap: int = 1000, owner: str | None = None):
         self._pool = pool
-        self._slot = self._rid = None
         self._pending_since: float | None = None   # its piece is in progress aside since
         self._poll_at = 0.0                        # the scheduler asks again from then on
         super().__init__(cfg, points, ttl_s=ttl_s, history_cap=history_cap, owner=owner)
@@ -47,9 +46,14 @@ class ProcessJob(Job):
     def _create(self, weights):
         resume, self._resume = self._resume, None
         if resume is not None:   # a finished run continues from its exported state
-            self._pool.place(self, state=resume[0], final_at=resume[1])
+            self._device = self._pool.place(self, state=resume[0], final_at=resume[1])
         else:
-            self._pool.place(self, weights=weights)
+            self._device = self._pool.place(self, weights=weights)
+
+    @property
+    def _slot(self) -> int | None:
+        """The slot of the worker process hosting this job's run (the pool's Placement)."""
+        return self._pool.slot_of(self)
 
     def _before_run(self):
         self._pool.rebalance(self)
@@ -72,8 +76,8 @@ class ProcessJob(Job):
         # A dear run's worker answers within the slice plus GRACE_S (a longer piece goes on
         # aside and it answers PENDING), unless it already has its most pieces aside.
         aside = cost.piece_seconds(self._cfg) > ASIDE_S
-        out = self._pool.call(self, "advance", max_steps, seconds, aside,
-                              timeout=seconds + GRACE_S + self.hang_s())
+        out = self._pool.advance(self, max_steps, seconds, aside,
+                                 timeout=seconds + GRACE_S + self.hang_s())
         if out == PENDING:
             if self._pending_since is None:
                 self._pending_since = time.monotonic()
@@ -84,12 +88,12 @@ class ProcessJob(Job):
 
     def _apply(self, changes):
         self._settle()
-        self._pool.call(self, "apply", changes, timeout=self.hang_s())
+        self._pool.apply(self, changes, timeout=self.hang_s())
 
     def _on_done(self):
         """Give the worker's slot back, keeping the full state to continue from."""
         try:
-            self._resume = self._pool.call(self, "export", timeout=self.hang_s())
+            self._resume = self._pool.export(self, timeout=self.hang_s())
         except Exception:  # noqa: BLE001 - without it, a continued run restarts its moments
             self._resume = None
         self._pool.unplace(self)
@@ -135,7 +139,8 @@ class ProcessJob(Job):
                 return
             step = self._step
             try:
-                self._pool.place(self, weights=(self._g, self._d, step), again=True)
+                self._device = self._pool.place(self, weights=(self._g, self._d, step),
+                                                again=True)
             except Exception:  # noqa: BLE001 - nowhere to go: this job ends with a message
                 self._created = False
                 self._stop = True

@@ -13,11 +13,15 @@ the process with the fewest running jobs when its run is created, and moved (its
 TrainState, exactly) when it starts again on a process busier than another by two or more.
 
 The protocol is request/reply over one pipe per process, pickled with plain pickle (our own
-processes only, never user files; tensors travel as bytes, not shared memory): create, advance,
-apply, export, drop, ping, exit. Inside a process each advance runs on a thread of its own, and
-one that overruns its slice finishes aside while the process serves the others (jobs/host.py):
-one run's dear step or evaluation never holds up the runs sharing its process. Its job then
-answers PENDING until the piece is done and is asked again every PENDING_POLL_S.
+processes only, never user files; weights travel as numpy, not shared memory): one typed
+request each (jobs/protocol.py: Create, Advance, Apply, Export, Drop, Ping, Exit), sent through
+the Host's typed client; the pool's `advance`, `apply` and `export` find a job's run (its
+`Placement`, kept here, never on the job) and handle a process lost meanwhile.
+
+Inside a process each advance runs on a thread of its own, and one that overruns its slice
+finishes aside while the process serves the others (jobs/host.py): one run's dear step or
+evaluation never holds up the runs sharing its process. Its job then answers PENDING until the
+piece is done and is asked again every PENDING_POLL_S.
 
 One job's failure is its own (issue 18). When a process dies (killed, out of memory) or a piece
 of work hangs past its time-out (sized from gan_lab.cost's estimate of the config), the process
@@ -39,6 +43,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 
 from .host import Host, WorkerDied
 
@@ -54,6 +59,14 @@ PERIOD_S = 2.0      # a running job gets a slice at least this often (while <= 1
 MIN_SLICE_S = 0.2
 MAX_SLICE_S = 0.25  # a pause, update or reset waits at most one slice
 PENDING_POLL_S = 0.05   # a job whose piece is in progress aside is asked again this often
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a job's run lives: the process's slot and the run's id there."""
+
+    slot: int
+    rid: int
 
 
 class PoolBusy(RuntimeError):
@@ -91,6 +104,7 @@ class WorkerPool:
         self._placed: list[list] = [[] for _ in range(self.processes)]
         self._in_flight: list = [None] * self.processes   # the job being advanced there
         self._jobs: set = set()
+        self._where: dict = {}                            # job -> Placement of its run
         self._next_rid = 0
         # Warm processes (torch imported) so the first Train of a class starts in milliseconds.
         for i in range(self.processes):
@@ -122,9 +136,14 @@ class WorkerPool:
 
     def pid_of(self, job) -> int | None:
         """The process hosting a job's run (None when it has none)."""
-        slot = getattr(job, "_slot", None)
+        slot = self.slot_of(job)
         h = self._hosts[slot] if slot is not None else None
         return h.proc.pid if h is not None else None
+
+    def slot_of(self, job) -> int | None:
+        """The slot of the process hosting a job's run (None when it has none)."""
+        p = self._where.get(job)
+        return None if p is None else p.slot
 
     # --- jobs --------------------------------------------------------------------------------
     def register(self, job) -> None:
@@ -151,10 +170,10 @@ class WorkerPool:
         return min((i for i in range(self.processes) if i != exclude), key=load)
 
     def place(self, job, weights=None, state=None, final_at: int = -1,
-              again: bool = False) -> None:
-        """Create the job's run on the least busy process. PoolBusy at the run cap, OwnerBusy
-        at the session's cap; `again` (a job placed anew after its process was lost, or moved)
-        is exempt from both: it held its place already."""
+              again: bool = False) -> str:
+        """Create the job's run on the least busy process; returns its device. PoolBusy at the
+        run cap, OwnerBusy at the session's cap; `again` (a job placed anew after its process
+        was lost, or moved) is exempt from both: it held its place already."""
         with self._cond:
             if self._closed:
                 raise PoolBusy("the server is shutting down")
@@ -171,44 +190,58 @@ class WorkerPool:
             rid = self._next_rid
             self._placed[slot].append(job)   # reserved before the (slower) create
         try:
-            job._device = self._host(slot).call(
-                "create", rid, job.cfg.to_dict(), job.points, weights, state, final_at)
+            device = self._host(slot).create(rid, job.cfg, job.points, weights, state, final_at)
         except BaseException:
             with self._cond:
                 if job in self._placed[slot]:
                     self._placed[slot].remove(job)
             raise
-        job._slot, job._rid = slot, rid
+        with self._cond:
+            self._where[job] = Placement(slot, rid)
+        return device
 
     def unplace(self, job) -> None:
-        slot, rid = getattr(job, "_slot", None), getattr(job, "_rid", None)
-        if slot is None:
-            return
-        job._slot = job._rid = None
         with self._cond:
-            if job in self._placed[slot]:
-                self._placed[slot].remove(job)
-        h = self._hosts[slot]
+            p = self._where.pop(job, None)
+            if p is None:
+                return
+            if job in self._placed[p.slot]:
+                self._placed[p.slot].remove(job)
+        h = self._hosts[p.slot]
         if h is not None and h.alive():
             try:
-                h.call("drop", rid, timeout=10)
+                h.drop(p.rid, timeout=10)
             except Exception:  # noqa: BLE001 - the process may be dying: its runs go with it
                 pass
 
-    def call(self, job, op: str, *args, timeout: float = 120.0):
-        """`op` for the job's run (its id goes first). When its process turns out to be lost,
-        the process is handled (`_lost`) and, if this job was placed again meanwhile, the
-        request is made once more there."""
+    # --- requests for a job's run (the Host's typed client, wherever the run lives now) ------
+    def advance(self, job, max_steps: int | None, seconds: float | None, aside: bool,
+                timeout: float = 120.0):
+        """A Commit of the job's run (weights as numpy: Commit.restored), or PENDING."""
+        return self._on_run(job, lambda h, rid: h.advance(rid, max_steps, seconds, aside,
+                                                          timeout=timeout))
+
+    def apply(self, job, changes: dict, timeout: float = 120.0) -> dict:
+        return self._on_run(job, lambda h, rid: h.apply(rid, changes, timeout=timeout))
+
+    def export(self, job, timeout: float = 120.0) -> tuple:
+        """(TrainState, step of its final evaluation) of the job's run."""
+        return self._on_run(job, lambda h, rid: h.export(rid, timeout=timeout))
+
+    def _on_run(self, job, request):
+        """request(host, rid) for the job's run. When its process turns out to be lost, the
+        process is handled (`_lost`) and, if this job was placed again meanwhile, the request
+        is made once more there."""
         for attempt in (0, 1):
-            slot, rid = job._slot, job._rid
-            h = self._hosts[slot] if slot is not None else None
+            p = self._where.get(job)
+            h = self._hosts[p.slot] if p is not None else None
             if h is None:
                 raise WorkerDied("the run's training process is gone")
             try:
-                return h.call(op, rid, *args, timeout=timeout)
+                return request(h, p.rid)
             except WorkerDied as e:
-                self._lost(slot, served=job if e.during else None, why=str(e))
-                if attempt or job._slot is None:
+                self._lost(p.slot, served=job if e.during else None, why=str(e))
+                if attempt or job not in self._where:
                     raise
         raise AssertionError("unreachable")
 
@@ -216,7 +249,7 @@ class WorkerPool:
         """Move a job that is about to run to a process with at least two fewer running jobs
         (its exact TrainState travels, so the run goes on bit for bit). True if it moved.
         running: the job is one of its process's running jobs already (counted there)."""
-        slot = job._slot
+        slot = self.slot_of(job)
         if slot is None or self.processes < 2:
             return False
         with self._cond:
@@ -225,7 +258,7 @@ class WorkerPool:
             there = sum(j.runnable() for j in self._placed[target])
             if here - there < 2:
                 return False
-        state, final_at = self.call(job, "export")
+        state, final_at = self.export(job)
         self.unplace(job)
         self.place(job, state=state, final_at=final_at, again=True)
         return True
@@ -237,6 +270,8 @@ class WorkerPool:
         progress aside, else `served` (the job whose request the process was serving)."""
         with self._cond:
             jobs, self._placed[slot] = list(self._placed[slot]), []
+            for j in jobs:
+                self._where.pop(j, None)
         with self._host_locks[slot]:
             h, self._hosts[slot] = self._hosts[slot], None
         if h is not None:   # dead, or broken or hung (a call failed): either way, gone
@@ -250,8 +285,6 @@ class WorkerPool:
                 or ([served] if served is not None else [])
         log.warning("training process of slot %d lost (%s); %d run(s) on it, %d suspected",
                     slot, why, len(jobs), len(suspects))
-        for j in jobs:
-            j._slot = j._rid = None
         for j in jobs:
             if j in suspects:
                 j.host_lost("the training process exited unexpectedly while it ran this "
@@ -272,7 +305,7 @@ class WorkerPool:
 
     def running_on(self, job) -> int:
         """Running jobs sharing this job's process, itself included."""
-        slot = getattr(job, "_slot", None)
+        slot = self.slot_of(job)
         with self._cond:
             return 0 if slot is None else sum(j.runnable() for j in self._placed[slot])
 
@@ -326,7 +359,7 @@ class WorkerPool:
         or reset meanwhile). True if it moved."""
         try:
             with job._cond:
-                if job._slot != slot or not job.runnable():
+                if self.slot_of(job) != slot or not job.runnable():
                     return False
                 return self.rebalance(job, running=True)
         except Exception:  # noqa: BLE001 - it stays where it was (or its job shows the error)
@@ -348,8 +381,9 @@ class WorkerPool:
             for j in jobs:
                 j.expire_if_idle()
                 hung = j.hung(self.hang_s) if hasattr(j, "hung") else None
-                if hung is not None and j._slot is not None:
-                    self._lost(j._slot, why=hung, suspect=j)
+                slot = self.slot_of(j)
+                if hung is not None and slot is not None:
+                    self._lost(slot, why=hung, suspect=j)
             for slot, h in hosts:   # a process killed while none of its jobs runs
                 if h is not None and not h.alive() and self._in_flight[slot] is None:
                     self._lost(slot, why="it exited")
