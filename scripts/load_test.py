@@ -571,7 +571,7 @@ def run(args) -> dict:
         "cpu": _cpu(), "cores": os.cpu_count(), "load_before": load0,
         "train_reply_s": {"p50": pct(train, 50), "p95": pct(train, 95), "max": max(train),
                           "all": sorted(round(x, 3) for x in train)},
-        "poll_reply_s": {"p50": pct(polls, 50), "p95": pct(polls, 95)},
+        "poll_reply_s": {"p50": pct(polls, 50), "p95": pct(polls, 95)}, "polls": len(polls),
         "page_get_s": {"p50": pct(gets, 50), "p95": pct(gets, 95), "n": len(gets)},
         "error_replies": sum(len(s.errors) for s in sessions),
         "errors": [e for s in sessions for e in s.errors][:10],
@@ -624,6 +624,10 @@ def run(args) -> dict:
         res["alone"] = a
         if res["worker_steps_per_cpu_s"]:
             res["per_core_vs_alone"] = res["worker_steps_per_cpu_s"] / a["steps_per_cpu_s"]
+    # The server's CPU per poll answered (it also drives the slices and answers Train): what
+    # a watcher costs it, whatever rate a loaded machine let the clients poll at.
+    if polls and roles_cpu.cpu_s.get("server"):
+        res["server_ms_per_poll"] = 1e3 * roles_cpu.cpu_s["server"] / len(polls)
     return res
 
 
@@ -675,7 +679,9 @@ def report(r: dict) -> str:
     if r.get("role_cores"):
         c = r["role_cores"]
         lines.append(f"CPU over {r['role_window_s']} s: server {c.get('server', 0):.2f} cores, "
-                     f"render {c.get('render', 0):.2f}, workers {c.get('worker', 0):.2f}")
+                     f"render {c.get('render', 0):.2f}, workers {c.get('worker', 0):.2f}"
+                     + (f"; {r['polls']} polls, server {r['server_ms_per_poll']:.1f} ms of CPU "
+                        "per poll" if r.get("server_ms_per_poll") else ""))
     if "last_done_s" in r:
         rates = r["run_steps_per_s"]
         last = f"{r['last_done_s']:.1f} s" if r["last_done_s"] is not None else \
