@@ -512,3 +512,11 @@ def test_simultaneous_saves_cannot_pass_the_count_cap(proc):
     finally:
         for c in cs:
             c.close()
+
+
+def test_gradios_queue_summarises_its_event_log_seldom(app):
+    """gradio's default summarises up to 10,000 events twice per event (~17 ms of every poll
+    at that size, issue 19); the app asks for it every ANALYTICS_EVERY events."""
+    from gan_lab.ui.server import ANALYTICS_EVERY
+
+    assert app["demo"]._queue.ANAYLTICS_CACHE_FREQUENCY == ANALYTICS_EVERY > 1000

@@ -293,3 +293,57 @@ def test_ttl_releases_an_abandoned_job(pool):
     assert job.closed and job._snap.state == "stopped"
     assert "closed or idle" in job._snap.message
     assert pool.stats()["runs"] == 0
+
+
+def test_a_commit_crosses_processes_as_numpy_and_comes_back_as_the_same_tensors():
+    import pickle
+
+    import torch
+
+    from gan_lab.run import Run
+
+    c = Run(RunConfig(steps=5, seed=2, **SMALL), start_eval=None).advance(3)
+    far = pickle.loads(pickle.dumps(c.portable()))
+    assert all(isinstance(v, np.ndarray) for v in far.g_state.values())
+    back = far.restored()
+    for mine, theirs in ((c.g_state, back.g_state), (c.d_state, back.d_state)):
+        assert mine.keys() == theirs.keys()
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert back.step == c.step and np.array_equal(back.rows, c.rows)
+    bare = Run(RunConfig(steps=5, seed=2, **SMALL), start_eval=None).advance(2, view=False)
+    assert bare.portable() is bare and bare.restored() is bare
+
+
+def test_job_states_are_an_enum_equal_to_their_names():
+    import json
+
+    from gan_lab.snapshot import STATES, JobState
+
+    assert JobState.RUNNING == "running" and f"{JobState.DONE}" == "done"
+    assert str(JobState.ERROR) == "error" and json.dumps(JobState.IDLE) == '"idle"'
+    assert STATES == tuple(s.value for s in JobState)
+    job = TrainingJob(RunConfig(steps=2, **SMALL))
+    try:
+        assert job.state is JobState.IDLE
+    finally:
+        job.stop()
+
+
+def test_the_worker_answers_typed_requests_and_refuses_an_unknown_one():
+    from gan_lab.jobs.host import Host
+
+    h = Host(1)
+    try:
+        assert h.ping() == 0
+        assert h.create(7, RunConfig(steps=20, **SMALL)) == "cpu"
+        c = h.advance(7, 5, None, aside=False)
+        assert c.step == 5 and isinstance(next(iter(c.g_state.values())), np.ndarray)
+        assert h.apply(7, {"lam": 0.25})["lam"] == 0.25
+        with pytest.raises(ConfigError, match="steps"):
+            h.apply(7, {"steps": -1})
+        with pytest.raises(RuntimeError, match="unknown request"):
+            h.call(object())
+        h.drop(7)
+        assert h.ping() == 0
+    finally:
+        h.kill()
