@@ -39,8 +39,7 @@ from .watch import Pace, Watched
 log = logging.getLogger("gan_lab.jobs")
 
 ENDED = (JobState.STOPPED, JobState.ERROR)
-RESTING = (JobState.PAUSED, JobState.DONE, JobState.DIVERGED, JobState.STOPPED,
-           JobState.ERROR, JobState.IDLE)
+RESTING = tuple(s for s in JobState if s is not JobState.RUNNING)
 DIVERGED_ADVICE = (" Paused; everything before it is kept. Lower the learning rate or lambda, "
                    "then press Train (or Reset).")
 

@@ -15,6 +15,14 @@ PENDING = "pending"      # an advance's answer: the run's piece is still in prog
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a job's run lives (jobs/workers.py keeps it): the process's slot, the run's id."""
+
+    slot: int
+    rid: int
+
+
+@dataclass(frozen=True)
 class Create:
     """Build run `rid` from a config dict, optional user points, weights (g, d, step) or an
     exact TrainState (with the step of its final evaluation). Answer: the run's device."""

@@ -12,16 +12,12 @@ every `period_s`, and none is refused while the run cap (memory) allows. A job i
 the process with the fewest running jobs when its run is created, and moved (its full
 TrainState, exactly) when it starts again on a process busier than another by two or more.
 
-The protocol is request/reply over one pipe per process, pickled with plain pickle (our own
-processes only, never user files; weights travel as numpy, not shared memory): one typed
-request each (jobs/protocol.py: Create, Advance, Apply, Export, Drop, Ping, Exit), sent through
-the Host's typed client; the pool's `advance`, `apply` and `export` find a job's run (its
-`Placement`, kept here, never on the job) and handle a process lost meanwhile.
-
-Inside a process each advance runs on a thread of its own, and one that overruns its slice
-finishes aside while the process serves the others (jobs/host.py): one run's dear step or
-evaluation never holds up the runs sharing its process. Its job then answers PENDING until the
-piece is done and is asked again every PENDING_POLL_S.
+The protocol is request/reply over one pipe per process, plain pickle (our own processes only),
+one typed request each (jobs/protocol.py) sent through the Host's typed client; the pool's
+`advance`, `apply` and `export` find a job's run (its `Placement`, kept here, not on the job)
+and handle a process lost meanwhile. Inside a process each advance runs on a thread of its own,
+and one that overruns its slice finishes aside while the process serves the others
+(jobs/host.py). Its job then answers PENDING and is asked again every PENDING_POLL_S.
 
 One job's failure is its own (issue 18). When a process dies (killed, out of memory) or a piece
 of work hangs past its time-out (sized from gan_lab.cost's estimate of the config), the process
@@ -43,9 +39,9 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 
 from .host import Host, WorkerDied
+from .protocol import Placement
 
 log = logging.getLogger("gan_lab.jobs")
 
@@ -59,14 +55,6 @@ PERIOD_S = 2.0      # a running job gets a slice at least this often (while <= 1
 MIN_SLICE_S = 0.2
 MAX_SLICE_S = 0.25  # a pause, update or reset waits at most one slice
 PENDING_POLL_S = 0.05   # a job whose piece is in progress aside is asked again this often
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a job's run lives: the process's slot and the run's id there."""
-
-    slot: int
-    rid: int
 
 
 class PoolBusy(RuntimeError):
