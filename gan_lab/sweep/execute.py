@@ -1,10 +1,9 @@
 """Sweep execution: the progress bar and the two backends (a local process pool, Ray tasks).
-Each run is an ordinary gan_lab.cli.train run written atomically into its folder."""
+Each run is an ordinary `train` run (gan_lab.headless) written atomically into its folder."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import shutil
 import sys
 import tempfile
 import time
@@ -73,7 +72,7 @@ def _clock(s: float) -> str:
 
 def _run_one(task: tuple[dict, str, bool, str | None]) -> tuple[str, str | None]:
     """Train one config into its folder (a worker process's entry point): (folder, error)."""
-    from ..cli import train
+    from ..headless import train
 
     cfg_dict, folder, png, tb = task
     try:
@@ -85,21 +84,19 @@ def _run_one(task: tuple[dict, str, bool, str | None]) -> tuple[str, str | None]
 
 def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None,
                 tensorboard: bool = False) -> dict[str, bytes]:
-    """Train one config into a temporary folder and return its files (name -> bytes): what a
+    """Train one config and return its run folder's files (name -> bytes): what a
     Ray task sends back to the driver, which writes the run folder itself. threads: the CPUs
     the task reserved (--cpus-per-run). tensorboard: the run's TensorBoard event files come
     along, named with tblog.FILE_PREFIX (tblog.split_files separates them)."""
-    from ..cli import train
+    from ..headless import run_files
     from ..tblog import event_files
 
-    tmp = Path(tempfile.mkdtemp(prefix="gan-lab-run-"))
-    try:
-        train(RunConfig.from_dict(cfg_dict), tmp / "run", quiet=True, png=png, threads=threads,
-              tensorboard=tmp / "tb" if tensorboard else None)
-        files = runs.read_run_files(tmp / "run")
-        return {**files, **event_files(tmp / "tb")} if tensorboard else files
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    cfg = RunConfig.from_dict(cfg_dict)
+    if not tensorboard:
+        return run_files(cfg, quiet=True, png=png, threads=threads)[1]
+    with tempfile.TemporaryDirectory(prefix="gan-lab-tb-") as tb:
+        files = run_files(cfg, quiet=True, png=png, threads=threads, tensorboard=tb)[1]
+        return {**files, **event_files(tb)}
 
 
 def est_cost(cfg: RunConfig) -> float:
