@@ -63,7 +63,7 @@ def run_files(cfg: RunConfig, points=None, init=None, log_every=None, quiet=Fals
     # A terminal's progress bar: steps, steps/s and the latest losses (none when not a TTY).
     bar = tqdm(total=cfg.steps, disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
                mininterval=0.2, unit=" steps",
-               bar_format="[{bar:30}] {n_fmt}/{total_fmt} {rate_fmt}  {postfix}")
+               bar_format="[{bar:30}] {n_fmt}/{total_fmt} {rate_fmt}{postfix}")
     diverged = None
     tb = None
     if tensorboard is not None:

@@ -19,55 +19,38 @@ from .plan import Point
 # Running
 # --------------------------------------------------------------------------------------------
 class SweepProgress:
-    """Runs done / total and an ETA on stderr: a bar redrawn in place on a terminal, else one
-    line per finished run. Quiet when disabled."""
+    """Runs done / total, elapsed time and an ETA on stderr (tqdm): a bar redrawn in place on a
+    terminal, else one line per finished run. Quiet when disabled."""
+
+    FORMAT = "[{bar:30}] {n_fmt}/{total_fmt} runs  elapsed {elapsed}  ETA {remaining}{postfix}"
 
     def __init__(self, total: int, already: int, enabled: bool):
-        self.total, self.already, self.enabled = total, already, enabled
-        self.done = 0
-        self.failed = 0
+        from tqdm import tqdm
+
+        self.total, self.already, self.n, self.failed = total, already, already, 0
+        self.enabled, self.tty = enabled, enabled and sys.stderr.isatty()
         self.t0 = time.monotonic()
-        self.tty = enabled and sys.stderr.isatty()
-        self.show()
+        self.bar = tqdm(total=total, initial=already, file=sys.stderr, disable=not self.tty,
+                        bar_format=self.FORMAT)
 
     def tick(self, what: str, error: str | None = None) -> None:
-        self.done += 1
-        self.failed += error is not None
-        if not self.enabled:
-            return
+        self.n += 1
         if error is not None:
-            if self.tty:
-                print(file=sys.stderr)
-            print(f"error: run {what} failed: {error}", file=sys.stderr, flush=True)
-        self.show(what)
-
-    def line(self) -> str:
-        n = self.already + self.done
-        elapsed = time.monotonic() - self.t0
-        left = self.total - n
-        eta = "?" if self.done == 0 else _clock(elapsed / self.done * left)
-        bar = "#" * int(30 * n / max(1, self.total))
-        return (f"[{bar:<30}] {n}/{self.total} runs  elapsed {_clock(elapsed)}  ETA {eta}"
-                + (f"  ({self.failed} failed)" if self.failed else ""))
-
-    def show(self, what: str | None = None) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            print("\r" + self.line(), end="", file=sys.stderr, flush=True)
-        elif what is not None:
+            self.failed += 1
+            if self.enabled:
+                self.bar.write(f"error: run {what} failed: {error}", file=sys.stderr)
+            self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+        self.bar.update()
+        if self.enabled and not self.tty:
             print(f"{self.line()}  {what}", file=sys.stderr, flush=True)
 
+    def line(self) -> str:
+        return self.bar.format_meter(
+            self.n, self.total, time.monotonic() - self.t0, bar_format=self.FORMAT,
+            initial=self.already, postfix=f"{self.failed} failed" if self.failed else None)
+
     def close(self) -> None:
-        if self.tty:
-            print(file=sys.stderr)
-
-
-def _clock(s: float) -> str:
-    s = int(round(s))
-    if s >= 3600:
-        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-    return f"{s // 60}:{s % 60:02d}"
+        self.bar.close()
 
 
 def _run_one(task: tuple[dict, str, bool, str | None]) -> tuple[str, str | None]:
