@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .config import ConfigError, RunConfig, spec, specs
 from .regularizers import extras_of
 from .rundirs import (  # noqa: F401 - the run folder API, re-exported
@@ -57,7 +58,7 @@ from .rundirs import (  # noqa: F401 - the run folder API, re-exported
 )
 
 RUNS_DIR_ENV = "GAN_LAB_RUNS_DIR"
-DEFAULT_RUNS_DIR = "runs"
+DEFAULT_RUNS_DIR = settings.default(RUNS_DIR_ENV)
 SEP = " · "
 # Regularizer fields that mean nothing when reg is "none" (every field of the "regularization"
 # group but reg itself and the extra regularizers): the name leaves them out, and a sweep
@@ -69,7 +70,7 @@ TARGETS = {"d": "D", "g": "G", "both": "G and D"}
 
 def runs_dir() -> Path:
     """The runs folder: $GAN_LAB_RUNS_DIR, default runs/ (not created here)."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR)
+    return Path(settings.get(RUNS_DIR_ENV))
 
 
 # --------------------------------------------------------------------------------------------

@@ -119,7 +119,9 @@ class RenderService:
     def __init__(self, use_process: bool | None = None, timeout_s: float = 30.0,
                  nice: int = 0):
         if use_process is None:
-            use_process = os.environ.get("GAN_LAB_RENDER_PROCESS", "1") != "0"
+            from .. import settings
+
+            use_process = settings.get("GAN_LAB_RENDER_PROCESS")
         self.use_process = use_process
         self.timeout_s = timeout_s
         # Pictures share the cores with training (the same niceness as the workers), so the
