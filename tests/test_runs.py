@@ -174,3 +174,4 @@ def test_run_writer_logs_window_means_and_writes_every_value_exactly():
     assert np.isnan(cols["loss_d"][0]) and cols["loss_d"][1] == rows[:2, 0].mean()
     assert cols["rev_kl"][2] == 1 / 3 and np.isnan(cols["rev_kl"][[0, 1, 3]]).all()
     assert cols["modes"][0] == 3.0
+

@@ -24,7 +24,6 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections import OrderedDict
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
 
@@ -65,15 +64,16 @@ class _Store:
     """FigureRenderers by session key, least recently used dropped first."""
 
     def __init__(self):
-        self._r: OrderedDict = OrderedDict()
+        from ..lru import LRU
+
+        self._r = LRU(MAX_SESSIONS)
 
     def get(self, key):
-        from .. import plots
+        r = self._r.get(key)
+        if r is None:
+            from .. import plots
 
-        r = self._r.pop(key, None) or plots.FigureRenderer()
-        self._r[key] = r
-        while len(self._r) > MAX_SESSIONS:
-            self._r.popitem(last=False)
+            r = self._r[key] = plots.FigureRenderer()
         return r
 
     def drop(self, key):
