@@ -141,12 +141,11 @@ def cmd_train(args) -> int:
     except (CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    f = summary["final"]
-    keys = [k for k in ("modes", "hq_frac", "rev_kl", "min_mode_frac", "digits_covered", "cls_is",
-                        "fcd", "sparsity_d", "zeros_d", "sharpness_d") if k in f]
+    from .runs import headline
+
     print(f"{summary['steps']} steps in {summary['wall_s']:.1f}s "
           f"({summary['steps_per_s']} steps/s on {summary['device']}); "
-          + ", ".join(f"{k}={f[k]:.4g}" for k in keys) + f"; wrote {args.out}")
+          f"{headline(summary['final'])}; wrote {args.out}")
     if summary["diverged"]:
         print(f"warning: {summary['diverged']}; outputs hold the run up to that step",
               file=sys.stderr)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .config import ConfigError, RunConfig
 from .presets import PRESETS, REG_SETTINGS, TABLE_ROWS
-from .runs import check_out_dir, to_json
+from .runs import check_out_dir, headline, to_json
 
 SUITES = {
     # suite: (base preset, datasets)
@@ -213,10 +213,7 @@ def _log_run(log, i: int, n: int, r: dict) -> None:
     if log is None:
         return
     m = r["metrics"]
-    keys = [k for k in ("modes", "hq_frac", "rev_kl", "min_mode_frac", "digits_covered",
-                        "cls_is", "fcd", "zeros_d") if k in m]
-    log(f"[{i}/{n}] {r['dataset']} {r['reg']} seed {r['seed']}: "
-        + ", ".join(f"{k}={m[k]:.4g}" for k in keys)
+    log(f"[{i}/{n}] {r['dataset']} {r['reg']} seed {r['seed']}: {headline(m)}"
         + f"; {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU"
         + (f"; {r['diverged']}" if r["diverged"] else ""))
 
@@ -340,13 +337,9 @@ def _csv(s: str) -> list[str]:
 
 def cmd_eval(args) -> int:
     try:
-        try:
-            seeds = [int(s) for s in _csv(args.seeds)]
-        except ValueError:
-            raise ConfigError("--seeds", f"must be whole numbers separated by commas; "
-                                         f"got {args.seeds!r}") from None
-        if not seeds:
-            raise ConfigError("--seeds", "give at least one seed")
+        from .sweep.plan import parse_seeds
+
+        seeds = parse_seeds(args.seeds)
         regs = _csv(args.regs) if args.regs else None
         if args.jobs < 1:
             raise ConfigError("--jobs", "must be a whole number >= 1")

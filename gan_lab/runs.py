@@ -234,7 +234,7 @@ def samples_npy(samples: np.ndarray, is_image: bool) -> bytes:
 
 
 def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     raise TypeError(type(o).__name__)
 
@@ -243,6 +243,16 @@ def to_json(obj) -> str:
     """Indented JSON ending in a newline, numpy numbers as plain ones: every JSON document a
     run, an eval suite or a sweep writes."""
     return json.dumps(obj, indent=2, default=_jsonable) + "\n"
+
+
+# The final metrics a one-line report of a run names (train's last line, eval's per-run lines).
+HEADLINE = ("modes", "hq_frac", "rev_kl", "min_mode_frac", "digits_covered", "cls_is", "fcd",
+            "sparsity_d", "zeros_d", "sharpness_d")
+
+
+def headline(final: dict) -> str:
+    """ "modes=8, hq_frac=0.91, ...": the HEADLINE metrics a run has, 4 significant digits."""
+    return ", ".join(f"{k}={final[k]:.4g}" for k in HEADLINE if k in final)
 
 
 def metrics_csv(losses: dict[int, dict], evals: dict[int, dict]) -> str:
