@@ -77,3 +77,14 @@ def test_values_parse_and_blank_means_the_default():
     assert Limits.from_env({}) == Limits()      # the dataclass's defaults are the declared ones
     with pytest.raises(settings.SettingError, match="GAN_LAB_RAY_CPUS_PER_RUN"):
         Limits.from_env({"GAN_LAB_RAY_CPUS_PER_RUN": "0"})   # not a Limits field: checked too
+
+
+def test_the_app_refuses_to_start_on_a_bad_value_with_one_line():
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "app.py"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "GAN_LAB_WORKER_NICE": "25"})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "error: GAN_LAB_WORKER_NICE='25': must be a whole number from 0 to 19\n"
