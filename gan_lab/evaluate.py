@@ -12,9 +12,7 @@ thread: wall time on a shared machine says more about the neighbours than about 
 
 from __future__ import annotations
 
-import contextlib
 import math
-import multiprocessing as mp
 import os
 import platform
 import sys
@@ -170,12 +168,12 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
                              reg))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    from .sweep.execute import in_processes
+
     runs = []
-    # spawn, not fork: a forked child would inherit torch's thread pools mid-state.
-    with mp.get_context("spawn").Pool(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
-        for i, r in enumerate(pool.imap(_one_run, todo) if jobs > 1 else map(_one_run, todo)):
-            runs.append(r)
-            _log_run(log, i + 1, len(todo), r)
+    for i, r in enumerate(in_processes(_one_run, todo, jobs)):
+        runs.append(r)
+        _log_run(log, i + 1, len(todo), r)
     keys = [k for k, *_ in columns(suite)]
     doc = {
         "suite": suite,

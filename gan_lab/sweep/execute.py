@@ -98,6 +98,17 @@ def longest_first(todo: list[Point]) -> list[Point]:
     return sorted(todo, key=lambda p: -costs[id(p)])
 
 
+def in_processes(fn, tasks: list, jobs: int, ordered: bool = True):
+    """fn over tasks (yielding results): in this process with jobs 1, else in min(jobs, tasks)
+    spawned processes, not forked (a forked child would inherit torch's thread pools
+    mid-state); ordered=False yields each result as it comes."""
+    if jobs <= 1:
+        yield from map(fn, tasks)
+        return
+    with mp.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
+        yield from (pool.imap if ordered else pool.imap_unordered)(fn, tasks)
+
+
 def run_local(todo: list[Point], out: Path, jobs: int, png: bool,
               progress: SweepProgress, tensorboard: Path | None = None) -> None:
     if jobs > 1:
@@ -105,15 +116,8 @@ def run_local(todo: list[Point], out: Path, jobs: int, png: bool,
     tasks = [(p.cfg.to_dict(), str(out / p.folder), png,
               None if tensorboard is None else str(Path(tensorboard) / p.folder)) for p in todo]
     names = {str(out / p.folder): p.folder for p in todo}
-    if jobs <= 1:
-        for t in tasks:
-            folder, err = _run_one(t)
-            progress.tick(names[folder], err)
-        return
-    # spawn, not fork: a forked child would inherit torch's thread pools mid-state.
-    with mp.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
-        for folder, err in pool.imap_unordered(_run_one, tasks):
-            progress.tick(names[folder], err)
+    for folder, err in in_processes(_run_one, tasks, jobs, ordered=False):
+        progress.tick(names[folder], err)
 
 
 def run_ray(todo: list[Point], out: Path, *, jobs: int, address: str | None, png: bool,
