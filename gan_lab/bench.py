@@ -15,7 +15,6 @@ none; hsn1r default <= 1.5x none; full frame <= 80 ms; first frame <= 1 s on a 2
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import threading
@@ -286,7 +285,7 @@ def format_table(res: dict) -> str:
 
 def cmd_bench(args) -> int:
     from .config import ConfigError
-    from .runs import check_out_dir
+    from .runs import check_out_dir, to_json
 
     out = Path(args.out)
     try:
@@ -310,15 +309,9 @@ def cmd_bench(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     res["targets"] = [dict(zip(("dataset", "metric", "value", "op", "target", "met"), row))
                       for row in check_targets(res)]
-    out.write_text(json.dumps(res, indent=2, default=_np) + "\n")
+    out.write_text(to_json(res))
     print(f"wrote {out}")
     return 0
-
-
-def _np(o):
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return o.item()
-    raise TypeError(type(o).__name__)
 
 
 def figure_frames(dataset: str = "ring8", frames: int = 30) -> str:

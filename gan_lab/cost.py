@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from . import settings
 from .config import NET_FIELDS, ConfigError, RunConfig
 from .regularizers import active_regs
 
@@ -62,9 +63,9 @@ STEP_OVERHEAD_S = 0.002   # Python and autograd bookkeeping of one step (tiny 2-
 # GAN_LAB_MAX_STEP_MB): a training step of 0.1-0.55 s of one core at the cap (at the measured
 # rates), a final evaluation of 3-17 s, 512 MB of activations at the peak of either. The
 # presets and lessons cost at most a quarter of the step cap and half of the evaluation cap.
-MAX_STEP_GFLOP = 10.0
-MAX_EVAL_GFLOP = 1000.0
-MAX_STEP_MB = 512
+MAX_STEP_GFLOP = settings.default("GAN_LAB_MAX_STEP_GFLOP")
+MAX_EVAL_GFLOP = settings.default("GAN_LAB_MAX_EVAL_GFLOP")
+MAX_STEP_MB = settings.default("GAN_LAB_MAX_STEP_MB")
 
 
 @dataclass(frozen=True)
