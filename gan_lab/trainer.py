@@ -22,22 +22,27 @@ from .data import make_dataset
 from .losses import d_loss, g_loss
 from .models import build_models, generate, shown_weights, update_average
 from .placement import check_limits, default_threads, resolve_device
-from .regularizers import Combined, extra_key, extra_keys, extras_of, make_regularizer, reg_params
-from .state import TrainState, copied, load_reg_state, reg_state
+from .regularizers import (
+    Combined,
+    extra_key,
+    extra_keys,
+    extras_of,
+    make_regularizer,
+    rebuild_fields,
+    reg_params,
+)
+from .state import TrainState, copied, reg_state
 
 # gp_d: D's gradient penalties (R1 and WGAN-GP), weights included; the last D step's.
 # reg_d / reg_g: the primary regularizer's penalty; extra_<kind>_<net>: each extra one's
 # (RunConfig.extra_regs; 0 where that kind is not an extra on that network).
 LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g", "gp_d", *extra_keys())
-__all__ = ["Trainer", "LOSS_KEYS", "REG_FIELDS", "check_limits", "default_threads",
+__all__ = ["Trainer", "LOSS_KEYS", "check_limits", "default_threads",
            "resolve_device"]
 N_EVAL_2D = 2500     # PacGAN protocol: 2,500 generator samples
 N_EVAL_MNIST = 1000
 N_VIEW_2D = 1000     # points shown in the sample plot
 N_VIEW_MNIST = 64    # 8x8 grid from fixed noise
-# Fields whose change means new regularizer objects (their kept state starts over).
-REG_FIELDS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_every",
-              "hsn_method", "extra_regs")
 
 
 def schedule_scale(schedule: str, step: int, steps: int) -> float:
@@ -156,7 +161,7 @@ class Trainer:
         old = self.cfg
         self.cfg = new
         self._set_hyper()
-        if any(getattr(old, k) != getattr(new, k) for k in REG_FIELDS):
+        if any(getattr(old, k) != getattr(new, k) for k in rebuild_fields()):
             self._build_regularizers()
         fresh = old.reg != new.reg or old.reg_target != new.reg_target
         self.lam_ctl = adaptive.Controller.fresh(new) if fresh else self.lam_ctl.synced(new)
@@ -275,8 +280,8 @@ class Trainer:
                 raise ValueError(f"the saved random state is for {kind}, this trainer runs on "
                                  f"{self.rng.device.type}")
             self.rng.set_state(state)
-        load_reg_state(self.reg_g, st.reg_g)
-        load_reg_state(self.reg_d, st.reg_d)
+        self.reg_g.load_state_dict(st.reg_g)
+        self.reg_d.load_state_dict(st.reg_d)
         self.lam_ctl = adaptive.Controller.from_state(st.lam_ctl, self.cfg)
         self.step = int(st.step)
 
