@@ -105,10 +105,8 @@ class RunConfig:
                                     "show the effective W/sigma.", group="architecture",
                             choices=("none", "g", "d", "both"), label="Spectral norm")
     # --- optimization -------------------------------------------------------------------------
-    loss: str = _p("ns", "Adversarial loss: non-saturating (ns), minimax, least-squares (lsgan), "
-                         "hinge or wgan-gp (D a critic with unbounded score and a gradient "
-                         "penalty; see --preset wgan-gp).", choices=_losses.LOSSES,
-                   group="optimization", label="Loss", live=True)
+    loss: str = _p("ns", _losses.HELP, choices=tuple(_losses.LOSSES), group="optimization",
+                   label="Loss", live=True)
     optimizer: str = _p("adam", "Optimizer of both networks.", choices=("adam", "sgd"),
                         group="optimization", label="Optimizer")
     # The 2-D defaults were tuned on seeds the quality tables do not use (docs/RESULTS.md).

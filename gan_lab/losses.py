@@ -14,7 +14,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("ns", "minimax", "lsgan", "hinge", "wgan-gp")
+# The choices of RunConfig.loss, each with how its help text names it.
+LOSSES = {"ns": "non-saturating (ns)", "minimax": "minimax", "lsgan": "least-squares (lsgan)",
+          "hinge": "hinge", "wgan-gp": "wgan-gp (D a critic with unbounded score and a gradient "
+                                       "penalty; see --preset wgan-gp)"}
+HELP = f"Adversarial loss: {', '.join(list(LOSSES.values())[:-1])} or {list(LOSSES.values())[-1]}."
 # Losses whose D output is a score, not the logit of a probability (plots say so).
 CRITICS = ("wgan-gp",)
 
