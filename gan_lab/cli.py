@@ -128,7 +128,7 @@ def train(cfg: RunConfig, out: Path, points: np.ndarray | None = None,
     threads: torch intra-op threads. Default: 1 inside a multiprocessing worker (eval and sweep
     train several runs side by side: conv runs with two threads each beside other runs on 2
     cores took 0.12-0.35 s of CPU per step against 0.034 s with one thread, oversubscription
-    measured 2026-11-29 on a 2-core AMD EPYC), else trainer.default_threads (2 for conv MNIST,
+    measured 2026-11-29 on a 2-core AMD EPYC), else placement.default_threads (2 for conv MNIST,
     else 1). tensorboard: a folder for the run's TensorBoard event files (gan_lab.tblog)."""
     from . import runs
 
@@ -142,9 +142,10 @@ def _train_into(cfg: RunConfig, out: Path, points, init, log_every, quiet, png,
 
     from . import runs, time_to_quality
     from .checkpoint import load_checkpoint, save_checkpoint
+    from .losses import LOSS_KEYS
+    from .placement import default_threads
     from .run import Run
     from .snapshot import snapshot_of
-    from .trainer import LOSS_KEYS, default_threads
 
     w_start, c_start = time.perf_counter(), time.process_time()
     if threads is None:
@@ -314,7 +315,7 @@ def cmd_train(args) -> int:
                 raise ConfigError("--points", str(e)) from None
             if cfg.dataset != "custom":
                 cfg = cfg.replace(dataset="custom")
-        from .trainer import resolve_device
+        from .placement import resolve_device
         resolve_device(cfg)
         check_train_inputs(args, cfg)
         tb_dir = None

@@ -32,8 +32,9 @@ import torch
 
 from .config import RunConfig
 from .logs import History, MetricLog
+from .losses import LOSS_KEYS
 from .state import TrainState
-from .trainer import LOSS_KEYS, N_VIEW_2D, Trainer
+from .trainer import N_VIEW_2D, Trainer
 
 SUB_S = 0.05        # seconds of training between host syncs (and deadline checks)
 MAX_SUB = 256       # steps per sub-chunk at most

@@ -16,29 +16,16 @@ import math
 import numpy as np
 import torch
 
-from . import adaptive, generalization, metrics, penalties, spectral
+from . import adaptive, generalization, metrics, penalties, regularizers, spectral
 from .config import LIVE_FIELDS, ConfigError, RunConfig, spec
 from .data import make_dataset
-from .losses import d_loss, g_loss
+from .losses import LOSS_KEYS, d_loss, g_loss
 from .models import build_models, generate, shown_weights, update_average
-from .placement import check_limits, default_threads, resolve_device
-from .regularizers import (
-    Combined,
-    extra_key,
-    extra_keys,
-    extras_of,
-    make_regularizer,
-    rebuild_fields,
-    reg_params,
-)
+from .placement import resolve_device
+from .regularizers import Combined, extra_key, extras_of, make_regularizer, reg_params
 from .state import TrainState, copied, reg_state
 
-# gp_d: D's gradient penalties (R1 and WGAN-GP), weights included; the last D step's.
-# reg_d / reg_g: the primary regularizer's penalty; extra_<kind>_<net>: each extra one's
-# (RunConfig.extra_regs; 0 where that kind is not an extra on that network).
-LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g", "gp_d", *extra_keys())
-__all__ = ["Trainer", "LOSS_KEYS", "check_limits", "default_threads",
-           "resolve_device"]
+__all__ = ["Trainer", "schedule_scale"]
 N_EVAL_2D = 2500     # PacGAN protocol: 2,500 generator samples
 N_EVAL_MNIST = 1000
 N_VIEW_2D = 1000     # points shown in the sample plot
@@ -161,7 +148,7 @@ class Trainer:
         old = self.cfg
         self.cfg = new
         self._set_hyper()
-        if any(getattr(old, k) != getattr(new, k) for k in rebuild_fields()):
+        if any(getattr(old, k) != getattr(new, k) for k in regularizers.rebuild_fields()):
             self._build_regularizers()
         fresh = old.reg != new.reg or old.reg_target != new.reg_target
         self.lam_ctl = adaptive.Controller.fresh(new) if fresh else self.lam_ctl.synced(new)

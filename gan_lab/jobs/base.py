@@ -29,9 +29,10 @@ import time
 from ..checkpoint import save_checkpoint_bytes_from_states
 from ..config import LIVE_FIELDS, ConfigError, RunConfig
 from ..logs import History, MetricLog
+from ..losses import LOSS_KEYS
+from ..placement import resolve_device
 from ..run import Commit
 from ..snapshot import Snapshot
-from ..trainer import LOSS_KEYS, resolve_device
 from .hooks import RunPlace
 from .preview import Preview, preview
 from .watch import Pace, Watched

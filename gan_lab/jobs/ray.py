@@ -32,8 +32,8 @@ from pathlib import Path
 import ray
 
 from ..config import RunConfig
+from ..placement import default_threads
 from ..run import Run
-from ..trainer import default_threads
 from .thread import OwnThread
 
 _lock = threading.Lock()
