@@ -200,10 +200,10 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         md = markdown(doc)
     if suite not in ("toy", "time-to-quality"):
         from . import metrics
-        from .trainer import N_EVAL_MNIST
+        from .data import KINDS
 
         doc["reference"] = {"what": "real held-out MNIST digits (metrics.real_reference_metrics)",
-                            **metrics.real_reference_metrics(n=N_EVAL_MNIST)}
+                            **metrics.real_reference_metrics(n=KINDS["mnist"].n_eval)}
     (out / f"table_{suite}.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
     (out / f"table_{suite}.md").write_text(md)
     return doc

@@ -16,9 +16,9 @@ import math
 import numpy as np
 import torch
 
-from . import adaptive, generalization, metrics, penalties, regularizers, spectral
+from . import adaptive, metrics, penalties, regularizers, spectral
 from .config import LIVE_FIELDS, ConfigError, RunConfig, spec
-from .data import make_dataset
+from .data import kind_of, make_dataset
 from .losses import LOSS_KEYS, d_loss, g_loss
 from .models import build_models, generate, shown_weights, update_average
 from .placement import resolve_device
@@ -26,10 +26,6 @@ from .regularizers import Combined, extra_key, extras_of, make_regularizer, reg_
 from .state import TrainState, copied, reg_state
 
 __all__ = ["Trainer", "schedule_scale"]
-N_EVAL_2D = 2500     # PacGAN protocol: 2,500 generator samples
-N_EVAL_MNIST = 1000
-N_VIEW_2D = 1000     # points shown in the sample plot
-N_VIEW_MNIST = 64    # 8x8 grid from fixed noise
 
 
 def schedule_scale(schedule: str, step: int, steps: int) -> float:
@@ -53,6 +49,7 @@ class Trainer:
         self.cfg = cfg.validate()
         self.points = points
         self.device, self.device_reason = resolve_device(cfg)
+        self.kind = kind_of(cfg.dataset)   # sample shape, evaluation sizes, quality metrics
         self.data = make_dataset(cfg, points)
         # Weight init, training noise and evaluation noise each get their own seeded stream, so
         # evaluating more or less often never changes the training trajectory.
@@ -70,7 +67,7 @@ class Trainer:
         self.sn_g, self.sn_d = spectral.layers(self.G), spectral.layers(self.D)
         self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         eval_rng = torch.Generator().manual_seed(cfg.seed + 2)
-        n_eval = N_EVAL_MNIST if self.data.is_image else N_EVAL_2D
+        n_eval = self.kind.n_eval
         self.z_eval = torch.randn(n_eval, cfg.latent_dim, generator=eval_rng).to(self.device)
         self.eval_real = self.data.sample(n_eval, torch.Generator(device=self.device)
                                           .manual_seed(cfg.seed + 3), self.device)
@@ -299,7 +296,7 @@ class Trainer:
 
     def view_samples(self) -> np.ndarray:
         """What the samples plot shows: 1,000 points, or an 8x8 grid of digits."""
-        return self.sample(N_VIEW_MNIST if self.data.is_image else N_VIEW_2D)
+        return self.sample(self.kind.n_view)
 
     def named_reg_params(self, net) -> list[tuple[str, torch.Tensor]]:
         """The regularized tensors as the network computes with them (W/sigma where spectrally
@@ -308,11 +305,11 @@ class Trainer:
 
     def evaluate(self, sharp: bool = False, quality: bool = True,
                  final: bool = False) -> dict[str, float]:
-        """Sparsity and weight spectra always; sample quality (modes / grid KL, or MNIST
-        classifier metrics and D's generalization gap) when `quality`; sharpness when `sharp`.
-        During a run sharpness uses a cheaper estimate (10 power iterations on 128 samples) so
-        the trainer stalls for less; `final` (end of run, summary.json) uses 20 iterations on
-        256 samples."""
+        """Sparsity and weight spectra always; sample quality (the dataset kind's: modes / grid
+        KL, or MNIST classifier metrics and D's generalization gap) when `quality`; sharpness
+        when `sharp`. During a run sharpness uses a cheaper estimate (10 power iterations on 128
+        samples) so the trainer stalls for less; `final` (end of run, summary.json) uses 20
+        iterations on 256 samples."""
         c = self.cfg
         out: dict[str, float] = {}
         for tag, net in (("g", self.G), ("d", self.D)):
@@ -320,18 +317,8 @@ class Trainer:
             out[f"sparsity_{tag}"] = s["frac_small"]
             out[f"zeros_{tag}"] = s["frac_zero"]
             out[f"wspec_{tag}"] = spectral.spectra_product(net)
-        if quality and self.data.is_image:
-            out["d_gap"] = generalization.d_gap(self.D, *generalization.gap_digits())
-        fake = self.sample() if quality else None
-        if fake is not None and np.all(np.isfinite(fake)):
-            if self.data.is_image:
-                out.update(metrics.mnist_metrics(fake))
-            else:
-                if self.data.modes is not None:
-                    out.update(metrics.mode_stats(fake, self.data.modes, self.data.std))
-                kl, js = metrics.grid_kl_js(self.eval_real.cpu().numpy(), fake,
-                                            self.data.bounds)
-                out["grid_kl"], out["grid_js"] = kl, js
+        if quality:   # the dataset kind's metrics (gan_lab.data)
+            out.update(self.kind.quality(self, self.sample()))
         if sharp:
             out.update(self.sharpness() if final else self.sharpness(iters=10, n=128))
         if adaptive.on(c):   # the adaptive lambda's curve, and an L2 goal's measure
