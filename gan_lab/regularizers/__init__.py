@@ -70,7 +70,7 @@ class RegKind:
 
 REGISTRY: dict[str, RegKind] = {}
 # Fields every kind reads (which kind, where, on which tensors, which extras), before the
-# kinds' own options: a change of any of REBUILD_FIELDS() means new regularizer objects.
+# kinds' own options (rebuild_fields).
 _COMMON_FIELDS = ("reg", "reg_target", "reg_bias", "extra_regs")
 
 

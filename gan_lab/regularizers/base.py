@@ -34,7 +34,7 @@ class Regularizer:
 
     kind = "none"
     # The RunConfig fields this kind reads (field -> Option); a change of one of them builds new
-    # regularizers (regularizers.REBUILD_FIELDS). Read by make_regularizer.
+    # regularizers (regularizers.rebuild_fields). Read by make_regularizer.
     options: ClassVar[dict[str, Option]] = {}
     takes_modules: ClassVar[bool] = False   # __init__ takes the nets the losses run through
     runs_loss: ClassVar[bool] = False       # backward() evaluates the loss itself (HSN1R)
