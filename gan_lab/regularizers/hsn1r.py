@@ -384,8 +384,7 @@ class HSN1R(Regularizer):
     def load_state_dict(self, st: dict | None) -> None:
         super().load_state_dict(st)
         v = st.get("v") if self.owns(st) else None
-        self.v = None if v is None else [x.to(p.device, copy=True)
-                                         for x, p in zip(v, self.params, strict=True)]
+        self.v = v and [x.to(p.device, copy=True) for x, p in zip(v, self.params, strict=True)]
 
     @staticmethod
     def _normalized(hv: list[Tensor], fallback: list[Tensor]) -> list[Tensor]:
