@@ -29,8 +29,9 @@ from .data import make_dataset
 from .jobs import ProcessJob, TrainingJob, WorkerPool
 from .losses import d_loss_on, g_loss
 from .models import build_models
+from .placement import default_threads
 from .presets import preset_config
-from .trainer import Trainer, default_threads
+from .trainer import Trainer
 
 FRAME_INTERVAL_S = 0.3   # the app's refresh period (gan_lab/ui uses the same constant)
 TARGETS = {"live_over_plain": (">=", 0.90), "hsn1r_every_step": ("<=", 2.0),

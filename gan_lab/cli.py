@@ -125,7 +125,7 @@ def cmd_train(args) -> int:
                 raise ConfigError("--points", str(e)) from None
             if cfg.dataset != "custom":
                 cfg = cfg.replace(dataset="custom")
-        from .trainer import resolve_device
+        from .placement import resolve_device
         resolve_device(cfg)
         check_train_inputs(args, cfg)
         tb_dir = None

@@ -17,6 +17,7 @@ field its input does not set; `RunConfig(...)` itself uses the plain field defau
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -108,10 +109,8 @@ class RunConfig:
                                     "show the effective W/sigma.", group="architecture",
                             choices=("none", "g", "d", "both"), label="Spectral norm")
     # --- optimization -------------------------------------------------------------------------
-    loss: str = _p("ns", "Adversarial loss: non-saturating (ns), minimax, least-squares (lsgan), "
-                         "hinge or wgan-gp (D a critic with unbounded score and a gradient "
-                         "penalty; see --preset wgan-gp).", choices=_losses.LOSSES,
-                   group="optimization", label="Loss", live=True)
+    loss: str = _p("ns", _losses.HELP, choices=tuple(_losses.LOSSES), group="optimization",
+                   label="Loss", live=True)
     optimizer: str = _p("adam", "Optimizer of both networks.", choices=("adam", "sgd"),
                         group="optimization", label="Optimizer")
     # The 2-D defaults were tuned on seeds the quality tables do not use (docs/RESULTS.md).
@@ -337,22 +336,29 @@ def defaults_for(dataset: str | None) -> dict[str, Any]:
     return out
 
 
+@functools.cache
 def field_map() -> dict[str, dataclasses.Field]:
+    """Field name -> its dataclass field (built once; do not modify)."""
     return {f.name: f for f in fields(RunConfig)}
 
 
-def _resolve(v):
-    return v() if callable(v) else v
+@functools.cache
+def _declared(name: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A field's declaration as spec() gives it, and the names of the entries that are read
+    from a registry (functions, called on each spec(): a kind registered later shows)."""
+    f = field_map()[name]
+    t = f.type if isinstance(f.type, str) else f.type.__name__
+    return (dict(name=name, type=t, default=f.default, **f.metadata),
+            tuple(k for k, v in f.metadata.items() if callable(v)))
 
 
 def spec(name: str) -> dict[str, Any]:
     """The declaration of one field: name, type, default, help, lo, hi, choices, labels, log,
     group, ui, label, live (registry-derived choices, labels and help resolved now)."""
-    f = field_map()[name]
-    t = f.type if isinstance(f.type, str) else f.type.__name__
-    m = {k: _resolve(v) for k, v in f.metadata.items()}
+    base, dynamic = _declared(name)
+    m = {**base, **{k: base[k]() for k in dynamic}}
     m["labels"] = dict(m["labels"] or {})
-    return dict(name=name, type=t, default=f.default, **m)
+    return m
 
 
 def specs() -> list[dict[str, Any]]:

@@ -182,8 +182,8 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         "base_preset": SUITES[suite][0],
         "base_config": {k: v for k, v in
                         run_config(suite, datasets[0], "none", seeds[0], steps).to_dict().items()
-                        if k not in ("dataset", "seed", "reg", "lam", "reg_target", "l1_mode",
-                                     "hsn_iters", "hsn_every")},
+                        if k not in {"dataset", "seed", *(k for r in REG_SETTINGS.values()
+                                                          for k in r["fields"])}},
         "regularizers": {r: TABLE_ROWS[r] for r in regs},
         "seeds": list(seeds),
         "total_wall_s": round(time.perf_counter() - t0, 1),
@@ -198,10 +198,10 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         md = markdown(doc)
     if suite not in ("toy", "time-to-quality"):
         from . import metrics
-        from .trainer import N_EVAL_MNIST
+        from .data import KINDS
 
         doc["reference"] = {"what": "real held-out MNIST digits (metrics.real_reference_metrics)",
-                            **metrics.real_reference_metrics(n=N_EVAL_MNIST)}
+                            **metrics.real_reference_metrics(n=KINDS["mnist"].n_eval)}
     (out / f"table_{suite}.json").write_text(to_json(doc))
     (out / f"table_{suite}.md").write_text(md)
     return doc

@@ -17,8 +17,9 @@ import numpy as np
 
 from .checkpoint import save_checkpoint_bytes, save_checkpoint_bytes_from_states
 from .config import RunConfig
+from .losses import LOSS_KEYS
 from .snapshot import Snapshot
-from .trainer import LOSS_KEYS, Trainer
+from .trainer import Trainer
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,7 +35,7 @@ def metrics_csv(snap: Snapshot) -> str:
     """The run's curves as CSV text, one row per step that has data, in step order.
 
     Columns: step, loss_d, loss_g, reg_d, reg_g, gp_d, the extra regularizers' penalties
-    (extra_<kind>_<net>, trainer.LOSS_KEYS), then every metric the run evaluated, sorted by
+    (extra_<kind>_<net>, losses.LOSS_KEYS), then every metric the run evaluated, sorted by
     name (the same columns as the CLI's metrics.csv), for example grid_js, grid_kl, hq_frac,
     modes, rev_kl, sharpness_d, sharpness_g, sparsity_d, sparsity_g, zeros_d, zeros_g.
 

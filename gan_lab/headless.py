@@ -5,7 +5,7 @@ in memory: a Ray task sends them back as they are); `train` writes them into a f
 threads: torch intra-op threads. Default: 1 inside a multiprocessing worker (eval and sweep
 train several runs side by side: conv runs with two threads each beside other runs on 2 cores
 took 0.12-0.35 s of CPU per step against 0.034 s with one thread, oversubscription measured
-2026-11-29 on a 2-core AMD EPYC), else trainer.default_threads (2 for conv MNIST, else 1).
+2026-11-29 on a 2-core AMD EPYC), else placement.default_threads (2 for conv MNIST, else 1).
 tensorboard: a folder for the run's TensorBoard event files (gan_lab.tblog).
 """
 
@@ -44,9 +44,10 @@ def run_files(cfg: RunConfig, points=None, init=None, log_every=None, quiet=Fals
 
     from . import time_to_quality
     from .checkpoint import load_checkpoint, save_checkpoint_bytes
+    from .losses import LOSS_KEYS
+    from .placement import default_threads
     from .run import Run
     from .snapshot import snapshot_of
-    from .trainer import LOSS_KEYS, default_threads
 
     w_start, c_start = time.perf_counter(), time.process_time()
     if threads is None:

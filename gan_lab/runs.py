@@ -41,7 +41,7 @@ import numpy as np
 
 from . import settings
 from .config import ConfigError, RunConfig, spec, specs
-from .regularizers import extras_of
+from .regularizers import REGISTRY, extras_of
 from .rundirs import (  # noqa: F401 - the run folder API, re-exported
     PARTIAL,
     RUN_FILES,
@@ -112,17 +112,14 @@ def run_name(cfg: RunConfig) -> str:
     diff = cfg.non_default()
     parts = [cfg.dataset]
     if cfg.reg != "none":
+        shown = [(o, getattr(cfg, f)) for f, o in REGISTRY[cfg.reg].cls.options.items()
+                 if o.shown and f in diff]   # the kind's options that differ, as it shows them
         reg = spec("reg")["labels"].get(cfg.reg, cfg.reg)
-        if cfg.reg == "l1" and "l1_mode" in diff:
-            reg += f" ({cfg.l1_mode})"
+        reg += "".join(o.shown.format(v) for o, v in shown if o.near_label)
         s = f"{reg} {cfg.lam:g} on {TARGETS.get(cfg.reg_target, cfg.reg_target)}"
         if cfg.reg_bias:
             s += " and biases"
-        if cfg.reg == "hsn1r":
-            if "hsn_every" in diff:
-                s += f" every {cfg.hsn_every}"
-            if "hsn_iters" in diff:
-                s += f", {cfg.hsn_iters} iterations"
+        s += "".join(o.shown.format(v) for o, v in shown if not o.near_label)
         if cfg.lam_goal > 0:
             s += f" (adaptive, goal {cfg.lam_goal:g})"
         parts.append(s)
@@ -257,9 +254,9 @@ def headline(final: dict) -> str:
 
 def metrics_csv(losses: dict[int, dict], evals: dict[int, dict]) -> str:
     """metrics.csv: one row per step with losses or an evaluation, in step order. Columns:
-    step, trainer.LOSS_KEYS, then every evaluated metric sorted by name; an empty cell means
+    step, losses.LOSS_KEYS, then every evaluated metric sorted by name; an empty cell means
     "not measured at this step"; values with repr precision (read back exactly)."""
-    from .trainer import LOSS_KEYS
+    from .losses import LOSS_KEYS
 
     mkeys = sorted({k for m in evals.values() for k in m if k != "step"})
     lines = [",".join(["step", *LOSS_KEYS, *mkeys])]
@@ -286,7 +283,7 @@ class RunWriter:
 
     def add_rows(self, last_step: int, rows) -> list[int]:
         """A Commit's loss rows (one per step, the last at last_step): the steps logged."""
-        from .trainer import LOSS_KEYS
+        from .losses import LOSS_KEYS
 
         logged = []
         for i, r in enumerate(rows):

@@ -30,9 +30,9 @@ import numpy as np
 
 from . import settings
 from .config import RunConfig
+from .placement import resolve_device
 from .run import Commit, Run
 from .state import TrainState
-from .trainer import resolve_device
 
 # Seconds of GPU time requested per call. ZeroGPU queues shorter requests first and refuses
 # ones beyond a visitor's remaining quota, so ask for little; the default for an undecorated

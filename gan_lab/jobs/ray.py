@@ -33,8 +33,8 @@ import ray
 
 from .. import settings
 from ..config import RunConfig
+from ..placement import default_threads
 from ..run import Run
-from ..trainer import default_threads
 from .thread import OwnThread
 
 _lock = threading.Lock()

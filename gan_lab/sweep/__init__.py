@@ -82,7 +82,7 @@ def run_sweep(fixed: dict, grid: dict, seeds: list[int], out: Path, *, jobs: int
                           "must be positive")
     points = plan(fixed, grid, seeds)
     if backend == "local":
-        from ..trainer import resolve_device
+        from ..placement import resolve_device
 
         for p in points:
             resolve_device(p.cfg)    # device=cuda without a GPU: refused now, not per run
