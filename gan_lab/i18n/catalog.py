@@ -1,10 +1,13 @@
 # ruff: noqa: E501 - Chinese text is counted by display width; lines stay readable.
 """The catalog: key -> {"en": ..., "zh": ...}. Keys name where a text is used: "btn." buttons,
 "tab." tabs, "acc." accordions and section titles, "view." the view toggles, "slow." the
-slow-motion step, "plot." chart titles, "msg." messages. RunConfig's field labels are in English
+slow-motion step, "plot." chart titles, "msg." messages; from views.py "hint.", "explain.",
+"reg.plain." and "md.": the explanations and the page's Markdown blocks. RunConfig's field labels are in English
 in config.py (their one declaration) and in Chinese in FIELD_LABELS_ZH below."""
 
 from __future__ import annotations
+
+from .views import VIEWS as _VIEWS
 
 CATALOG: dict[str, dict[str, str]] = {
     # --- buttons -------------------------------------------------------------------------------
@@ -242,3 +245,6 @@ FIELD_HELP_ZH: dict[str, str] = {
     "init": "从随机权重开始，或从一个已在这份数据上训练好的 GAN 开始（随应用提供 MNIST 数字和 MNIST 卷积两个预设的）：这样正则化器从第一步起就作用在一个已收敛的模型上。",
     "sharpness_every": "每 N 步测量一次锐度（D 和 G 的损失的 Hessian 最大特征值的绝对值）；0 = 只在最后测量。",
 }
+
+# The explanations and the page's Markdown blocks (views.py).
+CATALOG.update(_VIEWS)

@@ -100,7 +100,7 @@ class Compare:
         s.job_a, s.job = s.job, None
         self.registry.new_job(s, with_reg, points)
         out = self.ctl.set_updates(with_reg)
-        out[self.page.reg_help] = reg_teaching(with_reg.reg)
+        out[self.page.reg_help] = reg_teaching(with_reg.reg, getattr(s, "lang", "en"))
         what = ", ".join(f"{label_of(k)} = {shown_value(k, v)}"
                          for k, v in with_reg.to_dict().items() if v != getattr(cfg, k)
                          or k in ("reg", "lam"))

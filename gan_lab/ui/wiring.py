@@ -137,7 +137,7 @@ def wire(app, demo: gr.Blocks) -> None:
         handler.__name__ = f"slide_{name}"
         on(slider.release, handler, [slider, *controls_in],
            [f"{name}_log10", *controls_names], full)
-    ctl.fields["reg"].change(reg_teaching, ctl.fields["reg"], p.reg_help,
+    ctl.fields["reg"].change(reg_teaching, [ctl.fields["reg"], p.lang_pick], p.reg_help,
                              show_progress="hidden", api_visibility="private", queue=False)
     for name, btn in p.preset_btns.items():
         handler = app.on_preset(name)
