@@ -16,6 +16,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "btn.step": {"en": "Step", "zh": "单步"},
     "btn.reset": {"en": "Reset", "zh": "重置"},
     "btn.slow": {"en": "Slow-motion step ▶", "zh": "慢动作单步 ▶"},
+    "btn.slow_play": {"en": "Slow play ▶▶", "zh": "慢速播放 ▶▶"},
+    "btn.slow_pause": {"en": "Pause slow play", "zh": "暂停慢速播放"},
     "btn.lesson_back": {"en": "◀ Back", "zh": "◀ 上一步"},
     "btn.lesson_next": {"en": "Next ▶", "zh": "下一步 ▶"},
     "btn.lesson_close": {"en": "Close the lesson", "zh": "关闭课程"},
@@ -165,6 +167,29 @@ CATALOG: dict[str, dict[str, str]] = {
                              "power iterations), to flatten the loss there.",
                        "zh": "HSN1R（lambda {lam:g}）还沿着 {net} 的损失弯曲最剧烈的方向"
                              "（用幂迭代求得）推动其权重，使那里的损失变得更平坦。"},
+    "slow.batch": {"en": "These are the {n} real and {n} generated points of this very step's "
+                         "batch.",
+                   "zh": "这些正是这一步所用批次中的 {n} 个真实点和 {n} 个生成点。"},
+    "slow.view": {"en": "(The points shown are the page's fixed view points, not this step's "
+                        "batch.)",
+                  "zh": "（显示的是页面固定的观察点，不是这一步的批次。）"},
+    "slow.g_batch": {"en": "The purple points are the {n} points of G's own batch in this step.",
+                     "zh": "紫色的点是这一步中 G 自己那一批的 {n} 个点。"},
+    "slow.hsn.layer": {"en": "layer {i}: {share}", "zh": "第 {i} 层：{share}"},
+    "slow.hsn.dir": {"en": "The direction it flattens is one way of nudging all of {net}'s "
+                           "weights at once, the way that bends the loss most: {share} of it "
+                           "lies in layer {top} of {n} ({parts}). Along it the loss bends by "
+                           "{curv} (the sharpness HSN1R lowers).",
+                     "zh": "它压平的方向是同时微调 {net} 全部权重的一种方式，也就是让损失弯曲最厉害的方式："
+                           "其中 {share} 落在第 {top} 层（共 {n} 层；{parts}）。沿着这个方向，损失的弯曲程度为 "
+                           "{curv}（即 HSN1R 要降低的锐度）。"},
+    "slow.hsn.idle": {"en": "HSN1R (lambda {lam:g}) acts every {every} steps (with {every}x lambda), not in this "
+                            "one. The direction it last found, the way of nudging {net}'s weights "
+                            "that bends the loss most, lies {share} in layer {top} of {n} "
+                            "({parts}); along it the loss bent by {curv}.",
+                      "zh": "HSN1R（lambda {lam:g}）每 {every} 步作用一次（强度为 {every} 倍 lambda），这一步没有作用。它上次找到的方向，"
+                            "即让 {net} 的损失弯曲最厉害的权重微调方式，有 {share} 落在第 {top} 层（共 {n} 层；"
+                            "{parts}）；沿着这个方向，损失的弯曲程度为 {curv}。"},
     "slow.only_2d": {"en": "Slow motion shows 2-D data only; this run trains on images.",
                      "zh": "慢动作只适用于二维数据；当前运行使用的是图像。"},
     "slow.done": {"en": "Slow motion: the run is done; raise Steps to go on.",

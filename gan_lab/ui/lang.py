@@ -18,7 +18,8 @@ from .teaching import reg_teaching
 # (page attribute, catalog key, property): the components whose text the catalog holds.
 BUTTONS = (
     ("train_btn", "btn.train"), ("pause_btn", "btn.pause"), ("step_btn", "btn.step"),
-    ("reset_btn", "btn.reset"), ("slow_btn", "btn.slow"), ("lesson_back", "btn.lesson_back"),
+    ("reset_btn", "btn.reset"), ("slow_btn", "btn.slow"), ("slow_play_btn", "btn.slow_play"),
+    ("lesson_back", "btn.lesson_back"),
     ("lesson_next", "btn.lesson_next"), ("lesson_close", "btn.lesson_close"),
     ("keep_a_btn", "btn.keep_a"), ("train_ab_btn", "btn.train_ab"),
     ("with_without_btn", "btn.with_without"), ("compare_link_btn", "btn.compare_link"),

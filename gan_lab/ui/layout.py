@@ -90,6 +90,9 @@ def theme() -> gr.themes.Base:
 # job's time-to-live fresh while its tab is open).
 FAST_TICK_S = 0.25
 SLOW_TICK_S = 5.0
+# Seconds per stage in the slow-motion step's Slow play (ui/slowmo.py): time to read a stage's
+# sentence aloud to a class.
+SLOW_PLAY_S = 4.0
 # (kind, button label): the downloads of the export section.
 DOWNLOADS = (("config", "Config JSON"), ("checkpoint", "Checkpoint"), ("metrics", "Metrics CSV"),
              ("samples", "Samples PNG"), ("gif", "GIF of the run"), ("points", "Points CSV"))
@@ -229,6 +232,9 @@ def _watch(p: SimpleNamespace) -> None:
             with gr.Row(equal_height=False, elem_id="slow-row"):
                 p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
                                        min_width=150, scale=0)
+                p.slow_play_btn = gr.Button(t("btn.slow_play"), size="sm", min_width=120,
+                                            elem_id="slow-play-btn", scale=0)
+                p.slow_timer = gr.Timer(SLOW_PLAY_S, active=False)
                 p.slow_text = gr.Markdown(elem_id="slow-text")
             with gr.Row() as p.view_row:
                 p.heat = gr.Checkbox(True, label="D(x) heatmap", min_width=90)
