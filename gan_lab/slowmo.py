@@ -82,9 +82,7 @@ def reg_sentence(cfg, net: str, before: dict, after: dict, lang: str = "en",
     if cfg.reg == "hsn1r":
         if not (hsn and hsn["net"] == net):
             return t("slow.reg.hsn1r", lang, net=net, lam=cfg.lam)
-        said = direction_sentence(hsn, cfg, lang)
-        return t("slow.reg.hsn1r", lang, net=net, lam=cfg.lam) + " " + said \
-            if hsn["active"] else said
+        return direction_sentence(hsn, cfg, lang)
     return ""
 
 

@@ -176,13 +176,15 @@ CATALOG: dict[str, dict[str, str]] = {
     "slow.g_batch": {"en": "The purple points are the {n} points of G's own batch in this step.",
                      "zh": "紫色的点是这一步中 G 自己那一批的 {n} 个点。"},
     "slow.hsn.layer": {"en": "layer {i}: {share}", "zh": "第 {i} 层：{share}"},
-    "slow.hsn.dir": {"en": "The direction it flattens is one way of nudging all of {net}'s "
-                           "weights at once, the way that bends the loss most: {share} of it "
-                           "lies in layer {top} of {n} ({parts}). Along it the loss bends by "
-                           "{curv} (the sharpness HSN1R lowers).",
-                     "zh": "它压平的方向是同时微调 {net} 全部权重的一种方式，也就是让损失弯曲最厉害的方式："
-                           "其中 {share} 落在第 {top} 层（共 {n} 层；{parts}）。沿着这个方向，损失的弯曲程度为 "
-                           "{curv}（即 HSN1R 要降低的锐度）。"},
+    "slow.hsn.dir": {"en": "HSN1R (lambda {lam:g}) also pushed {net}'s weights to flatten its "
+                           "loss along one direction: the way of nudging all of {net}'s weights "
+                           "at once that bends the loss most (found by power iterations). "
+                           "{share} of that direction lies in layer {top} of {n} ({parts}); "
+                           "along it the loss bends by {curv}, the sharpness HSN1R lowers.",
+                     "zh": "HSN1R（lambda {lam:g}）还推动了 {net} 的权重，让它的损失沿着一个方向变得更平坦："
+                           "这个方向是同时微调 {net} 全部权重、让损失弯曲最厉害的方式（用幂迭代求得）。"
+                           "这个方向的 {share} 落在第 {top} 层（共 {n} 层；{parts}）；沿着它，损失的弯曲程度为 "
+                           "{curv}，也就是 HSN1R 要降低的锐度。"},
     "slow.hsn.idle": {"en": "HSN1R (lambda {lam:g}) acts every {every} steps (with {every}x lambda), not in this "
                             "one. The direction it last found, the way of nudging {net}'s weights "
                             "that bends the loss most, lies {share} in layer {top} of {n} "

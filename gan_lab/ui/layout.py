@@ -235,7 +235,7 @@ def _watch(p: SimpleNamespace) -> None:
                 p.slow_play_btn = gr.Button(t("btn.slow_play"), size="sm", min_width=120,
                                             elem_id="slow-play-btn", scale=0)
                 p.slow_timer = gr.Timer(SLOW_PLAY_S, active=False)
-                p.slow_text = gr.Markdown(elem_id="slow-text")
+            p.slow_text = gr.Markdown(elem_id="slow-text")   # below: the sentence's full width
             with gr.Row() as p.view_row:
                 p.heat = gr.Checkbox(True, label="D(x) heatmap", min_width=90)
                 p.arrows = gr.Checkbox(True, label="G gradient arrows", min_width=90)
