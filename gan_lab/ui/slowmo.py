@@ -76,7 +76,7 @@ class SlowMotion:
         stage = st["stages"][st["i"]]
         image = app.stream.renderers.draw("samples", s.key, stage.snap, heatmap=stage.heatmap,
                                           arrows=stage.arrows, manifold=mani is not False,
-                                          stage=f"{st['i'] + 1}/{len(st['stages'])}")
+                                          stage=f"{st['i'] + 1}/{len(st['stages'])}", lang=lang)
         out[p.samples_plot] = _plot_data(image)
         out[p.slow_text] = t("slow.stage", lang, i=st["i"] + 1, n=len(st["stages"]),
                              text=stage.text)

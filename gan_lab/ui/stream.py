@@ -262,21 +262,22 @@ class Stream:
         # ... and never more often than the render process can draw every watcher's pictures
         # in RENDER_CORES of a core (samples and histogram: two pictures a session).
         budget = 2 * self._draw_s * self.registry.stats()["running"] / RENDER_CORES
-        skey = (jid, snap.weights_version, heat, arrows, mani)
+        skey = (jid, snap.weights_version, heat, arrows, mani, getattr(s, "lang", "en"))
         if self._paced(s, "samples", skey, max(FAST_TICK_S * slow, budget), now,
                        wait or not running
                        or slow <= 1 or sh.get("samples") is None):
             out.append(Picture("samples", p.samples_plot, skey, "samples", s.key, snap,
-                               dict(heatmap=heat, arrows=arrows, manifold=mani),
+                               dict(heatmap=heat, arrows=arrows, manifold=mani, lang=skey[-1]),
                                record=self._frame_due(s, snap)))
-        wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
+        wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias,
+                skey[-1])
         # The histogram changes slowly and costs as much to encode as the samples: while a run
         # trains it is redrawn at most every WEIGHTS_MIN_INTERVAL_S (times the slow-down).
         if self._paced(s, "weights", wkey, max(WEIGHTS_MIN_INTERVAL_S * slow, 2 * budget), now,
                        wait or not running or sh.get("weights_layer") != layer,
                        weights_layer=layer):
             out.append(Picture("weights", p.weights_plot, wkey, "weights", s.key, snap,
-                               dict(layer=layer)))
+                               dict(layer=layer, lang=skey[-1])))
         return out
 
     @staticmethod
