@@ -162,3 +162,15 @@ def test_slow_play_runs_the_stages_by_itself_until_pressed_again(client):  # noq
     assert any(isinstance(v, str) and "stage 1 of 4" in v for v in out)
     out = c.predict(api_name="/slow_play", **kw)     # pressed again: off, no stage taken
     assert not s.shown.get("slow_play") and s.job.snapshot().step == 1
+
+
+def test_compare_messages_and_the_slow_stage_in_the_pages_language(client):  # noqa: F811
+    c, demo = client
+    c.predict(api_name="/keep_a", **SMALL)   # nothing to keep yet: a session exists now
+    s = session(demo, c)
+    s.lang = "zh"
+    out = c.predict(api_name="/with_without", steps=120, **SMALL)
+    assert i18n.t("msg.with_without", "zh").split("{")[0] in out[0], out[0]
+    assert "正则化器" in out[0]        # the field's label in Chinese too
+    out = c.predict(api_name="/slow_step", **{**SMALL, "steps": 50})
+    assert any(isinstance(v, str) and "慢动作，第 1 / 4 阶段" in v for v in out)

@@ -232,6 +232,34 @@ CATALOG: dict[str, dict[str, str]] = {
     "lesson.set": {"en": "Lesson {i}: **{title}** is set up. Press **Train**.",
                    "zh": "第 {i} 课：**{title}** 已设置好。请按 **训练**。"},
     # --- messages ------------------------------------------------------------------------------
+    "msg.keep_none": {"en": "Nothing to keep yet: press **Train** first.",
+                      "zh": "还没有可以保留的运行：请先按 **训练**。"},
+    "msg.keep_a": {"en": "Run A pinned at step {step}. Change one thing in the controls, then "
+                         "press **Train B beside A** (same seed as A).",
+                   "zh": "运行 A 已固定在第 {step} 步。在控制面板中改动一处，然后按 **在 A 旁训练 B**"
+                         "（与 A 相同的随机种子）。"},
+    "msg.pin_first": {"en": "Pin a run as A first (**Keep as A**), or press **With vs without "
+                            "the regularizer**.",
+                      "zh": "请先把一个运行固定为 A（**保留为 A**），或者按 **有无正则化对比**。"},
+    "msg.b_seed": {"en": "B uses A's seed ({seed}) so that only your change differs.",
+                   "zh": "B 使用 A 的随机种子（{seed}），这样只有你的改动不同。"},
+    "msg.a_busy": {"en": "Run A could not continue: {why}", "zh": "运行 A 无法继续：{why}"},
+    "msg.ab_train": {"en": "A and B train side by side (Compare tab).",
+                     "zh": "A 和 B 并排训练（“对比”页）。"},
+    "msg.with_without": {"en": "A: no regularizer. B: {what}. Same seed ({seed}). Press **Train "
+                               "B beside A**.",
+                         "zh": "A：不加正则化。B：{what}。相同的随机种子（{seed}）。请按 **在 A 旁训练 B**。"},
+    "msg.no_compare": {"en": "There is no comparison to share yet.", "zh": "还没有可以分享的对比。"},
+    "msg.compare_link": {"en": "Comparison link below the buttons: copy it with its copy button.",
+                         "zh": "对比链接在按钮下方：用它的复制按钮复制。"},
+    "msg.compare_none": {"en": "No comparison yet: **Keep as A**, or **With vs without the "
+                               "regularizer**.",
+                         "zh": "还没有对比：按 **保留为 A**，或者 **有无正则化对比**。"},
+    "msg.sweep_start": {"en": "Sweep of **{field}** over {n} values, {k} at a time; results fill "
+                              "the table.",
+                        "zh": "正在扫描 **{field}** 的 {n} 个取值，每次 {k} 个；结果会填入表格。"},
+    "msg.sweep_stop": {"en": "Sweep stopped; the finished runs stay in the table.",
+                       "zh": "扫描已停止；已完成的运行保留在表格中。"},
     "msg.lang": {"en": "Language: English", "zh": "语言：简体中文"},
 }
 
