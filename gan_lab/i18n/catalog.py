@@ -260,6 +260,27 @@ CATALOG: dict[str, dict[str, str]] = {
                         "zh": "正在扫描 **{field}** 的 {n} 个取值，每次 {k} 个；结果会填入表格。"},
     "msg.sweep_stop": {"en": "Sweep stopped; the finished runs stay in the table.",
                        "zh": "扫描已停止；已完成的运行保留在表格中。"},
+    # --- what an edit of the controls did (ui/notes.py) -------------------------------------
+    "note.continue": {"en": "The run continues from step {step} to {steps}.",
+                      "zh": "运行从第 {step} 步继续到第 {steps} 步。"},
+    "note.lr_stay": {"en": "Learning rates stay at {after} of their base values.",
+                     "zh": "学习率保持在基准值的 {after}。"},
+    "note.lr_end": {"en": ", then decay to 0 by step {steps}", "zh": "，然后在第 {steps} 步前衰减到 0"},
+    "note.lr_move": {"en": "Under the {schedule} schedule the learning rates move from {before} to "
+                           "{after} of their base values at step {step}{end} (the schedule is "
+                           "always that of a run of Steps steps).",
+                     "zh": "在 {schedule} 调度下，学习率在第 {step} 步从基准值的 {before} 变为 {after}{end}"
+                           "（调度总是按“步数”那么长的运行来计算）。"},
+    "note.rebuilt": {"en": "{what}: new networks built from seed {seed} (step 0). Press "
+                           "**Train**.",
+                     "zh": "{what}：已用随机种子 {seed} 重新构建网络（第 0 步）。请按 **训练**。"},
+    "note.set": {"en": "{what}: set for the run at step 0. Press **Train**.",
+                 "zh": "{what}：已为第 0 步的运行设置好。请按 **训练**。"},
+    "note.live": {"en": "Applied live at step {step}: {what} (weights kept).",
+                  "zh": "已在第 {step} 步即时生效：{what}（权重保留）。"},
+    "note.later": {"en": "**{what}**: takes effect when you press **Train** or **Reset** (the "
+                         "networks are rebuilt from step 0).",
+                   "zh": "**{what}**：在你按 **训练** 或 **重置** 时生效（网络会从第 0 步重新构建）。"},
     "msg.lang": {"en": "Language: English", "zh": "语言：简体中文"},
 }
 
