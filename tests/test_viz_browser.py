@@ -88,9 +88,16 @@ def test_chinese_page_and_colours(browser):
     assert t("btn.step", "zh") in pg.inner_text("#step-btn")
     assert t("btn.slow", "zh").split()[0] in pg.inner_text("#slow-btn")
     body = pg.inner_text("body")
-    for key in ("tab.watch", "tab.compare", "plot.losses", "view.heat"):
+    for key in ("tab.watch", "tab.compare", "plot.losses", "view.heat", "md.presets",
+                "btn.slow_play"):
         assert t(key, "zh") in body, key
+    # the explanations beside the views are Chinese too (their first words)
+    assert t("hint.samples", "zh")[:12] in body and t("hint.losses", "zh")[:12] in body
     pg.screenshot(path=str(OUT / "viz_zh_1280x720.png"), full_page=False)
+    pg.click(f"button[role=tab]:has-text('{t('tab.compare', 'zh')}')")
+    pg.wait_for_function("t => document.body.innerText.includes(t)",
+                         arg=t("hint.compare", "zh")[:12], timeout=10_000)
+    pg.screenshot(path=str(OUT / "viz_zh_compare_1280x720.png"), full_page=False)
     # the browser's language alone picks Chinese too
     pg2 = _page(browser, "", locale="zh-CN")
     pg2.wait_for_function("t => document.querySelector('#step-btn').innerText.includes(t)",
