@@ -68,3 +68,22 @@ def test_without_a_cjk_font_the_figures_fall_back_to_english(snap, monkeypatch):
 def test_figure_language_follows_the_font():
     assert fonts.figure_lang("zh") == ("zh" if fonts.cjk_family() else "en")
     assert fonts.figure_lang("fr") == "en"
+
+
+def test_the_compare_and_sweep_figures_in_chinese():
+    from gan_lab.plots import overlay
+
+    run = Run(RunConfig(dataset="ring8", steps=4, g_hidden=16, d_hidden=16, batch_size=32,
+                        eval_every=2), start_eval=None)
+    run.advance(max_steps=4)
+    runs = [{"label": "A", "history": run.history.columns(), "metrics":
+             run.metric_log.columns(), "dashed": True}]
+    rows = [{"value": v, "quality": 50.0 + v, "quality_name": "high-quality %",
+             "sparsity_d": 1.0, "sharpness_d": 0.5} for v in (0.1, 1.0)]
+    for lang in ("zh", "en"):
+        for fig in (overlay.overlay_figure(runs, 50, lang=lang),
+                    overlay.tradeoff_figure(rows, "Lambda", 50, lang=lang)):
+            text = _texts(fig)
+            want_zh = lang == "zh" and fonts.cjk_family() is not None
+            assert bool(CJK.search(text)) is want_zh, text[:200]
+            assert not _png_warnings(fig)

@@ -158,19 +158,20 @@ class Compare:
             s.shown["compare_labels"] = labels
             out[p.a_samples] = gr.update(label=labels[0])
             out[p.b_samples] = gr.update(label=labels[1])
-        ids = (id(s.job_a), id(s.job))
+        ids = (id(s.job_a), id(s.job), _lang(s))   # the pictures' text in the page's language
         runs = [_run_data("A", a, dashed=True), _run_data("B", b)]
+        lang = {"lang": _lang(s)}
         return [
             Picture("a_samples", p.a_samples, (ids, a.weights_version), "samples",
-                    f"A:{s.key}", a, {}),
+                    f"A:{s.key}", a, lang),
             Picture("b_samples", p.b_samples, (ids, b.weights_version), "samples",
-                    f"B:{s.key}", b, {}),
+                    f"B:{s.key}", b, lang),
             Picture("a_weights", p.a_weights, (ids, a.weights_version), "weights",
-                    f"A:{s.key}", a, {}),
+                    f"A:{s.key}", a, lang),
             Picture("b_weights", p.b_weights, (ids, b.weights_version), "weights",
-                    f"B:{s.key}", b, {}),
+                    f"B:{s.key}", b, lang),
             Picture("overlay", p.overlay_plot, (ids, a.version, b.version), "overlay", s.key,
-                    runs, {}),
+                    runs, lang),
         ]
 
 
@@ -288,6 +289,6 @@ class Sweep:
             out[p.sweep_table] = gr.update(value=df, label=title)
         if not done:
             return []
-        label = label_of(s.sweep.name)
-        return [Picture("sweep_plot", p.sweep_plot, (id(s.sweep), len(done)), "tradeoff",
-                        s.key, done, {"field_label": label})]
+        label = i18n.field_label(s.sweep.name, label_of(s.sweep.name), _lang(s))
+        return [Picture("sweep_plot", p.sweep_plot, (id(s.sweep), len(done), _lang(s)),
+                        "tradeoff", s.key, done, {"field_label": label, "lang": _lang(s)})]
