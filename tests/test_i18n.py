@@ -161,3 +161,19 @@ def test_compare_and_sweep_explain_themselves():
     for view in ("compare", "sweep", "samples", "losses", "weights"):
         assert f"hint.{view}" in keys and f"explain.{view}" in keys, view
     assert len(p.explain_accs) == sum(k.startswith("explain.") for k in keys)
+
+
+def test_the_status_line_in_chinese_keeps_its_numbers():
+    from gan_lab.run import Run
+    from gan_lab.snapshot import snapshot_of
+    from gan_lab.ui.status import status_text
+
+    run = Run(RunConfig(dataset="ring8", steps=30, g_hidden=16, d_hidden=16, batch_size=32,
+                        eval_every=10), start_eval=None)
+    run.advance(max_steps=20)
+    snap = snapshot_of(run, state="paused")
+    en, zh = status_text(snap, "server: idle"), status_text(snap, "server: idle", lang="zh")
+    assert en.startswith("**Paused** · step **20** / 30") and "More numbers" in en
+    assert zh.startswith("**已暂停** · 第 **20** / 30 步") and "更多数字" in zh
+    modes = int(snap.latest["modes"])
+    assert f"**{modes} of 8** clusters covered" in en and f"8 个簇中的 {modes} 个" in zh

@@ -159,4 +159,7 @@ class Language:
         out[app.page.lang_pick] = gr.update(value=lang, label=t("lang.label", lang))
         if getattr(s, "lesson", None) is not None:
             out[app.page.lesson_text] = i18n.lesson_markdown(s.lesson, lang)
+        # the status line in the new language now, not at the run's next change
+        out[app.page.status] = t("md.ready", lang) if s.job is None else \
+            app.stream.status_text(s.job.snapshot(), s.shown.get("runaway", ""), lang)
         return out

@@ -97,10 +97,10 @@ class Stream:
         with self._count_lock:
             self._inflight -= 1
 
-    def status_text(self, snap, warning: str = "") -> str:
+    def status_text(self, snap, warning: str = "", lang: str = "en") -> str:
         """The status line (ui/status.py), with the server's share in it."""
         return status.status_text(snap, self.registry.describe(snap.state == "running"),
-                                  warning)
+                                  warning, lang)
 
     def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str,
                wait: bool = False) -> dict:
@@ -134,7 +134,7 @@ class Stream:
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out.update(self._curves(s, snap))
-            out[p.status] = self.status_text(snap, sh.get("runaway", ""))
+            out[p.status] = self.status_text(snap, sh.get("runaway", ""), getattr(s, "lang", "en"))
         for comp, update in layout.items():
             # A chart's new title and its data in one update: a plain value for the same
             # component would replace the title (MNIST pages kept the 2-D chart titles).
