@@ -28,7 +28,7 @@ import torch
 from .config import RunConfig
 from .data import make_dataset
 from .jobs import ProcessJob, TrainingJob, WorkerPool
-from .losses import d_loss, g_loss
+from .losses import d_loss_on, g_loss
 from .models import build_models
 from .presets import preset_config
 from .trainer import Trainer, default_threads
@@ -61,7 +61,7 @@ def plain_rate(cfg: RunConfig, seconds: float) -> float:
             real = data.sample(bs, gen, dev)
             with torch.no_grad():
                 fake = G(torch.randn(bs, nz, generator=gen))
-            ld = d_loss(cfg.loss, D(real), D(fake))
+            ld = d_loss_on(cfg.loss, D, real, fake)
             od.zero_grad(set_to_none=True)
             ld.backward()
             od.step()

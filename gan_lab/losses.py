@@ -32,6 +32,14 @@ def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown loss {kind!r}")
 
 
+def d_loss_on(kind: str, D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """d_loss of D on real and fake samples in one forward pass over both (D has no batch
+    statistics, so the scores are the ones two passes give): one pass of D's layers instead of
+    two is ~15% of a small 2-D step, where per-call overhead, not arithmetic, dominates."""
+    out = D(torch.cat((real, fake)))
+    return d_loss(kind, out[:real.shape[0]], out[real.shape[0]:])
+
+
 def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
     if kind == "ns":
         return F.softplus(-fake).mean()  # -log D(G(z)): strong gradients early on

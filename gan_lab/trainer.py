@@ -19,7 +19,7 @@ import torch
 from . import adaptive, generalization, metrics, penalties, spectral
 from .config import LIVE_FIELDS, ConfigError, RunConfig, spec
 from .data import make_dataset
-from .losses import d_loss, g_loss
+from .losses import d_loss_on, g_loss
 from .models import build_models, generate, shown_weights, update_average
 from .placement import check_limits, default_threads, resolve_device
 from .regularizers import Combined, extra_key, extra_keys, extras_of, make_regularizer, reg_params
@@ -184,7 +184,7 @@ class Trainer:
             # The regularizer runs the loss (a closure: some methods evaluate it more than once)
             # and the backward of loss + penalty; see regularizers.Regularizer.backward.
             ld, total = self.reg_d.backward(
-                lambda real=real, fake=fake: d_loss(c.loss, D(real), D(fake)), lam, self.step)
+                lambda real=real, fake=fake: d_loss_on(c.loss, D, real, fake), lam, self.step)
             # D's gradient penalties (gan_lab.penalties): more backwards into the same .grad.
             gp = torch.zeros((), device=dev)
             if c.d_r1 > 0:
