@@ -92,8 +92,9 @@ class _Store:
         if op in ("overlay", "tradeoff"):   # several runs: `snap` is their data
             from ..plots import overlay
 
-            fig = (overlay.overlay_figure(snap) if op == "overlay"
-                   else overlay.tradeoff_figure(snap, opts.get("field_label", "value")))
+            fig = (overlay.overlay_figure(snap, lang=opts.get("lang", "en")) if op == "overlay"
+                   else overlay.tradeoff_figure(snap, opts.get("field_label", "value"),
+                                                lang=opts.get("lang", "en")))
             return encode(fig)
         if op == "png":   # the samples download: a full-size PNG, all overlays on
             from ..exports import samples_png
