@@ -15,7 +15,6 @@ none; hsn1r default <= 1.5x none; full frame <= 80 ms; first frame <= 1 s on a 2
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import threading
@@ -28,10 +27,11 @@ import torch
 from .config import RunConfig
 from .data import make_dataset
 from .jobs import ProcessJob, TrainingJob, WorkerPool
-from .losses import d_loss, g_loss
+from .losses import d_loss_on, g_loss
 from .models import build_models
+from .placement import default_threads
 from .presets import preset_config
-from .trainer import Trainer, default_threads
+from .trainer import Trainer
 
 FRAME_INTERVAL_S = 0.3   # the app's refresh period (gan_lab/ui uses the same constant)
 TARGETS = {"live_over_plain": (">=", 0.90), "hsn1r_every_step": ("<=", 2.0),
@@ -61,7 +61,7 @@ def plain_rate(cfg: RunConfig, seconds: float) -> float:
             real = data.sample(bs, gen, dev)
             with torch.no_grad():
                 fake = G(torch.randn(bs, nz, generator=gen))
-            ld = d_loss(cfg.loss, D(real), D(fake))
+            ld = d_loss_on(cfg.loss, D, real, fake)
             od.zero_grad(set_to_none=True)
             ld.backward()
             od.step()
@@ -286,7 +286,7 @@ def format_table(res: dict) -> str:
 
 def cmd_bench(args) -> int:
     from .config import ConfigError
-    from .runs import check_out_dir
+    from .runs import check_out_dir, to_json
 
     out = Path(args.out)
     try:
@@ -310,15 +310,9 @@ def cmd_bench(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     res["targets"] = [dict(zip(("dataset", "metric", "value", "op", "target", "met"), row))
                       for row in check_targets(res)]
-    out.write_text(json.dumps(res, indent=2, default=_np) + "\n")
+    out.write_text(to_json(res))
     print(f"wrote {out}")
     return 0
-
-
-def _np(o):
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return o.item()
-    raise TypeError(type(o).__name__)
 
 
 def figure_frames(dataset: str = "ring8", frames: int = 30) -> str:

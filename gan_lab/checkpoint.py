@@ -37,35 +37,29 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message says why in plain words."""
 
 
-def _payload_of_states(g_state: dict, d_state: dict, cfg: RunConfig, step: int):
+def _payload(g_state: dict, d_state: dict, cfg: RunConfig, step: int):
     tensors = {f"G.{k}": v.detach().to("cpu").contiguous() for k, v in g_state.items()}
     tensors.update({f"D.{k}": v.detach().to("cpu").contiguous() for k, v in d_state.items()})
     meta = {"format": FORMAT, "config": cfg.to_json(), "step": str(int(step))}
     return tensors, meta
 
 
-def _payload(G, D, cfg: RunConfig, step: int):
-    return _payload_of_states(G.state_dict(), D.state_dict(), cfg, step)
-
-
 def save_checkpoint(path: str | os.PathLike, G: torch.nn.Module, D: torch.nn.Module,
                     cfg: RunConfig, step: int = 0) -> Path:
-    path = Path(path)
-    tensors, meta = _payload(G, D, cfg, step)
+    tensors, meta = _payload(G.state_dict(), D.state_dict(), cfg, step)
     save_file(tensors, str(path), metadata=meta)
-    return path
+    return Path(path)
 
 
 def save_checkpoint_bytes(G: torch.nn.Module, D: torch.nn.Module, cfg: RunConfig,
                           step: int = 0) -> bytes:
-    tensors, meta = _payload(G, D, cfg, step)
-    return st_save(tensors, metadata=meta)
+    return save_checkpoint_bytes_from_states(cfg, G.state_dict(), D.state_dict(), step)
 
 
 def save_checkpoint_bytes_from_states(cfg: RunConfig, g_state: dict, d_state: dict,
                                       step: int = 0) -> bytes:
     """The same checkpoint from weight dicts (a job's snapshot) instead of modules."""
-    tensors, meta = _payload_of_states(g_state, d_state, cfg, step)
+    tensors, meta = _payload(g_state, d_state, cfg, step)
     return st_save(tensors, metadata=meta)
 
 

@@ -24,20 +24,12 @@ def coerce_value(s: dict[str, Any], value: Any) -> Any:
             if isinstance(value, (int, float)) and value in (0, 1):
                 return bool(value)
             raise ValueError
-        if t == "int":
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise ValueError
-                return int(value)
-            if isinstance(value, str):
-                v = float(value.strip())
-                if not v.is_integer():
-                    raise ValueError
+        if t == "int":   # a whole number, as an int, a float or text ("3", "3.0", "1e3")
+            v = float(value.strip()) if isinstance(value, str) else value
+            if isinstance(v, float) and v.is_integer():
                 return int(v)
-            if isinstance(value, int):
-                return value
+            if isinstance(v, int) and not isinstance(v, bool):
+                return v
             raise ValueError
         if t == "float":
             if isinstance(value, bool):

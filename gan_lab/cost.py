@@ -34,7 +34,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from . import settings
 from .config import NET_FIELDS, ConfigError, RunConfig
+from .data import kind_of
 from .regularizers import active_regs
 
 BWD = 2.0   # one backward pass costs about two forwards (gradients w.r.t. inputs and weights)
@@ -47,8 +49,6 @@ HVP_TIMES = 5.0
 # more gradients and the kink replay; 'exact': a double backward): the bench's 1.85x / 3.6x.
 HSN_EXTRA = {"fd": 1.4, "exact": 4.3}
 ADAM_FLOP = 12.0         # per parameter and update
-EVAL_N = {True: 1000, False: 2500}     # samples of a quality evaluation (image, 2-D); trainer
-VIEW_N = {True: 64, False: 1000}       # samples on screen
 SHARP_ITERS, SHARP_N = 20, 256         # the final sharpness (trainer.Trainer.sharpness)
 MID_SHARP_ITERS, MID_SHARP_N = 10, 128  # sharpness during a run (Trainer.evaluate)
 # One core of a 2-core AMD EPYC (cpu family 25, model 17; shared) ran the steps of
@@ -62,9 +62,9 @@ STEP_OVERHEAD_S = 0.002   # Python and autograd bookkeeping of one step (tiny 2-
 # GAN_LAB_MAX_STEP_MB): a training step of 0.1-0.55 s of one core at the cap (at the measured
 # rates), a final evaluation of 3-17 s, 512 MB of activations at the peak of either. The
 # presets and lessons cost at most a quarter of the step cap and half of the evaluation cap.
-MAX_STEP_GFLOP = 10.0
-MAX_EVAL_GFLOP = 1000.0
-MAX_STEP_MB = 512
+MAX_STEP_GFLOP = settings.default("GAN_LAB_MAX_STEP_GFLOP")
+MAX_EVAL_GFLOP = settings.default("GAN_LAB_MAX_EVAL_GFLOP")
+MAX_STEP_MB = settings.default("GAN_LAB_MAX_STEP_MB")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _nets(key: tuple) -> Nets:
     with torch.device("meta"):
         G, D = build_models(cfg)
         z = torch.empty(1, cfg.latent_dim)
-        x = torch.empty(1, 1, 28, 28) if cfg.is_image else torch.empty(1, 2)
+        x = torch.empty(1, *kind_of(cfg.dataset).shape)
         g, d = _measure(G, z), _measure(D, x)
         clf = 0.0
         if cfg.is_image:
@@ -246,9 +246,8 @@ def step_gflop(cfg: RunConfig) -> float:
 def quality_gflop(cfg: RunConfig) -> float:
     """GFLOP of a quality evaluation: its samples (and the MNIST classifier on them) and the
     samples on screen."""
-    n = net_cost(cfg)
-    img = cfg.is_image
-    return (EVAL_N[img] * (n.G.flop + n.clf_flop) + VIEW_N[img] * n.G.flop) / 1e9
+    n, kind = net_cost(cfg), kind_of(cfg.dataset)   # its sample counts (gan_lab.data)
+    return (kind.n_eval * (n.G.flop + n.clf_flop) + kind.n_view * n.G.flop) / 1e9
 
 
 def sharpness_gflop(cfg: RunConfig, iters: int = SHARP_ITERS, n_samples: int = SHARP_N) -> float:
@@ -330,7 +329,7 @@ def eval_mb(cfg: RunConfig) -> float:
     batch; the quality samples are generated without a graph), in MB."""
     n = net_cost(cfg)
     sharp = SHARP_N * (n.G.act + 2 * n.D.act) * SHARP_MEM
-    gen = EVAL_N[cfg.is_image] * (n.G.out + n.G.act / 2) * MEM_TIMES
+    gen = kind_of(cfg.dataset).n_eval * (n.G.out + n.G.act / 2) * MEM_TIMES
     return 4 * max(sharp, gen) / 2**20
 
 

@@ -1,21 +1,18 @@
 """`python -m gan_lab eval --suite toy|mnist|mnist-conv|mnist-conv-long|time-to-quality`.
 
-Every run is an ordinary `gan_lab.cli.train` run (its files land under OUT/runs/...), built from
-a preset in gan_lab.presets plus one row's settings (presets.TABLE_ROWS: a regularizer's, or
-spectral norm's or WGAN-GP's) and a seed. The quality tables aggregate the runs' summary.json
-"final" values over seeds as mean +- standard error in the layout of PacGAN's Table 1 (modes,
-HQ %, reverse KL) with sparsity, sharpness and time columns; time-to-quality tabulates the steps
-and CPU-seconds to each dataset's bar (gan_lab.time_to_quality). Each writes table_<suite>.md
-and .json; every run records its process's CPU seconds (one thread: wall time on a shared
-machine says more about the neighbours than about the run).
+Every run is an ordinary `train` run (gan_lab.headless; its files land under OUT/runs/...),
+built from a preset in gan_lab.presets plus one row's settings (presets.TABLE_ROWS: a
+regularizer's, or spectral norm's or WGAN-GP's) and a seed. The quality tables aggregate the
+runs' summary.json "final" values over seeds as mean +- standard error in the layout of
+PacGAN's Table 1 (modes, HQ %, reverse KL) with sparsity, sharpness and time columns;
+time-to-quality tabulates the steps and CPU-seconds to each dataset's bar (gan_lab.time_to_quality).
+Each writes table_<suite>.md and .json; every run records its process's CPU seconds (one
+thread: wall time on a shared machine says more about the neighbours than about the run).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import multiprocessing as mp
 import os
 import platform
 import sys
@@ -26,6 +23,7 @@ import numpy as np
 
 from .config import ConfigError, RunConfig
 from .presets import PRESETS, REG_SETTINGS, TABLE_ROWS
+from .runs import check_out_dir, headline, to_json
 
 SUITES = {
     # suite: (base preset, datasets)
@@ -133,14 +131,14 @@ def run_config(suite: str, dataset: str, reg: str, seed: int, steps: int | None)
 
 
 def _one_run(job: tuple[dict, str, str]) -> dict:
-    """Train one config with the CLI's train() (a worker process's entry point); `reg` is the
-    table row's name (presets.TABLE_ROWS)."""
-    from .cli import train
+    """Train one config (headless.train; a worker process's entry point); `reg` is the table
+    row's name (presets.TABLE_ROWS)."""
+    from .headless import train
 
     cfg_dict, out, row = job
     cfg = RunConfig.from_dict(cfg_dict)
     c0, w0 = time.process_time(), time.perf_counter()
-    summary = train(cfg, Path(out), quiet=True)   # one thread in a --jobs worker (cli.train)
+    summary = train(cfg, Path(out), quiet=True)   # one thread in a --jobs worker (headless)
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     return {"dataset": cfg.dataset, "reg": row, "seed": cfg.seed, "out": out,
             "steps": summary["steps"], "device": summary["device"],
@@ -170,12 +168,12 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
                              reg))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    from .sweep.execute import in_processes
+
     runs = []
-    # spawn, not fork: a forked child would inherit torch's thread pools mid-state.
-    with mp.get_context("spawn").Pool(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
-        for i, r in enumerate(pool.imap(_one_run, todo) if jobs > 1 else map(_one_run, todo)):
-            runs.append(r)
-            _log_run(log, i + 1, len(todo), r)
+    for i, r in enumerate(in_processes(_one_run, todo, jobs)):
+        runs.append(r)
+        _log_run(log, i + 1, len(todo), r)
     keys = [k for k, *_ in columns(suite)]
     doc = {
         "suite": suite,
@@ -184,8 +182,8 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         "base_preset": SUITES[suite][0],
         "base_config": {k: v for k, v in
                         run_config(suite, datasets[0], "none", seeds[0], steps).to_dict().items()
-                        if k not in ("dataset", "seed", "reg", "lam", "reg_target", "l1_mode",
-                                     "hsn_iters", "hsn_every")},
+                        if k not in {"dataset", "seed", *(k for r in REG_SETTINGS.values()
+                                                          for k in r["fields"])}},
         "regularizers": {r: TABLE_ROWS[r] for r in regs},
         "seeds": list(seeds),
         "total_wall_s": round(time.perf_counter() - t0, 1),
@@ -200,11 +198,11 @@ def run_suite(suite: str, out: Path, seeds=DEFAULT_SEEDS, regs=None, steps: int 
         md = markdown(doc)
     if suite not in ("toy", "time-to-quality"):
         from . import metrics
-        from .trainer import N_EVAL_MNIST
+        from .data import KINDS
 
         doc["reference"] = {"what": "real held-out MNIST digits (metrics.real_reference_metrics)",
-                            **metrics.real_reference_metrics(n=N_EVAL_MNIST)}
-    (out / f"table_{suite}.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+                            **metrics.real_reference_metrics(n=KINDS["mnist"].n_eval)}
+    (out / f"table_{suite}.json").write_text(to_json(doc))
     (out / f"table_{suite}.md").write_text(md)
     return doc
 
@@ -213,18 +211,9 @@ def _log_run(log, i: int, n: int, r: dict) -> None:
     if log is None:
         return
     m = r["metrics"]
-    keys = [k for k in ("modes", "hq_frac", "rev_kl", "min_mode_frac", "digits_covered",
-                        "cls_is", "fcd", "zeros_d") if k in m]
-    log(f"[{i}/{n}] {r['dataset']} {r['reg']} seed {r['seed']}: "
-        + ", ".join(f"{k}={m[k]:.4g}" for k in keys)
+    log(f"[{i}/{n}] {r['dataset']} {r['reg']} seed {r['seed']}: {headline(m)}"
         + f"; {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU"
         + (f"; {r['diverged']}" if r["diverged"] else ""))
-
-
-def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    raise TypeError(type(o).__name__)
 
 
 def canonical_command(suite, out, seeds, regs, steps, jobs) -> str:
@@ -346,20 +335,14 @@ def _csv(s: str) -> list[str]:
 
 def cmd_eval(args) -> int:
     try:
-        try:
-            seeds = [int(s) for s in _csv(args.seeds)]
-        except ValueError:
-            raise ConfigError("--seeds", f"must be whole numbers separated by commas; "
-                                         f"got {args.seeds!r}") from None
-        if not seeds:
-            raise ConfigError("--seeds", "give at least one seed")
+        from .sweep.plan import parse_seeds
+
+        seeds = parse_seeds(args.seeds)
         regs = _csv(args.regs) if args.regs else None
         if args.jobs < 1:
             raise ConfigError("--jobs", "must be a whole number >= 1")
         out = Path(args.out)
-        from . import runs
-
-        runs.check_out_dir(out, "--out")
+        check_out_dir(out, "--out")
         run_suite(args.suite, out, seeds, regs, args.steps, args.jobs,
                         log=None if args.quiet else lambda s: print(s, file=sys.stderr,
                                                                     flush=True))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,8 +17,9 @@ import numpy as np
 
 from .checkpoint import save_checkpoint_bytes, save_checkpoint_bytes_from_states
 from .config import RunConfig
+from .losses import LOSS_KEYS
 from .snapshot import Snapshot
-from .trainer import LOSS_KEYS, Trainer
+from .trainer import Trainer
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,7 +35,7 @@ def metrics_csv(snap: Snapshot) -> str:
     """The run's curves as CSV text, one row per step that has data, in step order.
 
     Columns: step, loss_d, loss_g, reg_d, reg_g, gp_d, the extra regularizers' penalties
-    (extra_<kind>_<net>, trainer.LOSS_KEYS), then every metric the run evaluated, sorted by
+    (extra_<kind>_<net>, losses.LOSS_KEYS), then every metric the run evaluated, sorted by
     name (the same columns as the CLI's metrics.csv), for example grid_js, grid_kl, hq_frac,
     modes, rev_kl, sharpness_d, sharpness_g, sparsity_d, sparsity_g, zeros_d, zeros_g.
 
@@ -44,29 +44,20 @@ def metrics_csv(snap: Snapshot) -> str:
     Metric values come from Snapshot.metrics at the steps where an evaluation ran (every
     eval_every steps, step 0 and the last step). A step with both gets one row; an empty cell
     means "not measured at this step". Values are written with repr precision."""
-    hist = snap.history or {}
-    mets = snap.metrics or {}
-    mkeys = sorted(k for k in mets if k != "step")
-    rows: dict[int, dict[str, float]] = {}
-    if "step" in hist:
-        for i, s in enumerate(np.asarray(hist["step"]).tolist()):
-            rows.setdefault(int(s), {}).update({k: hist[k][i] for k in LOSS_KEYS if k in hist})
-    if "step" in mets:
-        for i, s in enumerate(np.asarray(mets["step"]).tolist()):
-            rows.setdefault(int(s), {}).update({k: mets[k][i] for k in mkeys})
-    out = io.StringIO()
-    out.write(",".join(["step", *LOSS_KEYS, *mkeys]) + "\n")
-    for s in sorted(rows):
-        r = rows[s]
-        out.write(",".join([str(s), *(_cell(r.get(k)) for k in (*LOSS_KEYS, *mkeys))]) + "\n")
-    return out.getvalue()
+    from .runs import metrics_csv
+
+    return metrics_csv(*snapshot_curves(snap))
 
 
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    v = float(v)
-    return repr(v) if math.isfinite(v) else ""
+def snapshot_curves(snap: Snapshot) -> tuple[dict[int, dict], dict[int, dict]]:
+    """(losses, evaluations) of a Snapshot, each step -> {column: value} (runs.metrics_csv)."""
+    hist, mets = snap.history or {}, snap.metrics or {}
+
+    def by_step(d: dict, keys) -> dict[int, dict]:
+        return {int(s): {k: d[k][i] for k in keys if k in d}
+                for i, s in enumerate(np.asarray(d.get("step", [])).tolist())}
+
+    return by_step(hist, LOSS_KEYS), by_step(mets, [k for k in mets if k != "step"])
 
 
 def checkpoint_bytes(source) -> bytes:

@@ -14,7 +14,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("ns", "minimax", "lsgan", "hinge", "wgan-gp")
+from .regularizers import extra_keys
+
+# The choices of RunConfig.loss, each with how its help text names it.
+LOSSES = {"ns": "non-saturating (ns)", "minimax": "minimax", "lsgan": "least-squares (lsgan)",
+          "hinge": "hinge", "wgan-gp": "wgan-gp (D a critic with unbounded score and a gradient "
+                                       "penalty; see --preset wgan-gp)"}
+HELP = f"Adversarial loss: {', '.join(list(LOSSES.values())[:-1])} or {list(LOSSES.values())[-1]}."
+# The columns of a training step's row (Trainer.run_steps). gp_d: D's gradient penalties (R1
+# and WGAN-GP), weights included; the last D step's. reg_d / reg_g: the primary regularizer's
+# penalty; extra_<kind>_<net>: each extra one's (RunConfig.extra_regs; 0 where that kind is not
+# an extra on that network).
+LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g", "gp_d", *extra_keys())
 # Losses whose D output is a score, not the logit of a probability (plots say so).
 CRITICS = ("wgan-gp",)
 
@@ -30,6 +41,14 @@ def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     if kind == "wgan-gp":
         return fake.mean() - real.mean()
     raise ValueError(f"unknown loss {kind!r}")
+
+
+def d_loss_on(kind: str, D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """d_loss of D on real and fake samples in one forward pass over both (D has no batch
+    statistics, so the scores are the ones two passes give): one pass of D's layers instead of
+    two is ~15% of a small 2-D step, where per-call overhead, not arithmetic, dominates."""
+    out = D(torch.cat((real, fake)))
+    return d_loss(kind, out[:real.shape[0]], out[real.shape[0]:])
 
 
 def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .hessian import spectral_norm
-from .losses import d_loss, g_loss
+from .losses import d_loss_on, g_loss
 
 # ------------------------------------------------------------------------------------------------
 # Sparsity
@@ -187,7 +187,7 @@ def gan_sharpness(G: nn.Module, D: nn.Module, loss_kind: str, real: torch.Tensor
     def loss_d():
         with torch.no_grad():
             fake = G(z)
-        return d_loss(loss_kind, D(real), D(fake))
+        return d_loss_on(loss_kind, D, real, fake)
 
     def loss_g():
         return g_loss(loss_kind, D(G(z)))

@@ -19,11 +19,14 @@ between the two weights).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from . import spectral
 from .config import RunConfig
+from .data import kind_of
 
 _ACT = {
     "relu": lambda: nn.ReLU(),
@@ -49,10 +52,7 @@ class MLPGenerator(nn.Module):
                  bounded: bool):
         super().__init__()
         self.out_shape = out_shape
-        n_out = 1
-        for s in out_shape:
-            n_out *= s
-        self.net = mlp(latent, width, depth, n_out, act)
+        self.net = mlp(latent, width, depth, math.prod(out_shape), act)
         self.bounded = bounded
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -119,18 +119,14 @@ def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     weight average when cfg.g_ema > 0 (starting equal to G); the networks cfg.spectral_norm
     names are spectral-normalized."""
     d_act = cfg.activation if cfg.d_activation == "same" else cfg.d_activation
-    if cfg.is_image:
-        if cfg.arch == "conv":
-            G, D = (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation, cfg.g_norm),
-                    ConvDiscriminator(cfg.d_hidden, d_act))
-        else:
-            G, D = (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (1, 28, 28),
-                                 cfg.activation, bounded=True),
-                    MLPDiscriminator(784, cfg.d_hidden, cfg.d_depth, d_act))
+    kind = kind_of(cfg.dataset)   # the sample shape; images lie in [-1, 1] (a tanh output)
+    if cfg.arch == "conv":   # 28x28 images (RunConfig.validate)
+        G, D = (ConvGenerator(cfg.latent_dim, cfg.g_hidden, cfg.activation, cfg.g_norm),
+                ConvDiscriminator(cfg.d_hidden, d_act))
     else:
-        G, D = (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, (2,), cfg.activation,
-                             bounded=False),
-                MLPDiscriminator(2, cfg.d_hidden, cfg.d_depth, d_act))
+        G, D = (MLPGenerator(cfg.latent_dim, cfg.g_hidden, cfg.g_depth, kind.shape,
+                             cfg.activation, bounded=kind.is_image),
+                MLPDiscriminator(math.prod(kind.shape), cfg.d_hidden, cfg.d_depth, d_act))
     for tag, net in (("g", G), ("d", D)):
         if spectral.wants(cfg.spectral_norm, tag):
             spectral.apply(net)

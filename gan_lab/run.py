@@ -32,8 +32,9 @@ import torch
 
 from .config import RunConfig
 from .logs import History, MetricLog
+from .losses import LOSS_KEYS
 from .state import TrainState
-from .trainer import LOSS_KEYS, N_VIEW_2D, Trainer
+from .trainer import Trainer
 
 SUB_S = 0.05        # seconds of training between host syncs (and deadline checks)
 MAX_SUB = 256       # steps per sub-chunk at most
@@ -172,7 +173,7 @@ class Run:
         return RunInfo(device=str(tr.device), device_reason=tr.device_reason,
                        is_image=tr.data.is_image, bounds=tr.data.bounds if two_d else None,
                        modes=tr.data.modes,
-                       real=tr.eval_real[:N_VIEW_2D].cpu().numpy() if two_d else None)
+                       real=tr.eval_real[:tr.kind.n_view].cpu().numpy() if two_d else None)
 
     def view(self) -> tuple[dict, dict, np.ndarray]:
         """(G weights, D weights, samples) on the CPU: what a page shows of the run now."""

@@ -39,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .config import ConfigError, RunConfig, spec, specs
-from .regularizers import extras_of
+from .regularizers import REGISTRY, extras_of
 from .rundirs import (  # noqa: F401 - the run folder API, re-exported
     PARTIAL,
     RUN_FILES,
@@ -57,7 +58,7 @@ from .rundirs import (  # noqa: F401 - the run folder API, re-exported
 )
 
 RUNS_DIR_ENV = "GAN_LAB_RUNS_DIR"
-DEFAULT_RUNS_DIR = "runs"
+DEFAULT_RUNS_DIR = settings.default(RUNS_DIR_ENV)
 SEP = " · "
 # Regularizer fields that mean nothing when reg is "none" (every field of the "regularization"
 # group but reg itself and the extra regularizers): the name leaves them out, and a sweep
@@ -69,7 +70,7 @@ TARGETS = {"d": "D", "g": "G", "both": "G and D"}
 
 def runs_dir() -> Path:
     """The runs folder: $GAN_LAB_RUNS_DIR, default runs/ (not created here)."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR)
+    return Path(settings.get(RUNS_DIR_ENV))
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,17 +112,14 @@ def run_name(cfg: RunConfig) -> str:
     diff = cfg.non_default()
     parts = [cfg.dataset]
     if cfg.reg != "none":
+        shown = [(o, getattr(cfg, f)) for f, o in REGISTRY[cfg.reg].cls.options.items()
+                 if o.shown and f in diff]   # the kind's options that differ, as it shows them
         reg = spec("reg")["labels"].get(cfg.reg, cfg.reg)
-        if cfg.reg == "l1" and "l1_mode" in diff:
-            reg += f" ({cfg.l1_mode})"
+        reg += "".join(o.shown.format(v) for o, v in shown if o.near_label)
         s = f"{reg} {cfg.lam:g} on {TARGETS.get(cfg.reg_target, cfg.reg_target)}"
         if cfg.reg_bias:
             s += " and biases"
-        if cfg.reg == "hsn1r":
-            if "hsn_every" in diff:
-                s += f" every {cfg.hsn_every}"
-            if "hsn_iters" in diff:
-                s += f", {cfg.hsn_iters} iterations"
+        s += "".join(o.shown.format(v) for o, v in shown if not o.near_label)
         if cfg.lam_goal > 0:
             s += f" (adaptive, goal {cfg.lam_goal:g})"
         parts.append(s)
@@ -233,13 +231,83 @@ def samples_npy(samples: np.ndarray, is_image: bool) -> bytes:
 
 
 def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     raise TypeError(type(o).__name__)
 
 
-def summary_json(summary: dict) -> bytes:
-    return (json.dumps(summary, indent=2, default=_jsonable) + "\n").encode()
+def to_json(obj) -> str:
+    """Indented JSON ending in a newline, numpy numbers as plain ones: every JSON document a
+    run, an eval suite or a sweep writes."""
+    return json.dumps(obj, indent=2, default=_jsonable) + "\n"
+
+
+# The final metrics a one-line report of a run names (train's last line, eval's per-run lines).
+HEADLINE = ("modes", "hq_frac", "rev_kl", "min_mode_frac", "digits_covered", "cls_is", "fcd",
+            "sparsity_d", "zeros_d", "sharpness_d")
+
+
+def headline(final: dict) -> str:
+    """ "modes=8, hq_frac=0.91, ...": the HEADLINE metrics a run has, 4 significant digits."""
+    return ", ".join(f"{k}={final[k]:.4g}" for k in HEADLINE if k in final)
+
+
+def metrics_csv(losses: dict[int, dict], evals: dict[int, dict]) -> str:
+    """metrics.csv: one row per step with losses or an evaluation, in step order. Columns:
+    step, losses.LOSS_KEYS, then every evaluated metric sorted by name; an empty cell means
+    "not measured at this step"; values with repr precision (read back exactly)."""
+    from .losses import LOSS_KEYS
+
+    mkeys = sorted({k for m in evals.values() for k in m if k != "step"})
+    lines = [",".join(["step", *LOSS_KEYS, *mkeys])]
+    for s in sorted({*losses, *evals}):
+        r = {**losses.get(s, {}), **evals.get(s, {})}
+        lines.append(",".join([str(s), *(_cell(r.get(k)) for k in (*LOSS_KEYS, *mkeys))]))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(v) -> str:
+    return "" if v is None or not math.isfinite(float(v)) else repr(float(v))
+
+
+class RunWriter:
+    """One run folder's files (RUN_FILES), gathered in memory: what `train` (gan_lab.headless:
+    the CLI, eval and sweep) and the app's Save (snapshot_files) write. A run's loss rows come
+    in as its Commits deliver them (add_rows: each logged row is the mean of the log_every
+    steps it ends) or whole (`losses`, step -> {loss key: value}); finish() adds the rest."""
+
+    def __init__(self, cfg: RunConfig, log_every: int = 1):
+        self.cfg, self.log_every = cfg, log_every
+        self.losses: dict[int, dict[str, float]] = {}
+        self._sum, self._n = 0.0, 0
+
+    def add_rows(self, last_step: int, rows) -> list[int]:
+        """A Commit's loss rows (one per step, the last at last_step): the steps logged."""
+        from .losses import LOSS_KEYS
+
+        logged = []
+        for i, r in enumerate(rows):
+            s = last_step - len(rows) + 1 + i
+            self._sum, self._n = self._sum + np.asarray(r, dtype=np.float64), self._n + 1
+            if s % self.log_every == 0 or s == self.cfg.steps:
+                self.losses[s] = dict(zip(LOSS_KEYS, (self._sum / self._n).tolist()))
+                self._sum, self._n = 0.0, 0
+                logged.append(s)
+        return logged
+
+    def finish(self, summary: dict, evals: dict[int, dict], checkpoint: bytes,
+               samples_npy: bytes | None = None, png: bytes | None = None) -> dict[str, bytes]:
+        """The files: evals (step -> metrics), the checkpoint's and samples.npy's bytes, the
+        samples.png bytes if any, and summary.json (last)."""
+        files = {"config.json": (self.cfg.to_json() + "\n").encode(),
+                 "metrics.csv": metrics_csv(self.losses, evals).encode(),
+                 "checkpoint.safetensors": bytes(checkpoint)}
+        if samples_npy is not None:
+            files["samples.npy"] = samples_npy
+        if png is not None:
+            files["samples.png"] = bytes(png)
+        files[SUMMARY] = to_json(summary).encode()
+        return files
 
 
 def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
@@ -249,8 +317,8 @@ def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
     folder `<root>/<id>-<slug of name>` with the CLI's files; returns its path.
 
     name: default run_name(snap.cfg); run_id: default new_run_id(); png: draw samples.png
-    (needs matplotlib: call it from the render process, or pass png=False). metrics.csv is
-    exports.metrics_csv (the downsampled curves the page shows); samples.npy holds the samples
+    (needs matplotlib: call it from the render process, or pass png=False). metrics.csv holds
+    the downsampled curves the page shows (exports.metrics_csv); samples.npy holds the samples
     on screen (2-D: the view's points; MNIST: the 64 digits on screen), not the CLI's 2,500.
     png may also be the samples.png bytes, drawn elsewhere (the app's render process)."""
     run_id = run_id or new_run_id()
@@ -262,7 +330,7 @@ def save_snapshot_run(root: str | os.PathLike, snap, checkpoint_bytes: bytes,
 def snapshot_files(snap, checkpoint_bytes: bytes, name: str, *, png: bool | bytes,
                    run_id: str) -> dict[str, bytes]:
     """The files of save_snapshot_run, in memory (so their size is known before writing)."""
-    from .exports import metrics_csv
+    from .exports import snapshot_curves
 
     cfg = snap.cfg
     final = {k: float(v) for k, v in snap.latest.items()
@@ -272,21 +340,16 @@ def snapshot_files(snap, checkpoint_bytes: bytes, name: str, *, png: bool | byte
         "config": cfg.to_dict(), "steps": int(snap.step), "device": snap.device,
         "final": final, "diverged": snap.message if snap.state == "diverged" else None,
     }
-    files = {
-        "config.json": (cfg.to_json() + "\n").encode(),
-        "metrics.csv": metrics_csv(snap).encode(),
-        "checkpoint.safetensors": bytes(checkpoint_bytes),
-    }
-    if snap.samples is not None:
-        files["samples.npy"] = samples_npy(snap.samples, snap.is_image)
-    if isinstance(png, (bytes, bytearray)):
-        files["samples.png"] = bytes(png)
-    elif png:
+    if png is True:
         from .exports import samples_png
 
-        files["samples.png"] = samples_png(snap)
-    files[SUMMARY] = summary_json(summary)
-    return files
+        png = samples_png(snap)
+    writer = RunWriter(cfg)
+    writer.losses, evals = snapshot_curves(snap)
+    return writer.finish(summary, evals, checkpoint_bytes,
+                         None if snap.samples is None else samples_npy(snap.samples,
+                                                                       snap.is_image),
+                         png or None)
 
 
 def folder_bytes(root: str | os.PathLike) -> tuple[int, int]:

@@ -22,9 +22,9 @@ class TrainState:
 
     rng is (device type, generator state): CPU and CUDA generators have different states, so
     None means "the trainer's device starts its generator from the seed", as a new Trainer does.
-    reg_g/reg_d: {"kind", "v", "value"} ("members": one such dict per regularizer of a
-    combination), or None for "fresh" (after a regularizer change). lam_ctl: the adaptive
-    lambda's controller (gan_lab.adaptive; None = start it from the config)."""
+    reg_g/reg_d: each regularizer's state_dict() ({"kind", "value"}, HSN1R's "v" too; a
+    combination's: {"kind", "members"}), or None for "fresh" (after a regularizer change).
+    lam_ctl: the adaptive lambda's controller (gan_lab.adaptive; None = from the config)."""
 
     step: int
     g: dict[str, torch.Tensor]
@@ -64,25 +64,9 @@ def copied(x, to: str | None):
 
 
 def reg_state(reg, to: str | None) -> dict:
-    if hasattr(reg, "members"):   # regularizers.Combined: each member's own state
-        return {"kind": reg.kind, "members": [reg_state(m, to) for m in reg.members]}
-    v = getattr(reg, "v", None)
-    value = reg.value if to == "cpu" else reg.value_tensor   # no host sync for a device copy
-    return {"kind": reg.kind, "v": copied(v, to) if v is not None else None, "value": value}
-
-
-def load_reg_state(reg, st: dict | None) -> None:
-    if hasattr(reg, "members"):
-        same = st is not None and st["kind"] == reg.kind
-        for i, m in enumerate(reg.members):
-            load_reg_state(m, st["members"][i] if same else None)
-        return
-    if st is None or st["kind"] != reg.kind:
-        reg.value = 0.0
-        if hasattr(reg, "v"):
-            reg.v = None
-        return
-    reg.value = st["value"]
-    if hasattr(reg, "v"):
-        reg.v = (None if st["v"] is None else
-                 [x.to(p.device, copy=True) for x, p in zip(st["v"], reg.params, strict=True)])
+    """reg.state_dict() copied to `to`; to the CPU with each logged value as a float."""
+    def floats(st: dict) -> dict:
+        return {k: [floats(m) for m in v] if k == "members" else float(v) if k == "value" else v
+                for k, v in st.items()}
+    st = copied(reg.state_dict(), to)
+    return floats(st) if to == "cpu" else st

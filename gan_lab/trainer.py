@@ -16,28 +16,16 @@ import math
 import numpy as np
 import torch
 
-from . import adaptive, generalization, metrics, penalties, spectral
+from . import adaptive, metrics, penalties, regularizers, spectral
 from .config import LIVE_FIELDS, ConfigError, RunConfig, spec
-from .data import make_dataset
-from .losses import d_loss, g_loss
+from .data import kind_of, make_dataset
+from .losses import LOSS_KEYS, d_loss_on, g_loss
 from .models import build_models, generate, shown_weights, update_average
-from .placement import check_limits, default_threads, resolve_device
-from .regularizers import Combined, extra_key, extra_keys, extras_of, make_regularizer, reg_params
-from .state import TrainState, copied, load_reg_state, reg_state
+from .placement import resolve_device
+from .regularizers import Combined, extra_key, extras_of, make_regularizer, reg_params
+from .state import TrainState, copied, reg_state
 
-# gp_d: D's gradient penalties (R1 and WGAN-GP), weights included; the last D step's.
-# reg_d / reg_g: the primary regularizer's penalty; extra_<kind>_<net>: each extra one's
-# (RunConfig.extra_regs; 0 where that kind is not an extra on that network).
-LOSS_KEYS = ("loss_d", "loss_g", "reg_d", "reg_g", "gp_d", *extra_keys())
-__all__ = ["Trainer", "LOSS_KEYS", "REG_FIELDS", "check_limits", "default_threads",
-           "resolve_device"]
-N_EVAL_2D = 2500     # PacGAN protocol: 2,500 generator samples
-N_EVAL_MNIST = 1000
-N_VIEW_2D = 1000     # points shown in the sample plot
-N_VIEW_MNIST = 64    # 8x8 grid from fixed noise
-# Fields whose change means new regularizer objects (their kept state starts over).
-REG_FIELDS = ("reg", "reg_target", "l1_mode", "reg_bias", "hsn_iters", "hsn_every",
-              "hsn_method", "extra_regs")
+__all__ = ["Trainer", "schedule_scale"]
 
 
 def schedule_scale(schedule: str, step: int, steps: int) -> float:
@@ -61,6 +49,7 @@ class Trainer:
         self.cfg = cfg.validate()
         self.points = points
         self.device, self.device_reason = resolve_device(cfg)
+        self.kind = kind_of(cfg.dataset)   # sample shape, evaluation sizes, quality metrics
         self.data = make_dataset(cfg, points)
         # Weight init, training noise and evaluation noise each get their own seeded stream, so
         # evaluating more or less often never changes the training trajectory.
@@ -78,7 +67,7 @@ class Trainer:
         self.sn_g, self.sn_d = spectral.layers(self.G), spectral.layers(self.D)
         self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         eval_rng = torch.Generator().manual_seed(cfg.seed + 2)
-        n_eval = N_EVAL_MNIST if self.data.is_image else N_EVAL_2D
+        n_eval = self.kind.n_eval
         self.z_eval = torch.randn(n_eval, cfg.latent_dim, generator=eval_rng).to(self.device)
         self.eval_real = self.data.sample(n_eval, torch.Generator(device=self.device)
                                           .manual_seed(cfg.seed + 3), self.device)
@@ -156,7 +145,7 @@ class Trainer:
         old = self.cfg
         self.cfg = new
         self._set_hyper()
-        if any(getattr(old, k) != getattr(new, k) for k in REG_FIELDS):
+        if any(getattr(old, k) != getattr(new, k) for k in regularizers.rebuild_fields()):
             self._build_regularizers()
         fresh = old.reg != new.reg or old.reg_target != new.reg_target
         self.lam_ctl = adaptive.Controller.fresh(new) if fresh else self.lam_ctl.synced(new)
@@ -184,7 +173,7 @@ class Trainer:
             # The regularizer runs the loss (a closure: some methods evaluate it more than once)
             # and the backward of loss + penalty; see regularizers.Regularizer.backward.
             ld, total = self.reg_d.backward(
-                lambda real=real, fake=fake: d_loss(c.loss, D(real), D(fake)), lam, self.step)
+                lambda real=real, fake=fake: d_loss_on(c.loss, D, real, fake), lam, self.step)
             # D's gradient penalties (gan_lab.penalties): more backwards into the same .grad.
             gp = torch.zeros((), device=dev)
             if c.d_r1 > 0:
@@ -275,8 +264,8 @@ class Trainer:
                 raise ValueError(f"the saved random state is for {kind}, this trainer runs on "
                                  f"{self.rng.device.type}")
             self.rng.set_state(state)
-        load_reg_state(self.reg_g, st.reg_g)
-        load_reg_state(self.reg_d, st.reg_d)
+        self.reg_g.load_state_dict(st.reg_g)
+        self.reg_d.load_state_dict(st.reg_d)
         self.lam_ctl = adaptive.Controller.from_state(st.lam_ctl, self.cfg)
         self.step = int(st.step)
 
@@ -307,7 +296,7 @@ class Trainer:
 
     def view_samples(self) -> np.ndarray:
         """What the samples plot shows: 1,000 points, or an 8x8 grid of digits."""
-        return self.sample(N_VIEW_MNIST if self.data.is_image else N_VIEW_2D)
+        return self.sample(self.kind.n_view)
 
     def named_reg_params(self, net) -> list[tuple[str, torch.Tensor]]:
         """The regularized tensors as the network computes with them (W/sigma where spectrally
@@ -316,11 +305,11 @@ class Trainer:
 
     def evaluate(self, sharp: bool = False, quality: bool = True,
                  final: bool = False) -> dict[str, float]:
-        """Sparsity and weight spectra always; sample quality (modes / grid KL, or MNIST
-        classifier metrics and D's generalization gap) when `quality`; sharpness when `sharp`.
-        During a run sharpness uses a cheaper estimate (10 power iterations on 128 samples) so
-        the trainer stalls for less; `final` (end of run, summary.json) uses 20 iterations on
-        256 samples."""
+        """Sparsity and weight spectra always; sample quality (the dataset kind's: modes / grid
+        KL, or MNIST classifier metrics and D's generalization gap) when `quality`; sharpness
+        when `sharp`. During a run sharpness uses a cheaper estimate (10 power iterations on 128
+        samples) so the trainer stalls for less; `final` (end of run, summary.json) uses 20
+        iterations on 256 samples."""
         c = self.cfg
         out: dict[str, float] = {}
         for tag, net in (("g", self.G), ("d", self.D)):
@@ -328,18 +317,8 @@ class Trainer:
             out[f"sparsity_{tag}"] = s["frac_small"]
             out[f"zeros_{tag}"] = s["frac_zero"]
             out[f"wspec_{tag}"] = spectral.spectra_product(net)
-        if quality and self.data.is_image:
-            out["d_gap"] = generalization.d_gap(self.D, *generalization.gap_digits())
-        fake = self.sample() if quality else None
-        if fake is not None and np.all(np.isfinite(fake)):
-            if self.data.is_image:
-                out.update(metrics.mnist_metrics(fake))
-            else:
-                if self.data.modes is not None:
-                    out.update(metrics.mode_stats(fake, self.data.modes, self.data.std))
-                kl, js = metrics.grid_kl_js(self.eval_real.cpu().numpy(), fake,
-                                            self.data.bounds)
-                out["grid_kl"], out["grid_js"] = kl, js
+        if quality:   # the dataset kind's metrics (gan_lab.data)
+            out.update(self.kind.quality(self, self.sample()))
         if sharp:
             out.update(self.sharpness() if final else self.sharpness(iters=10, n=128))
         if adaptive.on(c):   # the adaptive lambda's curve, and an L2 goal's measure

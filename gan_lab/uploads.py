@@ -25,8 +25,8 @@ from . import config_json
 from .checkpoint import MAX_BYTES as CHECKPOINT_MAX_BYTES
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, RunConfig
+from .placement import check_limits
 from .share import ConfigErrors, validate_all
-from .trainer import check_limits
 
 log = logging.getLogger("gan_lab")
 CONFIG_MAX_BYTES = config_json.MAX_FILE_BYTES

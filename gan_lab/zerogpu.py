@@ -22,32 +22,22 @@ after another. A chunked run is bit-identical on the CPU to an uninterrupted one
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import settings
 from .config import RunConfig
+from .placement import resolve_device
 from .run import Commit, Run
 from .state import TrainState
-from .trainer import resolve_device
-
 
 # Seconds of GPU time requested per call. ZeroGPU queues shorter requests first and refuses
 # ones beyond a visitor's remaining quota, so ask for little; the default for an undecorated
 # duration is 60.
-def _env_seconds(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name}={raw!r} must be a whole number of seconds >= 1")
-    return int(raw)
-
-
-DEFAULT_DURATION_S = _env_seconds("GAN_LAB_GPU_DURATION_S", 20)
+DEFAULT_DURATION_S = settings.get("GAN_LAB_GPU_DURATION_S")
 # Of that, the share planned for training; the rest covers what ZeroGPU counts before our code
 # runs (forking the worker, CUDA start-up, unpickling the state) and returning the state.
 SAFETY = 0.5

@@ -200,3 +200,26 @@ def test_sweep_eval_and_bench_refuse_an_out_that_is_a_file(tmp_path):
                    "is a file")
     one_line_error(_cli("bench", "--quick", "--datasets", "ring9"), "--datasets", "ring9")
     assert afile.read_text() == "mine"
+
+
+def test_bench_draws_every_chart_kind_the_page_draws():
+    """The bench's UI frame (bench.FrameConsumer) draws every kind in plots.METRIC_SERIES, the
+    plots' one list; the page's charts (ui/stream.py) are kinds of that list, so a chart kind
+    the page gains cannot be missing from the bench (it once crashed on a renamed kind). The
+    bench itself runs end to end in tests/test_readme_commands.py (bench --quick --datasets
+    ring8)."""
+    from gan_lab import plots
+    from gan_lab.bench import FrameConsumer
+    from gan_lab.ui.layout import QUALITY_CHARTS
+
+    assert {kind for _, kind, _ in QUALITY_CHARTS} | {"lambda"} <= set(plots.METRIC_SERIES)
+    from gan_lab.jobs import TrainingJob
+
+    job = TrainingJob(RunConfig(g_hidden=16, d_hidden=16, steps=20, eval_every=5,
+                                sharpness_every=0))
+    try:
+        job.step(10)
+        assert job.wait(timeout=60) == "paused"
+        assert FrameConsumer().render(job.snapshot()) > 0
+    finally:
+        job.stop()

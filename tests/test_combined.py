@@ -13,10 +13,11 @@ from torch import nn
 from gan_lab import adaptive, cost, sweep
 from gan_lab.checkpoint import load_checkpoint, save_checkpoint
 from gan_lab.config import ConfigError, RunConfig
+from gan_lab.losses import LOSS_KEYS
 from gan_lab.regularizers import L1, L2, Combined
 from gan_lab.run import Run
 from gan_lab.share import from_query, to_query
-from gan_lab.trainer import LOSS_KEYS, Trainer
+from gan_lab.trainer import Trainer
 
 TINY = dict(g_hidden=16, d_hidden=16, g_depth=2, d_depth=2, batch_size=32, eval_every=20,
             sharpness_every=0, steps=60)

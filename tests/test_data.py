@@ -386,3 +386,28 @@ def test_download_rejects_wrong_file(tmp_path):
         server.shutdown()
         server.server_close()
     assert not list((tmp_path / "full").iterdir())
+
+
+def test_a_dataset_kind_carries_its_shape_sizes_and_metrics():
+    # The networks, the evaluation and the samples plot read the kind, not "is it MNIST".
+    from gan_lab.data import KINDS, Dataset, register
+    from gan_lab.trainer import Trainer
+
+    def make(points):
+        return Dataset("cube", is_image=False, shape=(3,), modes=None, std=None,
+                       bounds=(-1, 1, -1, 1),
+                       sampler=lambda n, gen, device: torch.rand(n, 3, generator=gen))
+
+    register("cube", make, shape=(3,), n_eval=50, n_view=20,
+             quality=lambda tr, fake: {"spread": float(fake.std())})
+    try:
+        cfg = RunConfig(dataset="cube", g_hidden=8, d_hidden=8, g_depth=1, d_depth=1,
+                        batch_size=16, device="cpu")
+        tr = Trainer(cfg)
+        assert tr.G(torch.zeros(4, cfg.latent_dim)).shape == (4, 3)
+        assert tr.run_steps(2).shape[0] == 2
+        assert tr.view_samples().shape == (20, 3) and tr.z_eval.shape[0] == 50
+        m = tr.evaluate()
+        assert m["spread"] > 0 and "grid_kl" not in m
+    finally:
+        del KINDS["cube"]

@@ -23,8 +23,9 @@ from gan_lab.exports import (
     samples_png,
 )
 from gan_lab.jobs import TrainingJob
+from gan_lab.losses import LOSS_KEYS
 from gan_lab.share import ConfigErrors
-from gan_lab.trainer import LOSS_KEYS, Trainer
+from gan_lab.trainer import Trainer
 from gan_lab.uploads import (
     continue_from_checkpoint,
     import_checkpoint,

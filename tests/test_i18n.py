@@ -1,11 +1,11 @@
 """English and Simplified Chinese from one catalog (issue 21, finding 17).
 
-What "no UI string escapes the catalog" covers here: every Button, Tab, Accordion and every
-component with a shown label (inputs, uploads, plots, line charts) that the page renders gets
-its text from the catalog in both languages (ui/lang.relabel), plus the lessons, the
-slow-motion sentences and the data-dependent chart titles. Not covered yet: Markdown blocks (the
-help texts, section intros, status line and messages other than the slow-motion, lesson and
-sweep ones) and the controls' help lines (`info`)."""
+What "no UI string escapes the catalog" covers here: every Button, Tab, Accordion, every
+component with a shown label (inputs, uploads, plots, line charts) and every Markdown block with
+text (the explanations beside each view, the intros, the help panels) that the page renders
+gets its text from the catalog in both languages (ui/lang.relabel), plus the lessons, the
+slow-motion sentences and the data-dependent chart titles. The one Markdown block built with
+text that is not relabelled is the status line, which every frame rewrites (ui/status.py)."""
 
 from __future__ import annotations
 
@@ -99,10 +99,12 @@ def test_every_rendered_label_and_button_comes_from_the_catalog():
     zh = lang.relabel(p, ctl, "zh")
     en = lang.relabel(p, ctl, "en")
     assert set(map(id, zh)) | {id(p.lesson_text)} == set(map(id, lang.components(p, ctl)))
-    missed = []
+    missed, md_seen = [], []
     for b in demo.blocks.values():
         if isinstance(b, gr.Markdown):
-            continue   # not covered yet (see the module docstring)
+            if b.value and b is not p.status:
+                md_seen.append(b)
+            continue
         if isinstance(b, gr.Button):
             text = b.value
         elif isinstance(b, (gr.Tab, gr.Accordion)) or getattr(b, "show_label", True) is not False:
@@ -126,3 +128,52 @@ def test_every_rendered_label_and_button_comes_from_the_catalog():
             assert CJK.search(zh[b][prop]) or zh[b][prop] in ("A", "B", "beta1", "beta2"), \
                 (b.elem_id, zh[b][prop])
     assert not missed, missed
+    # every Markdown block with text: the English the page was built with, and Chinese
+    assert len(md_seen) > 25
+    for b in md_seen:
+        assert b in zh, (b.elem_id, b.value[:60])
+        assert en[b]["value"] == b.value, (b.elem_id, b.value[:60])
+        assert CJK.search(zh[b]["value"]), (b.elem_id, zh[b]["value"][:60])
+
+
+@pytest.mark.parametrize("kind", ["none", "l1", "l2", "hsn1r"])
+def test_the_regularizer_help_opens_in_plain_words_in_both_languages(kind):
+    from gan_lab.ui.teaching import reg_teaching
+
+    en, zh = reg_teaching(kind), reg_teaching(kind, "zh")
+    first = en.split("\n\n")[0]
+    # plain words first: no formula, no jargon of the method in the opening paragraph
+    for word in ("power iteration", "Hessian", "lambda", "sum", "||", "eigen"):
+        assert word not in first, (kind, word, first)
+    assert first == i18n.t(f"reg.plain.{kind}") and "\n\n" in en
+    assert CJK.search(zh.split("\n\n")[0]) and CJK.search(zh.split("\n\n")[1])
+    assert "幂迭代" not in zh.split("\n\n")[0]
+
+
+def test_compare_and_sweep_explain_themselves():
+    from gan_lab.ui.controls import Controls
+    from gan_lab.ui.layout import build_page
+    from gan_lab.ui.sessions import Limits
+
+    with gr.Blocks():
+        p = build_page(Controls(), Limits())
+    keys = [k for _c, k, _v in p.md_blocks]
+    for view in ("compare", "sweep", "samples", "losses", "weights"):
+        assert f"hint.{view}" in keys and f"explain.{view}" in keys, view
+    assert len(p.explain_accs) == sum(k.startswith("explain.") for k in keys)
+
+
+def test_the_status_line_in_chinese_keeps_its_numbers():
+    from gan_lab.run import Run
+    from gan_lab.snapshot import snapshot_of
+    from gan_lab.ui.status import status_text
+
+    run = Run(RunConfig(dataset="ring8", steps=30, g_hidden=16, d_hidden=16, batch_size=32,
+                        eval_every=10), start_eval=None)
+    run.advance(max_steps=20)
+    snap = snapshot_of(run, state="paused")
+    en, zh = status_text(snap, "server: idle"), status_text(snap, "server: idle", lang="zh")
+    assert en.startswith("**Paused** · step **20** / 30") and "More numbers" in en
+    assert zh.startswith("**已暂停** · 第 **20** / 30 步") and "更多数字" in zh
+    modes = int(snap.latest["modes"])
+    assert f"**{modes} of 8** clusters covered" in en and f"8 个簇中的 {modes} 个" in zh

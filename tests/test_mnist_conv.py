@@ -12,8 +12,9 @@ from gan_lab import metrics
 from gan_lab.checkpoint import load_checkpoint, save_checkpoint
 from gan_lab.config import ConfigError, RunConfig
 from gan_lab.models import build_models
+from gan_lab.placement import check_limits
 from gan_lab.presets import preset_config
-from gan_lab.trainer import Trainer, check_limits
+from gan_lab.trainer import Trainer
 
 SMALL = dict(dataset="mnist", arch="conv", g_hidden=8, d_hidden=8, g_norm="batch", steps=3,
              batch_size=8, sharpness_every=0)

@@ -28,10 +28,42 @@ class QuarticShrink(regularizers.Regularizer):
 
 @pytest.fixture
 def quartic():
-    regularizers.register("quartic", lambda params, cfg: QuarticShrink(params), label="Quartic",
-                          formula="lambda*sum w^4", teaching="**Quartic**: a test regularizer.")
+    regularizers.register(QuarticShrink, label="Quartic", formula="lambda*sum w^4",
+                          teaching="**Quartic**: a test regularizer.")
     yield
     del regularizers.REGISTRY["quartic"]
+
+
+class ScaledL2(regularizers.Regularizer):
+    """A toy with an option of its own: lambda * scale * sum w^2, scale read from a live field
+    that no built-in kind reads (sparsity_eps stands in for the kind's own field)."""
+
+    kind = "scaled"
+    options = {"sparsity_eps": regularizers.Option("scale")}
+
+    def __init__(self, params, scale):
+        super().__init__(params)
+        self.scale = scale
+
+    def penalty(self, loss, lam, step):
+        pen = lam * self.scale * torch.stack([p.pow(2).sum() for p in self.params]).sum()
+        self.value = pen
+        return pen
+
+
+def test_a_live_change_of_a_kinds_own_option_reaches_it():
+    from gan_lab.trainer import Trainer
+
+    regularizers.register(ScaledL2, label="Scaled", formula="s*w^2", teaching="")
+    try:
+        assert "sparsity_eps" in regularizers.rebuild_fields()
+        tr = Trainer(RunConfig(reg="scaled", lam=0.5, sparsity_eps=0.1, steps=5, **SMALL))
+        assert tr.reg_d.scale == 0.1
+        tr.apply(sparsity_eps=0.25)
+        assert tr.reg_d.scale == 0.25 and tr.run_steps(1)[0, 2] > 0
+    finally:
+        del regularizers.REGISTRY["scaled"]
+    assert "sparsity_eps" not in regularizers.rebuild_fields()
 
 
 def test_a_registered_regularizer_trains_through_the_cli_and_a_job(quartic, tmp_path):

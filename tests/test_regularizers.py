@@ -22,6 +22,9 @@ from gan_lab.regularizers import (
     reg_params,
 )
 
+# HSN1R every step by double backprop (RunConfig's defaults are every 8, 'fd').
+EXACT = dict(hsn_method="exact", hsn_every=1)
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
@@ -84,7 +87,7 @@ def test_make_regularizer_kinds_and_errors():
 @pytest.mark.parametrize("kind", ["none", "l1", "l2", "hsn1r"])
 def test_negative_lambda_is_refused_and_zero_adds_nothing(kind):
     net = _tiny()
-    reg = make_regularizer(kind, reg_params(net, False), l1_mode="penalty")
+    reg = make_regularizer(kind, reg_params(net, False), l1_mode="penalty", **EXACT)
     loss = _dloss(net)
     with pytest.raises(ValueError):
         reg.penalty(loss, -0.1, 0)
@@ -332,7 +335,7 @@ def _train(kind, lam, l1_mode="proximal", seed=0):
     torch.manual_seed(seed)
     G, D = build_models(CFG)
     gen = torch.Generator().manual_seed(seed + 1)
-    regs = {n: make_regularizer(kind, reg_params(m, False), l1_mode=l1_mode) for n, m in
+    regs = {n: make_regularizer(kind, reg_params(m, False), l1_mode=l1_mode, **EXACT) for n, m in
             (("g", G), ("d", D))}
     opt_g = torch.optim.Adam(G.parameters(), LR, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), LR, betas=(0.5, 0.999))
@@ -429,7 +432,8 @@ def test_default_backward_is_loss_plus_penalty_backward(kind, mode):
     # What the Trainer did before backward() existed, bit for bit, for every regularizer.
     net = _tiny(seed=3)
     allp = list(net.parameters())
-    a, b = (make_regularizer(kind, reg_params(net, False), l1_mode=mode) for _ in range(2))
+    a, b = (make_regularizer(kind, reg_params(net, False), l1_mode=mode, **EXACT)
+            for _ in range(2))
     loss = _dloss(net)
     pen = a.penalty(loss, 0.3, 0)
     total = loss if pen is None else loss + pen
@@ -693,7 +697,8 @@ def test_hsn1r_fd_closure_must_repeat_itself():
 
 def test_hsn1r_method_is_checked_and_passed_through():
     ps = reg_params(_tiny(), False)
-    assert make_regularizer("hsn1r", ps).method == "exact"
+    assert make_regularizer("hsn1r", ps).method == RunConfig().hsn_method   # the config's default
+    assert make_regularizer("hsn1r", ps, hsn_method="exact").method == "exact"
     assert make_regularizer("hsn1r", ps, hsn_method="fd").method == "fd"
     with pytest.raises(ValueError):
         HSN1R(ps, method="sideways")
@@ -752,6 +757,25 @@ def test_trainer_fd_state_export_resumes_bit_identically():
         for p, q in zip(getattr(whole, net).parameters(), getattr(second, net).parameters()):
             assert torch.equal(p, q)
     assert all(torch.equal(x, y) for x, y in zip(whole.reg_d.v, second.reg_d.v))
+
+
+def test_state_dict_round_trips_and_reads_the_older_format():
+    # A regularizer's kept state is its state_dict(); a state saved before state_dict existed
+    # ({"kind", "v", "value"} for every kind, v None but for HSN1R) loads the same way.
+    net = _tiny()
+    ps = reg_params(net, False)
+    a, b = HSN1R(ps), HSN1R(ps)
+    a.penalty(_dloss(net), 0.2, 0)
+    b.load_state_dict(a.state_dict())
+    assert b.value == a.value > 0 and all(torch.equal(x, y) for x, y in zip(a.v, b.v))
+    old = {"kind": "hsn1r", "v": [x.clone() for x in a.v], "value": 0.5}
+    b.load_state_dict(old)
+    assert b.value == 0.5 and all(torch.equal(x, y) for x, y in zip(a.v, b.v))
+    b.load_state_dict({"kind": "l1", "v": None, "value": 0.1})   # another kind's: fresh
+    assert b.value == 0.0 and b.v is None
+    l1 = L1(ps)
+    l1.load_state_dict({"kind": "l1", "v": None, "value": 0.1})
+    assert l1.value == 0.1 and l1.state_dict() == {"kind": "l1", "value": 0.1}
 
 
 def test_hsn1r_fd_uses_the_torch_function_mode_only_when_needed(monkeypatch):

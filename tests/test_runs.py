@@ -148,3 +148,30 @@ def test_save_snapshot_run_writes_the_cli_files(tmp_path, png):
     assert np.array_equal(np.load(path / "samples.npy"), snap.samples.astype(np.float32))
     assert run.metrics["step"][-1] == 30
     assert [r.path for r in runs.list_runs(tmp_path)] == [path]
+
+
+def test_run_writer_logs_window_means_and_writes_every_value_exactly():
+    """The one writer of run folders (train, eval, sweep and the app's Save): each logged loss
+    row is the mean of the log_every steps it ends (and the last step is always logged);
+    metrics.csv reads back exactly (repr precision), steps in order, evaluations merged."""
+    from gan_lab.trainer import LOSS_KEYS
+
+    cfg = RunConfig.from_dict({"steps": 5})
+    w = runs.RunWriter(cfg, log_every=2)
+    rows = np.random.default_rng(0).random((5, len(LOSS_KEYS)))
+    assert w.add_rows(3, rows[:3]) == [2]            # steps 1..3 arrive, 2 is logged
+    assert w.add_rows(5, rows[3:]) == [4, 5]         # 4 (mean of 3, 4) and the last step
+    assert w.losses[2]["loss_d"] == rows[:2, 0].mean()
+    assert w.losses[4]["loss_g"] == rows[2:4, 1].mean() and w.losses[5]["loss_d"] == rows[4, 0]
+    evals = {0: {"step": 0, "modes": np.float64(3.0)}, 4: {"step": 4, "modes": 7.0,
+                                                           "rev_kl": 1 / 3}}
+    files = w.finish({"id": "x", "final": {"modes": np.float32(7)}}, evals, b"ckpt")
+    assert list(files)[-1] == runs.SUMMARY and json.loads(files[runs.SUMMARY]) == \
+        {"id": "x", "final": {"modes": 7.0}}
+    assert RunConfig.from_json(files["config.json"].decode()) == cfg
+    cols = runs.read_metrics_csv(files["metrics.csv"].decode())
+    assert cols["step"].tolist() == [0, 2, 4, 5]
+    assert np.isnan(cols["loss_d"][0]) and cols["loss_d"][1] == rows[:2, 0].mean()
+    assert cols["rev_kl"][2] == 1 / 3 and np.isnan(cols["rev_kl"][[0, 1, 3]]).all()
+    assert cols["modes"][0] == 3.0
+

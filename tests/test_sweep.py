@@ -182,3 +182,20 @@ def test_longest_runs_start_first():
     hsn = base.replace(reg="hsn1r", hsn_every=1)
     assert est_cost(hsn) > est_cost(base.replace(reg="hsn1r", hsn_every=8)) > est_cost(base)
     assert est_cost(base.replace(d_r1=1.0)) > est_cost(base)
+
+
+def test_progress_lines_count_runs_and_failures_when_not_a_terminal(capsys):
+    from gan_lab.sweep import SweepProgress
+
+    bar = SweepProgress(3, 1, True)          # one run finished before
+    bar.tick("reg=l1/seed0")
+    bar.tick("reg=l2/seed0", "ValueError: boom")
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("reg=l1/seed0") and "2/3 runs" in lines[0] and "ETA" in lines[0]
+    assert lines[1] == "error: run reg=l2/seed0 failed: ValueError: boom"
+    assert "3/3 runs" in lines[2] and "1 failed" in lines[2] and bar.failed == 1
+    quiet = SweepProgress(2, 0, False)
+    quiet.tick("a", "boom")
+    quiet.close()
+    assert capsys.readouterr().err == "" and quiet.failed == 1

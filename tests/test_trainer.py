@@ -9,7 +9,8 @@ import torch
 from gan_lab.config import ConfigError, RunConfig
 from gan_lab.jobs import TrainingJob
 from gan_lab.logs import History, MetricLog
-from gan_lab.trainer import Trainer, check_limits
+from gan_lab.placement import check_limits
+from gan_lab.trainer import Trainer
 
 SMALL = dict(g_hidden=32, d_hidden=32, g_depth=2, d_depth=2, batch_size=64, eval_every=10,
              sharpness_every=20)

@@ -20,8 +20,8 @@ import pytest
 from gradio_client import Client
 
 from gan_lab.config import RunConfig, specs
+from gan_lab.placement import check_limits
 from gan_lab.presets import PRESETS
-from gan_lab.trainer import check_limits
 from gan_lab.ui.controls import md_escape
 from gan_lab.ui.sessions import Limits
 

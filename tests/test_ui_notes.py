@@ -166,3 +166,22 @@ def test_the_registry_parks_a_closed_tab_and_a_reload_takes_it_back():
         assert reg.parking.take(other.resume) is None and other.resume is None
     finally:
         reg.close_all()
+
+
+def test_the_notes_in_chinese_name_each_change_with_its_new_value():
+    import re
+
+    from gan_lab.config import RunConfig as Cfg
+    from gan_lab.ui.notes import edit_note
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    old = Cfg(steps=4000)
+    for new, step, untouched, done in ((old.replace(seed=5, steps=8000), 0, True, False),
+                                       (old.replace(lr_d=0.002, steps=8000), 4000, False, True),
+                                       (old.replace(d_hidden=64), 100, False, False)):
+        en = edit_note(old, new, step, untouched, done)
+        zh = edit_note(old, new, step, untouched, done, "zh")
+        assert en and cjk.search(zh) and not cjk.search(en), (en, zh)
+        for v in re.findall(r"= (\d[\d,.]*\d|\d)", en):   # the same new values in both
+            assert f"= {v}" in zh, (v, zh)
+    assert "步数 = 8,000" in edit_note(old, old.replace(steps=8000), 0, True, lang="zh")

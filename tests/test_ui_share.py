@@ -24,8 +24,8 @@ from PIL import Image
 
 from gan_lab.checkpoint import load_checkpoint
 from gan_lab.config import RunConfig
+from gan_lab.losses import LOSS_KEYS
 from gan_lab.models import build_models
-from gan_lab.trainer import LOSS_KEYS
 
 FRAME = ("status", "loss", "quality", "sparsity", "sharpness", "samples", "weights", "layer",
          "timer", "penalty")

@@ -18,9 +18,10 @@ from safetensors.torch import load_file
 
 from gan_lab import cli, lessons, share, warm
 from gan_lab.config import ConfigError, RunConfig
+from gan_lab.losses import LOSS_KEYS
 from gan_lab.presets import preset_config, preset_fields
 from gan_lab.run import Run
-from gan_lab.trainer import LOSS_KEYS, Trainer
+from gan_lab.trainer import Trainer
 
 SLUGS = ("mnist", "mnist-conv")
 PROVENANCE = ("command", "seed", "steps", "torch", "date", "cpu", "cpu_s", "metrics", "stores")

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from gan_lab.config import LIVE_FIELDS, ConfigError, RunConfig
-from gan_lab.losses import LOSSES, d_loss, g_loss
+from gan_lab.losses import LOSS_KEYS, LOSSES, d_loss, g_loss
 from gan_lab.penalties import gp_backward, interpolation_weights
-from gan_lab.trainer import LOSS_KEYS, Trainer
+from gan_lab.trainer import Trainer
 
 TOY = dict(dataset="ring8", batch_size=64, g_hidden=16, d_hidden=16, seed=3)
 GP = LOSS_KEYS.index("gp_d")

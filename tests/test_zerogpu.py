@@ -18,7 +18,8 @@ from gan_lab.config import ConfigError, RunConfig
 from gan_lab.exports import checkpoint_bytes
 from gan_lab.jobs import TrainingJob
 from gan_lab.jobs.zerogpu import ChunkedRunner
-from gan_lab.trainer import LOSS_KEYS, Trainer
+from gan_lab.losses import LOSS_KEYS
+from gan_lab.trainer import Trainer
 from gan_lab.uploads import continue_from_checkpoint, import_checkpoint
 from gan_lab.zerogpu import ChunkRequest, gpu_chunk, on_zerogpu, train_chunk
 

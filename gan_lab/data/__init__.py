@@ -4,8 +4,10 @@ A Dataset only knows how to draw a batch; the trainer, metrics and plots read it
 (name, shape, modes, std, bounds, is_image) and never branch on how the samples are made.
 
 `KINDS` is the registry of datasets: name -> DatasetKind (label, is_image, whether it needs the
-user's points, how to make it). RunConfig's dataset choices and the UI's labels are read from
-it, so a new dataset is one factory and one `register(...)` line here.
+user's points, how to make it, its sample shape, evaluation and view sizes and its quality
+metrics). RunConfig's dataset choices, the UI's labels, the networks' input and output shapes
+(gan_lab.models) and the trainer's evaluation are read from it, so a new dataset is one factory
+and one `register(...)` line here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from ..errors import ConfigError
 from . import mnist, toy2d
 
 __all__ = ["Dataset", "DatasetKind", "KINDS", "make_dataset", "image_dataset",
-           "points_dataset", "is_image", "names", "labels", "register", "mnist", "toy2d"]
+           "points_dataset", "is_image", "kind_of", "names", "labels", "register", "mnist",
+           "toy2d"]
 
 
 class Dataset:
@@ -143,32 +146,61 @@ def _custom(points) -> Dataset:
 # --------------------------------------------------------------------------------------------
 # The registry
 # --------------------------------------------------------------------------------------------
+def _points_quality(tr, fake: np.ndarray) -> dict[str, float]:
+    """2-D samples: mode coverage (shapes with modes) and the grid KL / JS to the real data."""
+    from .. import metrics
+
+    if not np.all(np.isfinite(fake)):
+        return {}
+    data = tr.data
+    out = {} if data.modes is None else metrics.mode_stats(fake, data.modes, data.std)
+    out["grid_kl"], out["grid_js"] = metrics.grid_kl_js(tr.eval_real.cpu().numpy(), fake,
+                                                        data.bounds)
+    return out
+
+
+def _digits_quality(tr, fake: np.ndarray) -> dict[str, float]:
+    """Digits: D's generalization gap, and the classifier metrics of finite samples."""
+    from .. import generalization, metrics
+
+    out = {"d_gap": generalization.d_gap(tr.D, *generalization.gap_digits())}
+    if np.all(np.isfinite(fake)):
+        out.update(metrics.mnist_metrics(fake))
+    return out
+
+
 @dataclass(frozen=True)
 class DatasetKind:
     """One dataset choice. make(points) builds the Dataset (points: the user's N x 2 array for
-    needs_points kinds, else ignored)."""
+    needs_points kinds, else ignored). shape: one sample's (the networks' input and output);
+    n_eval: generator samples per quality evaluation; n_view: samples the samples plot shows;
+    quality(trainer, samples): the quality metrics of n_eval samples (finite or not)."""
 
     name: str
     label: str
     is_image: bool
     make: Callable[[object], Dataset]
     needs_points: bool = False
+    shape: tuple[int, ...] = (2,)
+    n_eval: int = 2500     # PacGAN protocol: 2,500 generator samples
+    n_view: int = 1000
+    quality: Callable[[object, np.ndarray], dict[str, float]] = _points_quality
 
 
 KINDS: dict[str, DatasetKind] = {}
 
 
 def register(name: str, make: Callable[[object], Dataset], *, label: str | None = None,
-             is_image: bool = False, needs_points: bool = False) -> DatasetKind:
-    kind = DatasetKind(name, label or name, is_image, make, needs_points)
-    KINDS[name] = kind
-    return kind
+             **kind) -> DatasetKind:
+    KINDS[name] = DatasetKind(name, label or name, kind.pop("is_image", False), make, **kind)
+    return KINDS[name]
 
 
 for _name in toy2d.SHAPES:
     register(_name, lambda points, _n=_name: _shape_dataset(_n))
 register("custom", _custom, label="custom (your points)", needs_points=True)
-register("mnist", lambda points: _mnist_train(), label="mnist", is_image=True)
+register("mnist", lambda points: _mnist_train(), label="mnist", is_image=True,
+         shape=(1, 28, 28), n_eval=1000, n_view=64, quality=_digits_quality)   # an 8x8 grid
 
 
 def names() -> tuple[str, ...]:
@@ -184,14 +216,17 @@ def is_image(name: str) -> bool:
     return bool(kind and kind.is_image)
 
 
+def kind_of(name: str) -> DatasetKind:
+    kind = KINDS.get(name)
+    if kind is None:
+        raise ConfigError("dataset", f"must be one of {', '.join(KINDS)}; got {name!r}"[:200])
+    return kind
+
+
 def make_dataset(cfg, points=None) -> Dataset:
     """The Dataset for cfg.dataset.
 
     mnist: the 8,000-digit train split of the bundled digits (mnist.split()).
     custom: `points` (N x 2 array-like or CSV path) is required; other datasets ignore it.
     """
-    kind = KINDS.get(cfg.dataset)
-    if kind is None:
-        raise ConfigError("dataset", f"must be one of {', '.join(KINDS)}; got "
-                                     f"{cfg.dataset!r}"[:200])
-    return kind.make(points)
+    return kind_of(cfg.dataset).make(points)

@@ -1,10 +1,13 @@
 # ruff: noqa: E501 - Chinese text is counted by display width; lines stay readable.
 """The catalog: key -> {"en": ..., "zh": ...}. Keys name where a text is used: "btn." buttons,
 "tab." tabs, "acc." accordions and section titles, "view." the view toggles, "slow." the
-slow-motion step, "plot." chart titles, "msg." messages. RunConfig's field labels are in English
+slow-motion step, "plot." chart titles, "msg." messages; from views.py "hint.", "explain.",
+"reg.plain." and "md.": the explanations and the page's Markdown blocks. RunConfig's field labels are in English
 in config.py (their one declaration) and in Chinese in FIELD_LABELS_ZH below."""
 
 from __future__ import annotations
+
+from .views import VIEWS as _VIEWS
 
 CATALOG: dict[str, dict[str, str]] = {
     # --- buttons -------------------------------------------------------------------------------
@@ -13,6 +16,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "btn.step": {"en": "Step", "zh": "单步"},
     "btn.reset": {"en": "Reset", "zh": "重置"},
     "btn.slow": {"en": "Slow-motion step ▶", "zh": "慢动作单步 ▶"},
+    "btn.slow_play": {"en": "Slow play ▶▶", "zh": "慢速播放 ▶▶"},
+    "btn.slow_pause": {"en": "Pause slow play", "zh": "暂停慢速播放"},
     "btn.lesson_back": {"en": "◀ Back", "zh": "◀ 上一步"},
     "btn.lesson_next": {"en": "Next ▶", "zh": "下一步 ▶"},
     "btn.lesson_close": {"en": "Close the lesson", "zh": "关闭课程"},
@@ -126,6 +131,45 @@ CATALOG: dict[str, dict[str, str]] = {
     "plot.a": {"en": "A", "zh": "A"},
     "plot.b": {"en": "B", "zh": "B"},
     "plot.overlay": {"en": "A (dashed) and B overlaid", "zh": "A（虚线）与 B 叠加"},
+    # --- figure text (matplotlib; English where no CJK font is installed, plots/fonts.py) --
+    "fig.title": {"en": "{name}: real vs generated, step {step}",
+                  "zh": "{name}：真实与生成，第 {step} 步"},
+    "fig.title.slow": {"en": "{name}: slow motion {stage}, step {step}",
+                       "zh": "{name}：慢动作 {stage}，第 {step} 步"},
+    "fig.heat": {"en": "D(x): probability that x is real", "zh": "D(x)：x 为真实数据的概率"},
+    "fig.heat.critic": {"en": "critic score D(x), scaled to [0, 1] over this view",
+                        "zh": "评论家分数 D(x)，在视野内缩放到 [0, 1]"},
+    "fig.real": {"en": "real data", "zh": "真实数据"},
+    "fig.fake": {"en": "generated", "zh": "生成的点"},
+    "fig.arrows": {"en": "G gradient", "zh": "G 的梯度"},
+    "fig.manifold": {"en": "G manifold (z grid)", "zh": "G 的流形（z 网格）"},
+    "fig.w.sup": {"en": "Weight magnitudes |w|, log scale", "zh": "权重大小 |w|（对数刻度）"},
+    "fig.w.sup_sn": {"en": "Weight magnitudes |w|, log scale (spectral norm: effective W / "
+                           "sigma)",
+                     "zh": "权重大小 |w|（对数刻度；谱归一化：有效权重 W / sigma）"},
+    "fig.w.g": {"en": "Generator G", "zh": "生成器 G"},
+    "fig.w.d": {"en": "Discriminator D", "zh": "判别器 D"},
+    "fig.w.none": {"en": "no weights", "zh": "没有权重"},
+    "fig.w.detail": {"en": "sparse {sparse}, zeros {zeros}", "zh": "稀疏 {sparse}，零 {zeros}"},
+    "fig.w.count": {"en": "{n} weights", "zh": "{n} 个权重"},
+    "fig.w.bad": {"en": ", {n} not finite", "zh": "，{n} 个非有限值"},
+    "fig.w.ylabel": {"en": "% of weights", "zh": "权重占比 %"},
+    "fig.o.loss": {"en": "D loss", "zh": "D 的损失"},
+    "fig.o.hq": {"en": "High-quality samples (%)", "zh": "高质量样本（%）"},
+    "fig.o.is": {"en": "Inception score", "zh": "Inception 分数"},
+    "fig.o.sparse": {"en": "D sparse (|w| <= eps, %)", "zh": "D 的稀疏度（|w| <= eps，%）"},
+    "fig.o.sharp": {"en": "D sharpness (log scale)", "zh": "D 的锐度（对数刻度）"},
+    "fig.o.spec": {"en": "D weight spectral norm (log scale)", "zh": "D 的权重谱范数（对数刻度）"},
+    "fig.o.modes": {"en": "Modes captured", "zh": "捕获的模式数"},
+    "fig.o.gap": {"en": "D generalization gap (train - held-out)",
+                  "zh": "D 的泛化差距（训练集 - 留出集）"},
+    "fig.o.step": {"en": "step", "zh": "步数"},
+    "fig.o.unmeasured": {"en": "not measured yet", "zh": "尚未测量"},
+    "fig.t.sparse": {"en": "D sparsity", "zh": "D 的稀疏度"},
+    "fig.t.sparse_y": {"en": "D sparse (% of weights)", "zh": "D 的稀疏权重（占权重 %）"},
+    "fig.t.sharp": {"en": "D sharpness", "zh": "D 的锐度"},
+    "fig.t.sharp_y": {"en": "top |Hessian eigenvalue|", "zh": "Hessian 最大特征值的绝对值"},
+    "fig.t.none": {"en": "no finished run yet", "zh": "还没有完成的运行"},
     # --- slow-motion step ----------------------------------------------------------------------
     "slow.stage": {"en": "**Slow motion, stage {i} of {n}:** {text}",
                    "zh": "**慢动作，第 {i} / {n} 阶段：** {text}"},
@@ -162,6 +206,31 @@ CATALOG: dict[str, dict[str, str]] = {
                              "power iterations), to flatten the loss there.",
                        "zh": "HSN1R（lambda {lam:g}）还沿着 {net} 的损失弯曲最剧烈的方向"
                              "（用幂迭代求得）推动其权重，使那里的损失变得更平坦。"},
+    "slow.batch": {"en": "These are the {n} real and {n} generated points of this very step's "
+                         "batch.",
+                   "zh": "这些正是这一步所用批次中的 {n} 个真实点和 {n} 个生成点。"},
+    "slow.view": {"en": "(The points shown are the page's fixed view points, not this step's "
+                        "batch.)",
+                  "zh": "（显示的是页面固定的观察点，不是这一步的批次。）"},
+    "slow.g_batch": {"en": "The purple points are the {n} points of G's own batch in this step.",
+                     "zh": "紫色的点是这一步中 G 自己那一批的 {n} 个点。"},
+    "slow.hsn.layer": {"en": "layer {i}: {share}", "zh": "第 {i} 层：{share}"},
+    "slow.hsn.dir": {"en": "HSN1R (lambda {lam:g}) also pushed {net}'s weights to flatten its "
+                           "loss along one direction: the way of nudging all of {net}'s weights "
+                           "at once that bends the loss most (found by power iterations). "
+                           "{share} of that direction lies in layer {top} of {n} ({parts}); "
+                           "along it the loss bends by {curv}, the sharpness HSN1R lowers.",
+                     "zh": "HSN1R（lambda {lam:g}）还推动了 {net} 的权重，让它的损失沿着一个方向变得更平坦："
+                           "这个方向是同时微调 {net} 全部权重、让损失弯曲最厉害的方式（用幂迭代求得）。"
+                           "这个方向的 {share} 落在第 {top} 层（共 {n} 层；{parts}）；沿着它，损失的弯曲程度为 "
+                           "{curv}，也就是 HSN1R 要降低的锐度。"},
+    "slow.hsn.idle": {"en": "HSN1R (lambda {lam:g}) acts every {every} steps (with {every}x lambda), not in this "
+                            "one. The direction it last found, the way of nudging {net}'s weights "
+                            "that bends the loss most, lies {share} in layer {top} of {n} "
+                            "({parts}); along it the loss bent by {curv}.",
+                      "zh": "HSN1R（lambda {lam:g}）每 {every} 步作用一次（强度为 {every} 倍 lambda），这一步没有作用。它上次找到的方向，"
+                            "即让 {net} 的损失弯曲最厉害的权重微调方式，有 {share} 落在第 {top} 层（共 {n} 层；"
+                            "{parts}）；沿着这个方向，损失的弯曲程度为 {curv}。"},
     "slow.only_2d": {"en": "Slow motion shows 2-D data only; this run trains on images.",
                      "zh": "慢动作只适用于二维数据；当前运行使用的是图像。"},
     "slow.done": {"en": "Slow motion: the run is done; raise Steps to go on.",
@@ -179,6 +248,70 @@ CATALOG: dict[str, dict[str, str]] = {
     "lesson.set": {"en": "Lesson {i}: **{title}** is set up. Press **Train**.",
                    "zh": "第 {i} 课：**{title}** 已设置好。请按 **训练**。"},
     # --- messages ------------------------------------------------------------------------------
+    "msg.keep_none": {"en": "Nothing to keep yet: press **Train** first.",
+                      "zh": "还没有可以保留的运行：请先按 **训练**。"},
+    "msg.keep_a": {"en": "Run A pinned at step {step}. Change one thing in the controls, then "
+                         "press **Train B beside A** (same seed as A).",
+                   "zh": "运行 A 已固定在第 {step} 步。在控制面板中改动一处，然后按 **在 A 旁训练 B**"
+                         "（与 A 相同的随机种子）。"},
+    "msg.pin_first": {"en": "Pin a run as A first (**Keep as A**), or press **With vs without "
+                            "the regularizer**.",
+                      "zh": "请先把一个运行固定为 A（**保留为 A**），或者按 **有无正则化对比**。"},
+    "msg.b_seed": {"en": "B uses A's seed ({seed}) so that only your change differs.",
+                   "zh": "B 使用 A 的随机种子（{seed}），这样只有你的改动不同。"},
+    "msg.a_busy": {"en": "Run A could not continue: {why}", "zh": "运行 A 无法继续：{why}"},
+    "msg.ab_train": {"en": "A and B train side by side (Compare tab).",
+                     "zh": "A 和 B 并排训练（“对比”页）。"},
+    "msg.with_without": {"en": "A: no regularizer. B: {what}. Same seed ({seed}). Press **Train "
+                               "B beside A**.",
+                         "zh": "A：不加正则化。B：{what}。相同的随机种子（{seed}）。请按 **在 A 旁训练 B**。"},
+    "msg.no_compare": {"en": "There is no comparison to share yet.", "zh": "还没有可以分享的对比。"},
+    "msg.compare_link": {"en": "Comparison link below the buttons: copy it with its copy button.",
+                         "zh": "对比链接在按钮下方：用它的复制按钮复制。"},
+    "msg.compare_none": {"en": "No comparison yet: **Keep as A**, or **With vs without the "
+                               "regularizer**.",
+                         "zh": "还没有对比：按 **保留为 A**，或者 **有无正则化对比**。"},
+    "msg.sweep_start": {"en": "Sweep of **{field}** over {n} values, {k} at a time; results fill "
+                              "the table.",
+                        "zh": "正在扫描 **{field}** 的 {n} 个取值，每次 {k} 个；结果会填入表格。"},
+    "msg.sweep_stop": {"en": "Sweep stopped; the finished runs stay in the table.",
+                       "zh": "扫描已停止；已完成的运行保留在表格中。"},
+    # --- the status line (ui/status.py) --------------------------------------------------------
+    "st.idle": {"en": "Ready", "zh": "就绪"},
+    "st.running": {"en": "Training", "zh": "训练中"},
+    "st.paused": {"en": "Paused", "zh": "已暂停"},
+    "st.done": {"en": "Done", "zh": "已完成"},
+    "st.diverged": {"en": "Diverged (paused)", "zh": "发散了（已暂停）"},
+    "st.stopped": {"en": "Stopped", "zh": "已停止"},
+    "st.error": {"en": "Error", "zh": "出错"},
+    "st.step": {"en": "step **{step}** / {total}", "zh": "第 **{step}** / {total} 步"},
+    "st.rate": {"en": "{rate} steps a second", "zh": "每秒 {rate} 步"},
+    "st.eta": {"en": "done in {eta}", "zh": "预计 {eta} 后完成"},
+    "st.modes": {"en": "**{v} of {n}** clusters covered", "zh": "覆盖了 **{n} 个簇中的 {v} 个**"},
+    "st.hq": {"en": "{pct} of samples on a cluster", "zh": "{pct} 的样本落在簇上"},
+    "st.digits": {"en": "**{v} of 10** digits drawn", "zh": "画出了 **10 个数字中的 {v} 个**"},
+    "st.more": {"en": "More numbers", "zh": "更多数字"},
+    # --- what an edit of the controls did (ui/notes.py) -------------------------------------
+    "note.continue": {"en": "The run continues from step {step} to {steps}.",
+                      "zh": "运行从第 {step} 步继续到第 {steps} 步。"},
+    "note.lr_stay": {"en": "Learning rates stay at {after} of their base values.",
+                     "zh": "学习率保持在基准值的 {after}。"},
+    "note.lr_end": {"en": ", then decay to 0 by step {steps}", "zh": "，然后在第 {steps} 步前衰减到 0"},
+    "note.lr_move": {"en": "Under the {schedule} schedule the learning rates move from {before} to "
+                           "{after} of their base values at step {step}{end} (the schedule is "
+                           "always that of a run of Steps steps).",
+                     "zh": "在 {schedule} 调度下，学习率在第 {step} 步从基准值的 {before} 变为 {after}{end}"
+                           "（调度总是按“步数”那么长的运行来计算）。"},
+    "note.rebuilt": {"en": "{what}: new networks built from seed {seed} (step 0). Press "
+                           "**Train**.",
+                     "zh": "{what}：已用随机种子 {seed} 重新构建网络（第 0 步）。请按 **训练**。"},
+    "note.set": {"en": "{what}: set for the run at step 0. Press **Train**.",
+                 "zh": "{what}：已为第 0 步的运行设置好。请按 **训练**。"},
+    "note.live": {"en": "Applied live at step {step}: {what} (weights kept).",
+                  "zh": "已在第 {step} 步即时生效：{what}（权重保留）。"},
+    "note.later": {"en": "**{what}**: takes effect when you press **Train** or **Reset** (the "
+                         "networks are rebuilt from step 0).",
+                   "zh": "**{what}**：在你按 **训练** 或 **重置** 时生效（网络会从第 0 步重新构建）。"},
     "msg.lang": {"en": "Language: English", "zh": "语言：简体中文"},
 }
 
@@ -242,3 +375,6 @@ FIELD_HELP_ZH: dict[str, str] = {
     "init": "从随机权重开始，或从一个已在这份数据上训练好的 GAN 开始（随应用提供 MNIST 数字和 MNIST 卷积两个预设的）：这样正则化器从第一步起就作用在一个已收敛的模型上。",
     "sharpness_every": "每 N 步测量一次锐度（D 和 G 的损失的 Hessian 最大特征值的绝对值）；0 = 只在最后测量。",
 }
+
+# The explanations and the page's Markdown blocks (views.py).
+CATALOG.update(_VIEWS)

@@ -38,21 +38,19 @@ def make_job(cfg, points=None, *, ttl_s: float | None, history_cap: int,
     thread job would try CUDA where ZeroGPU has none), else a RayJob when GAN_LAB_RAY_ADDRESS
     is set (jobs/ray.py), else a ProcessJob on the pool, else (no pool:
     GAN_LAB_PROCESS_JOBS=0) a thread job."""
-    import os
-
-    from .. import zerogpu
+    from .. import settings, zerogpu
 
     if zerogpu.on_zerogpu():
         from .zerogpu import ChunkedRunner
 
         return ChunkedRunner(cfg, points, ttl_s=ttl_s, history_cap=history_cap, owner=owner)
-    address = os.environ.get("GAN_LAB_RAY_ADDRESS", "").strip()
+    address = settings.get("GAN_LAB_RAY_ADDRESS")
     if address:
         from .ray import RayJob  # imports ray: only here
 
         return RayJob(cfg, points, address=address,
-                      num_cpus=float(os.environ.get("GAN_LAB_RAY_CPUS_PER_RUN", "1")),
-                      num_gpus=float(os.environ.get("GAN_LAB_RAY_GPUS_PER_RUN", "0")),
+                      num_cpus=settings.get("GAN_LAB_RAY_CPUS_PER_RUN"),
+                      num_gpus=settings.get("GAN_LAB_RAY_GPUS_PER_RUN"),
                       ttl_s=ttl_s, history_cap=history_cap, owner=owner)
     if pool is not None:
         return ProcessJob(cfg, points, pool=pool, ttl_s=ttl_s, history_cap=history_cap,

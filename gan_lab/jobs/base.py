@@ -26,12 +26,12 @@ import secrets
 import threading
 import time
 
+from .. import losses, placement
 from ..checkpoint import save_checkpoint_bytes_from_states
 from ..config import LIVE_FIELDS, ConfigError, RunConfig
 from ..logs import History, MetricLog
 from ..run import Commit
 from ..snapshot import JobState, Snapshot
-from ..trainer import LOSS_KEYS, resolve_device
 from .hooks import RunPlace
 from .preview import Preview, preview
 from .watch import Pace, Watched
@@ -78,7 +78,7 @@ class Job(RunPlace, Watched):
         self._last_poll = time.monotonic()  # the time-to-live starts when the job is ready
 
     def _device_label(self) -> str:
-        return str(resolve_device(self._cfg)[0])
+        return str(placement.resolve_device(self._cfg)[0])
 
     # --- construction ----------------------------------------------------------------------
     def _begin(self, cfg: RunConfig, weights: tuple | None = None,
@@ -91,7 +91,7 @@ class Job(RunPlace, Watched):
         self._created = False
         self._pending = weights
         self._resume = None                 # (TrainState, final_at) to continue from, if kept
-        self._history = History(LOSS_KEYS, self.history_cap)
+        self._history = History(losses.LOSS_KEYS, self.history_cap)
         self._metric_log = MetricLog()
         for row in pv.evals:
             self._metric_log.add(row["step"], {k: v for k, v in row.items() if k != "step"})

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import RunConfig
+from ..lru import LRU
 from ..run import Run, RunInfo
 
 
@@ -29,9 +29,9 @@ class Preview:
     samples: np.ndarray
 
 
-_PREVIEWS: OrderedDict = OrderedDict()
-_PREVIEW_LOCK = threading.Lock()
 PREVIEW_CACHE = 32
+_PREVIEWS = LRU(PREVIEW_CACHE)
+_PREVIEW_LOCK = threading.Lock()
 
 
 _BUILDING: dict[str, threading.Lock] = {}
@@ -48,7 +48,6 @@ def preview(cfg: RunConfig, points=None, weights: tuple | None = None) -> Previe
     with _PREVIEW_LOCK:
         hit = _PREVIEWS.get(key)
         if hit is not None:
-            _PREVIEWS.move_to_end(key)
             return hit
         building = _BUILDING.setdefault(key, threading.Lock())
     with building:
@@ -58,8 +57,6 @@ def preview(cfg: RunConfig, points=None, weights: tuple | None = None) -> Previe
             hit = _build(cfg, None, None)
             with _PREVIEW_LOCK:
                 _PREVIEWS[key] = hit
-                while len(_PREVIEWS) > PREVIEW_CACHE:
-                    _PREVIEWS.popitem(last=False)
     with _PREVIEW_LOCK:
         _BUILDING.pop(key, None)
     return hit

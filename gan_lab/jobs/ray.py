@@ -31,9 +31,10 @@ from pathlib import Path
 
 import ray
 
+from .. import settings
 from ..config import RunConfig
+from ..placement import default_threads
 from ..run import Run
-from ..trainer import default_threads
 from .thread import OwnThread
 
 _lock = threading.Lock()
@@ -48,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]    # the folder holding the gan_lab p
 def code_env() -> dict | None:
     """The runtime_env that ships this checkout to a cluster's workers, or None (no checkout
     with assets/ next to gan_lab/, or GAN_LAB_RAY_SHIP_CODE=0)."""
-    if os.environ.get("GAN_LAB_RAY_SHIP_CODE", "1") == "0":
+    if not settings.get("GAN_LAB_RAY_SHIP_CODE"):
         return None
     if not (ROOT / "gan_lab").is_dir() or not (ROOT / "assets").is_dir():
         return None

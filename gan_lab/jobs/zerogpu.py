@@ -11,8 +11,9 @@ calling thread.
 
 from __future__ import annotations
 
+from ..regularizers import rebuild_fields
 from ..snapshot import JobState
-from ..trainer import REG_FIELDS, Trainer
+from ..trainer import Trainer
 from ..zerogpu import (
     CPU_CHUNK_S,
     DEFAULT_DURATION_S,
@@ -118,7 +119,7 @@ class ChunkedRunner(OwnThread):
     def _apply(self, changes):
         """Changes reach the next chunk; one in flight stops at its next commit."""
         new = self._cfg.replace(**changes)
-        if any(getattr(new, k) != getattr(self._cfg, k) for k in REG_FIELDS):
+        if any(getattr(new, k) != getattr(self._cfg, k) for k in rebuild_fields()):
             self._reg_epoch += 1
             if self._tstate is not None:
                 self._tstate.reg_g = self._tstate.reg_d = None

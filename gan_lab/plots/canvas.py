@@ -22,6 +22,7 @@ from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 
 # GAN Lab's palette is declared once, in palette.py (G purple, D orange, real green).
+from .fonts import use_cjk
 from .palette import (  # noqa: F401 - re-exported for the figures
     ARROW_COLOR,
     BAND_COLOR,
@@ -165,6 +166,7 @@ def title_text(ax, size: float, offset: float = 4):
 
 
 def new_figure(w: float, h: float, dpi: float) -> Figure:
+    use_cjk()   # before any text is made: Chinese glyphs need the CJK font (plots/fonts.py)
     fig = Figure(figsize=(w, h), dpi=dpi)
     FastCanvas(fig)
     return fig

@@ -24,7 +24,7 @@ MAX_ROWS_PER_SERIES = 1000
 LOSS_SERIES = (("loss_d", "D loss"), ("loss_g", "G loss"))
 PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"),
                   ("gp_d", "D gradient penalty (R1 / WGAN-GP)"),
-                  # RunConfig.extra_regs: each extra regularizer's own (trainer.LOSS_KEYS).
+                  # RunConfig.extra_regs: each extra regularizer's own (losses.LOSS_KEYS).
                   *((extra_key(k, n), f"{n.upper()} {r.label} (extra)")
                     for k, r in REGISTRY.items() if k != "none" for n in ("d", "g")))
 # One scale per chart: kind -> ((metrics key, series name, scale), ...); keys a run did not

@@ -14,22 +14,20 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from ..i18n import t
 from .canvas import FONT_PT, TITLE_PT, new_figure
+from .fonts import figure_lang
 from .palette import MUTED_TEXT, RUN_COLORS
 
-# (panel title for 2-D, for images, source, key(s), scale, log y)
+# (panel title's catalog key for 2-D, for images, source, key(s), scale, log y); the texts
+# are the catalog's "fig.o." keys (gan_lab/i18n/catalog.py), in the page's language.
 PANELS = (
-    ("D loss", "D loss", "history", ("loss_d",), 1.0, False),
-    ("High-quality samples (%)", "Inception score", "metrics", ("hq_frac", "cls_is"),
-     None, False),
-    ("D sparse (|w| <= eps, %)", "D sparse (|w| <= eps, %)", "metrics", ("sparsity_d",), 100.0,
-     False),
-    ("D sharpness (log scale)", "D sharpness (log scale)", "metrics", ("sharpness_d",), 1.0,
-     True),
-    ("D weight spectral norm (log scale)", "D weight spectral norm (log scale)", "metrics",
-     ("wspec_d",), 1.0, True),
-    ("Modes captured", "D generalization gap (train - held-out)", "metrics", ("modes", "d_gap"),
-     1.0, False),
+    ("fig.o.loss", "fig.o.loss", "history", ("loss_d",), 1.0, False),
+    ("fig.o.hq", "fig.o.is", "metrics", ("hq_frac", "cls_is"), None, False),
+    ("fig.o.sparse", "fig.o.sparse", "metrics", ("sparsity_d",), 100.0, False),
+    ("fig.o.sharp", "fig.o.sharp", "metrics", ("sharpness_d",), 1.0, True),
+    ("fig.o.spec", "fig.o.spec", "metrics", ("wspec_d",), 1.0, True),
+    ("fig.o.modes", "fig.o.gap", "metrics", ("modes", "d_gap"), 1.0, False),
 )
 
 
@@ -56,19 +54,20 @@ def _short_step(v: float, _pos=None) -> str:
     return f"{v:.0f}"
 
 
-def overlay_figure(runs: list[dict], dpi: float = 100) -> Figure:
+def overlay_figure(runs: list[dict], dpi: float = 100, lang: str = "en") -> Figure:
     """3 x 2 small multiples (D loss, quality, D sparsity, D sharpness, D's weight spectral
-    norm, modes or D's generalization gap) of every run."""
+    norm, modes or D's generalization gap) of every run; text in `lang` (fonts.figure_lang)."""
     fig = new_figure(10.5, 6.0, dpi)
+    lang = figure_lang(lang)
     is_image = any(r.get("is_image") for r in runs)
     axes = [fig.add_axes((0.06 + 0.335 * (i % 3), 0.57 - 0.44 * (i // 3), 0.26, 0.32))
             for i in range(len(PANELS))]
     for ax, (t2d, timg, src, keys, scale, logy) in zip(axes, PANELS):
-        ax.set_title(timg if is_image else t2d, fontsize=TITLE_PT)
+        ax.set_title(t(timg if is_image else t2d, lang), fontsize=TITLE_PT)
         ax.tick_params(labelsize=FONT_PT)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.xaxis.set_major_formatter(FuncFormatter(_short_step))
-        ax.set_xlabel("step", fontsize=FONT_PT)
+        ax.set_xlabel(t("fig.o.step", lang), fontsize=FONT_PT)
         drawn = False
         for i, r in enumerate(runs):
             xy = _series(r.get(src) or {}, keys, scale)
@@ -80,7 +79,8 @@ def overlay_figure(runs: list[dict], dpi: float = 100) -> Figure:
         if logy and drawn:
             ax.set_yscale("log")
         if not drawn:
-            ax.text(0.5, 0.5, "not measured yet", ha="center", va="center", fontsize=FONT_PT,
+            ax.text(0.5, 0.5, t("fig.o.unmeasured", lang), ha="center", va="center",
+                    fontsize=FONT_PT,
                     color=MUTED_TEXT, transform=ax.transAxes)
     handles = [h for h in axes[0].get_lines()] or [h for a in axes for h in a.get_lines()]
     if handles:
@@ -90,9 +90,10 @@ def overlay_figure(runs: list[dict], dpi: float = 100) -> Figure:
 
 
 # The trade-off panels: (title, row key, y-axis label, log y, axis kind for honest_ylim).
+# Titles and labels: the catalog's "fig.t." keys.
 TRADEOFF_PANELS = (("quality", "quality", None, False, "quality"),
-                   ("D sparsity", "sparsity_d", "D sparse (% of weights)", False, "percent"),
-                   ("D sharpness", "sharpness_d", "top |Hessian eigenvalue|", True, "free"))
+                   ("fig.t.sparse", "sparsity_d", "fig.t.sparse_y", False, "percent"),
+                   ("fig.t.sharp", "sharpness_d", "fig.t.sharp_y", True, "free"))
 
 
 def honest_ylim(ys, kind: str, quality_name: str = "") -> tuple[float, float] | None:
@@ -117,7 +118,8 @@ def honest_ylim(ys, kind: str, quality_name: str = "") -> tuple[float, float] | 
     return mid - span * 0.6, mid + span * 0.6
 
 
-def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100) -> Figure:
+def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100,
+                    lang: str = "en") -> Figure:
     """A sweep: quality, D sparsity and D sharpness against the swept value.
 
     rows: {"value", "quality", "quality_name", "sparsity_d", "sharpness_d"} of finished runs,
@@ -125,6 +127,7 @@ def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100) -> Fig
     has a y-axis label, round tick labels (3 significant digits) and an honest range
     (honest_ylim)."""
     fig = new_figure(10.0, 3.4, dpi)
+    lang = figure_lang(lang)
     vals = [r["value"] for r in rows]
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
     pos = [v for v in vals if numeric and v > 0]
@@ -133,10 +136,10 @@ def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100) -> Fig
     qname = next((r["quality_name"] for r in rows if r.get("quality_name")), "quality")
     for i, (title, key, ylabel, logy, kind) in enumerate(TRADEOFF_PANELS):
         ax = fig.add_axes((0.075 + 0.33 * i, 0.22, 0.235, 0.62))
-        ax.set_title(qname if key == "quality" else title, fontsize=TITLE_PT)
+        ax.set_title(qname if key == "quality" else t(title, lang), fontsize=TITLE_PT)
         ax.tick_params(labelsize=FONT_PT)
         ax.set_xlabel(field_label, fontsize=FONT_PT)
-        ax.set_ylabel(ylabel or qname, fontsize=FONT_PT)
+        ax.set_ylabel(t(ylabel, lang) if ylabel else qname, fontsize=FONT_PT)
         ys = np.array([r.get(key, math.nan) for r in rows], dtype=float)
         ok = np.isfinite(ys)
         if ok.any():
@@ -150,7 +153,7 @@ def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100) -> Fig
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
         else:
-            ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center",
+            ax.text(0.5, 0.5, t("fig.t.none", lang), ha="center", va="center",
                     fontsize=FONT_PT, color=MUTED_TEXT, transform=ax.transAxes)
         if logx:
             ax.set_xscale("log")

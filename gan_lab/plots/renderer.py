@@ -67,7 +67,7 @@ class FigureRenderer:
         return self._G, self._D
 
     def samples(self, snap: Snapshot, heatmap: bool = True, arrows: bool = True,
-                manifold: bool = True, stage: str = "") -> Figure:
+                manifold: bool = True, stage: str = "", lang: str = "en") -> Figure:
         """2-D: real vs generated points over D's heatmap, G's gradient arrows and the warped
         latent grid (each toggleable). MNIST: an 8x8 grid of the fixed-noise samples."""
         with self._lock:
@@ -76,7 +76,7 @@ class FigureRenderer:
             # crossed a process boundary never keeps.
             key = (snap.weights_version, snap.step, bool(snap.is_image), bool(heatmap),
                    bool(arrows), bool(manifold), snap.cfg, _samples._bounds_key(snap.bounds),
-                   str(stage))
+                   str(stage), str(lang))
             st = self._digits if snap.is_image else self._points
             if st is not None and key == self._s_key:
                 self.last_changed = False
@@ -87,20 +87,20 @@ class FigureRenderer:
             else:
                 self._points = self._points or _samples.init_points(self.dpi)
                 fig = _samples.draw_points(self._points, snap, self._nets, heatmap, arrows,
-                                           manifold, str(stage)[:8])
+                                           manifold, str(stage)[:8], str(lang))
             self._s_key = key
             self.last_changed = True
             return fig
 
-    def weights(self, snap: Snapshot, layer: str = "all") -> Figure:
+    def weights(self, snap: Snapshot, layer: str = "all", lang: str = "en") -> Figure:
         """Histograms of log10|w| for G and D, or one layer (see plots.weights)."""
         with self._lock:
-            key = (snap.weights_version, snap.step, layer, snap.cfg)
+            key = (snap.weights_version, snap.step, layer, snap.cfg, str(lang))
             if self._w is not None and key == self._w_key:
                 self.last_changed = False
                 return self._w["fig"]
             self._w = self._w or _weights.init_weights(self.dpi)
-            fig = _weights.draw_weights(self._w, snap, layer)
+            fig = _weights.draw_weights(self._w, snap, layer, str(lang))
             self._w_key = key
             self.last_changed = True
             return fig

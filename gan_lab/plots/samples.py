@@ -19,6 +19,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..i18n import t
 from ..losses import CRITICS, g_loss
 from ..models import generate
 from .canvas import (
@@ -38,6 +39,7 @@ from .canvas import (
     new_figure,
     title_text,
 )
+from .fonts import figure_lang
 
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
@@ -95,11 +97,13 @@ def init_points(dpi: float) -> dict:
 
 
 def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
-                manifold: bool, stage: str = "") -> Figure:
+                manifold: bool, stage: str = "", lang: str = "en") -> Figure:
     """Real vs generated points over D's heatmap, G's gradient arrows and the warped latent
     grid (each toggleable). nets(snap) -> (G, D) with the snapshot's weights, or (None, None).
-    For a critic (wgan-gp) the heatmap is its score scaled to [0, 1] over the view."""
+    For a critic (wgan-gp) the heatmap is its score scaled to [0, 1] over the view. Titles,
+    legend and colour bar in `lang` (fonts.figure_lang: English without a CJK font)."""
     ax = st["ax"]
+    lang = figure_lang(lang)
     critic = snap.cfg.loss in CRITICS
     fake_all = (np.zeros((0, 2)) if snap.samples is None
                 else np.asarray(snap.samples, dtype=np.float64).reshape(-1, 2))
@@ -158,14 +162,16 @@ def draw_points(st: dict, snap: Snapshot, nets, heatmap: bool, arrows: bool,
     st["note"].set_text("\n".join(notes))
     name = getattr(snap.cfg, "dataset", "")
     # A slow-motion stage ("2/4") names itself: its picture mixes the states of one step.
-    st["title"].set_text(f"{name}: slow motion {stage}, step {snap.step:,}" if stage
-                         else f"{name}: real vs generated, step {snap.step:,}")
+    st["title"].set_text(t("fig.title.slow" if stage else "fig.title", lang, name=name,
+                           stage=stage, step=f"{snap.step:,}"))
 
-    st["cb"].set_label(HEAT_LABEL_CRITIC if critic else HEAT_LABEL, fontsize=FONT_PT)
-    legend_key = (show_arrows, show_mani)
+    st["cb"].set_label(t("fig.heat.critic" if critic else "fig.heat", lang), fontsize=FONT_PT)
+    legend_key = (show_arrows, show_mani, lang)
     if legend_key != st["legend_key"]:
         if st["legend"] is not None:
             st["legend"].remove()
+        for k, h in st["handles"].items():
+            h.set_label(t(f"fig.{k}", lang))
         keys = ["real", "fake"] + ["arrows"] * show_arrows + ["manifold"] * show_mani
         st["legend"] = st["fig"].legend(handles=[st["handles"][k] for k in keys],
                                         loc="lower center", ncol=min(2, len(keys)),

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from ..i18n import t
 from ..models import shown_weights
 from ..spectral import effective_state
 from .canvas import (
@@ -32,6 +33,7 @@ from .canvas import (
     new_figure,
     title_text,
 )
+from .fonts import figure_lang
 
 if TYPE_CHECKING:
     from ..snapshot import Snapshot
@@ -56,10 +58,11 @@ def init_weights(dpi: float) -> dict:
     return dict(fig=fig, sup=sup, panels=panels)
 
 
-def draw_weights(st: dict, snap: Snapshot, layer: str = "all") -> Figure:
+def draw_weights(st: dict, snap: Snapshot, layer: str = "all", lang: str = "en") -> Figure:
     """Histograms of log10|w| for G and D (all regularized tensors, or one layer), with
     log10(eps) marked, exact zeros as a separate bar at the left, and the sparse and
-    exact-zero shares printed per network."""
+    exact-zero shares printed per network. Titles in `lang` (fonts.figure_lang)."""
+    lang = figure_lang(lang)
     eps = float(snap.cfg.sparsity_eps)
     nets, picked = _tensors(snap, layer)
     stats, lo, hi = in_torch_thread(lambda: _histograms(nets, eps))
@@ -71,18 +74,21 @@ def draw_weights(st: dict, snap: Snapshot, layer: str = "all") -> Figure:
         tag = picked.split(" ", 1)[0]
         shown = [("one", tag, picked)]
     else:
-        shown = [("G", "G", "Generator G"), ("D", "D", "Discriminator D")]
+        shown = [("G", "G", t("fig.w.g", lang)), ("D", "D", t("fig.w.d", lang))]
     dynamic = []
     for panel, tag, title in shown:
         p = st["panels"][panel]
-        _fill_panel(p, stats[tag], edges, eps, title, G_COLOR if tag == "G" else D_COLOR)
+        _fill_panel(p, stats[tag], edges, eps, title, G_COLOR if tag == "G" else D_COLOR, lang)
         # The eps marker is redrawn too, or the histogram would cover it.
         dynamic += [p["hist"], p["zbar"], p["ztext"], p["detail"], p["eline"],
                     p["etext"], p["ax"].spines["bottom"], p["ax"].spines["left"]]
-    st["sup"].set_text(SUPTITLE if snap.cfg.spectral_norm == "none" else SUPTITLE_SN)
+    st["sup"].set_text(t("fig.w.sup" if snap.cfg.spectral_norm == "none" else "fig.w.sup_sn",
+                         lang))
+    for a in st["panels"].values():
+        a["ax"].set_ylabel(t("fig.w.ylabel", lang), fontsize=FONT_PT)
     st["fig"].canvas.dynamic = dynamic
     # Titles are static: part of the cached background.
-    st["fig"].canvas.static_key = (eps, lo, hi, picked, st["sup"].get_text(),
+    st["fig"].canvas.static_key = (eps, lo, hi, picked, st["sup"].get_text(), lang,
                                    *(st["panels"][p]["head"].get_text()
                                      for p, _, _ in shown))
     return st["fig"]
@@ -192,7 +198,8 @@ def _make_panel(fig: Figure, rect) -> dict:
                 head=head, detail=detail)
 
 
-def _fill_panel(p: dict, s: dict, edges: np.ndarray, eps: float, name: str, color: str) -> None:
+def _fill_panel(p: dict, s: dict, edges: np.ndarray, eps: float, name: str, color: str,
+                lang: str = "en") -> None:
     ax = p["ax"]
     ax.set_visible(True)
     n = max(s["n"], 1)
@@ -229,11 +236,12 @@ def _fill_panel(p: dict, s: dict, edges: np.ndarray, eps: float, name: str, colo
     ax.set_xlim(x0 - width * 0.5, edges[-1])
     ax.set_ylim(0, ymax)
     if s["n"] == 0:
-        detail = "no weights"
+        detail = t("fig.w.none", lang)
     else:
-        detail = f"sparse {_pct(s['small'] * 100.0 / n)}, zeros {_pct(zero_pct)}"
-    what = f"{s['n']:,} weights"
+        detail = t("fig.w.detail", lang, sparse=_pct(s["small"] * 100.0 / n),
+                   zeros=_pct(zero_pct))
+    what = t("fig.w.count", lang, n=f"{s['n']:,}")
     if s["bad"]:
-        what += f", {s['bad']:,} not finite"
+        what += t("fig.w.bad", lang, n=f"{s['bad']:,}")
     p["head"].set_text(f"{name}\n{what}")
     p["detail"].set_text(detail)

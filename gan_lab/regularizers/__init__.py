@@ -26,27 +26,31 @@ so a GPU run does not wait on the device every step just to log it (`value_tenso
 the tensor itself, for a logger that syncs once per batch of steps).
 
 `REGISTRY` maps each kind (RunConfig.reg) to its class, label, formula, help and teaching text;
-RunConfig's choices, the CLI help, the UI's labels and explanations are read from it. Adding a
-regularizer is one Regularizer subclass (a module of this package) and one `register(...)` call
-at the end of this file.
+RunConfig's choices, the CLI help, the UI's labels and explanations are read from it. A class
+declares the RunConfig fields it reads (`options`) and its kept state (`state_dict`); the
+trainer's rebuild rule, run names and the checkpoints of training state derive from them.
+Adding a regularizer is one Regularizer subclass (a module of this package), its option fields
+in RunConfig and one `register(...)` call at the end of this file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from torch import nn
 
-from .base import NoReg, Regularizer, reg_params
+from .base import NoReg, Option, Regularizer, reg_params
 from .combo import Combined, Extra, check_combination, extra_key, parse_extras
 from .hsn1r import FD_CURV, FD_SCALE_MAX, FD_SCALE_MIN, HSN1R, HSN_METHODS
 from .norms import L1, L1_MODES, L2
 
 __all__ = ["Regularizer", "NoReg", "L1", "L2", "HSN1R", "L1_MODES", "HSN_METHODS", "FD_CURV",
-           "FD_SCALE_MIN", "FD_SCALE_MAX", "REGISTRY", "RegKind", "register",
-           "make_regularizer", "reg_params", "MAKE_DEFAULTS", "Combined", "Extra", "extra_key",
-           "extras_of", "active_regs", "extra_keys", "check_combination", "parse_extras"]
+           "FD_SCALE_MIN", "FD_SCALE_MAX", "REGISTRY", "RegKind", "register", "make_regularizer",
+           "reg_params", "Option", "option_fields", "rebuild_fields", "Combined", "Extra",
+           "extra_key", "extras_of", "active_regs", "extra_keys", "check_combination",
+           "parse_extras"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,53 +58,52 @@ __all__ = ["Regularizer", "NoReg", "L1", "L2", "HSN1R", "L1_MODES", "HSN_METHODS
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RegKind:
-    """One regularizer choice. make(params, cfg) builds it for one network's reg_params, reading
-    its options from the RunConfig."""
+    """One regularizer choice: its class (which declares the RunConfig fields it reads in
+    `options`) and the texts shown for it."""
 
     name: str
     label: str
     formula: str          # one line for the CLI and control help, e.g. "lambda*sum|w|"
     teaching: str         # markdown shown beside the regularizer menu
-    make: Callable[[Sequence[nn.Parameter], object], Regularizer]
+    cls: type[Regularizer]
 
 
 REGISTRY: dict[str, RegKind] = {}
+# Fields every kind reads (which kind, where, on which tensors, which extras), before the
+# kinds' own options (rebuild_fields).
+_COMMON_FIELDS = ("reg", "reg_target", "reg_bias", "extra_regs")
 
 
-def register(name: str, make: Callable[[Sequence[nn.Parameter], object], Regularizer], *,
-             label: str, formula: str, teaching: str) -> RegKind:
-    kind = RegKind(name, label, formula, teaching, make)
-    REGISTRY[name] = kind
+def register(cls: type[Regularizer], *, label: str, formula: str, teaching: str) -> RegKind:
+    kind = RegKind(cls.kind, label, formula, teaching, cls)
+    REGISTRY[cls.kind] = kind
     return kind
 
 
-# Options of make_regularizer when no RunConfig is given (direct use, tests).
-MAKE_DEFAULTS = {"l1_mode": "proximal", "hsn_iters": 1, "hsn_every": 1, "hsn_method": "exact",
-                 "modules": ()}
+def option_fields() -> tuple[str, ...]:
+    """Every RunConfig field some registered kind reads, in registry order."""
+    return tuple(dict.fromkeys(f for k in REGISTRY.values() for f in k.cls.options))
 
 
-class _Options:
-    """`overrides` first, then `base` (a RunConfig, or MAKE_DEFAULTS)."""
-
-    def __init__(self, base, overrides: dict):
-        self._base, self._over = base, overrides
-
-    def __getattr__(self, name):
-        if name in self._over:
-            return self._over[name]
-        if isinstance(self._base, dict):
-            return self._base[name]
-        return getattr(self._base, name)
+def rebuild_fields() -> tuple[str, ...]:
+    """The fields whose change means new regularizer objects (their kept state starts over)."""
+    return _COMMON_FIELDS + option_fields()
 
 
 def make_regularizer(kind: str, params: Sequence[nn.Parameter], cfg=None,
-                     **options) -> Regularizer:
-    """The regularizer named by RunConfig.reg for one network's reg_params. Its options come
-    from `cfg` (a RunConfig; None = MAKE_DEFAULTS), with `options` (RunConfig field names such
-    as l1_mode=..., hsn_iters=...) on top."""
+                     modules: Sequence[nn.Module] = (), **options) -> Regularizer:
+    """The regularizer named by RunConfig.reg for one network's reg_params. The fields its
+    class declares come from `options` (RunConfig field names such as l1_mode=...; others are
+    ignored), then `cfg` (a RunConfig; None = RunConfig's defaults). modules: the nets the
+    losses run through, for a kind that takes them."""
     if kind not in REGISTRY:
         raise ValueError(f"unknown regularizer {kind!r}; expected one of {', '.join(REGISTRY)}")
-    return REGISTRY[kind].make(params, _Options(MAKE_DEFAULTS if cfg is None else cfg, options))
+    cls = REGISTRY[kind].cls
+    if cfg is None:
+        from ..config import defaults_for
+        cfg = SimpleNamespace(**defaults_for(None))
+    kw = {o.arg: options[f] if f in options else getattr(cfg, f) for f, o in cls.options.items()}
+    return cls(params, **kw, **({"modules": modules} if cls.takes_modules else {}))
 
 
 def extras_of(cfg) -> list[Extra]:
@@ -121,10 +124,10 @@ def extra_keys() -> tuple[str, ...]:
     return tuple(extra_key(k, n) for k in REGISTRY if k != "none" for n in ("d", "g"))
 
 
-register("none", lambda params, cfg: NoReg(params), label="none", formula="nothing added",
+register(NoReg, label="none", formula="nothing added",
          teaching="**No regularizer.** Each network minimizes only its adversarial loss. Use "
                   "this as the baseline to compare against.")
-register("l1", lambda params, cfg: L1(params, mode=cfg.l1_mode), label="L1",
+register(L1, label="L1",
          formula="lambda*sum|w|",
          teaching="**L1**: adds **lambda * sum |w|** to the target network's loss.  \n"
                   "*proximal* mode (default): after each optimizer step every weight is "
@@ -133,14 +136,12 @@ register("l1", lambda params, cfg: L1(params, mode=cfg.l1_mode), label="L1",
                   "sparsity curve climb.  \n*penalty* mode: the subgradient goes through the "
                   "loss; weights get small but rarely exactly zero. Too large a lambda zeroes "
                   "whole layers and training stalls.")
-register("l2", lambda params, cfg: L2(params), label="L2", formula="(lambda/2)*sum w^2",
+register(L2, label="L2", formula="(lambda/2)*sum w^2",
          teaching="**L2** (weight decay): adds **(lambda / 2) * sum w^2**. It shrinks **all** "
                   "weights in proportion to their size, so the histogram shifts left as a "
                   "whole, but weights almost never reach exactly zero. A smoother, "
                   "smaller-weight discriminator often trains more stably.")
-register("hsn1r", lambda params, cfg: HSN1R(params, iters=cfg.hsn_iters, every=cfg.hsn_every,
-                                             method=cfg.hsn_method, modules=cfg.modules),
-         label="HSN1R", formula="lambda * Hessian spectral norm",
+register(HSN1R, label="HSN1R", formula="lambda * Hessian spectral norm",
          teaching="**HSN1R** (Hessian spectral-norm regularization): adds **lambda * ||H||_2**, "
                   "where H is the Hessian of the target network's own adversarial loss with "
                   "respect to its weights and **||H||_2 is its spectral norm = the largest "

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar, NamedTuple
 
 from torch import Tensor, nn
+
+
+class Option(NamedTuple):
+    """A RunConfig field a regularizer reads. arg: the __init__ keyword it feeds; shown: how a
+    run's name shows a value other than the default ("" = not shown; gan_lab.runs.run_name),
+    right after the regularizer's label when near_label, else after its target."""
+
+    arg: str
+    shown: str = ""
+    near_label: bool = False
 
 
 def reg_params(net: nn.Module, reg_bias: bool) -> list[nn.Parameter]:
@@ -22,6 +33,11 @@ class Regularizer:
     """Base class and the interface the Trainer uses. See the module docstring."""
 
     kind = "none"
+    # The RunConfig fields this kind reads (field -> Option); a change of one of them builds new
+    # regularizers (regularizers.rebuild_fields). Read by make_regularizer.
+    options: ClassVar[dict[str, Option]] = {}
+    takes_modules: ClassVar[bool] = False   # __init__ takes the nets the losses run through
+    runs_loss: ClassVar[bool] = False       # backward() evaluates the loss itself (HSN1R)
 
     def __init__(self, params: Sequence[nn.Parameter]):
         self.params = list(params)
@@ -69,6 +85,18 @@ class Regularizer:
 
     def after_step(self, lam: float, lr: float) -> None:
         """Called after optimizer.step()."""
+
+    def state_dict(self) -> dict:
+        """What this regularizer keeps between steps, as references (gan_lab.state copies it):
+        its kind and last value, and what a subclass adds (HSN1R: its vector "v")."""
+        return {"kind": self.kind, "value": self.value_tensor}
+
+    def load_state_dict(self, st: dict | None) -> None:
+        """Take a state_dict(); None or another kind's: start fresh."""
+        self.value = st["value"] if self.owns(st) else 0.0
+
+    def owns(self, st: dict | None) -> bool:
+        return st is not None and st["kind"] == self.kind
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.params)} tensors)"

@@ -124,8 +124,7 @@ class Combined(Regularizer):
         self.primary = primary
         self.extras = list(extras)
         self.kind = "+".join(r.kind for r in self.members)
-        loss_users = [r for r in self.members if hasattr(r, "v")]   # HSN1R
-        if len(loss_users) > 1:
+        if sum(r.runs_loss for r in self.members) > 1:
             raise ValueError("at most one HSN1R per network")
 
     @property
@@ -147,7 +146,7 @@ class Combined(Regularizer):
     def backward(self, closure: Callable[[], Tensor], lam: float,
                  step: int) -> tuple[Tensor, Tensor]:
         pairs = [(self.primary, lam)] + self.extras
-        drv = next((i for i, (r, _) in enumerate(pairs) if hasattr(r, "v")), 0)
+        drv = next((i for i, (r, _) in enumerate(pairs) if r.runs_loss), 0)
         r, lam_i = pairs[drv]
         loss, total = r.backward(closure, lam_i, step)
         for i, (r, lam_i) in enumerate(pairs):
@@ -163,6 +162,13 @@ class Combined(Regularizer):
         self.primary.after_step(lam, lr)
         for r, lam_i in self.extras:
             r.after_step(lam_i, lr)
+
+    def state_dict(self) -> dict:
+        return {"kind": self.kind, "members": [m.state_dict() for m in self.members]}
+
+    def load_state_dict(self, st: dict | None) -> None:
+        for i, m in enumerate(self.members):
+            m.load_state_dict(st["members"][i] if self.owns(st) else None)
 
     def __repr__(self) -> str:
         return f"Combined({', '.join(repr(r) for r in self.members)})"

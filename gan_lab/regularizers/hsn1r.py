@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 from ..hessian import dot, grads_with_graph, hvp, norm, random_unit
-from .base import Regularizer, _check_lam
+from .base import Option, Regularizer, _check_lam
 
 HSN_METHODS = ("exact", "fd")
 # HSN1R 'fd' step scaling (see HSN1R.eps_for), tuned on ring8 / MNIST MLP / MNIST conv Ds.
@@ -197,6 +197,9 @@ class HSN1R(Regularizer):
     """
 
     kind = "hsn1r"
+    options = {"hsn_every": Option("every", " every {}"),
+               "hsn_iters": Option("iters", ", {} iterations"), "hsn_method": Option("method")}
+    takes_modules = runs_loss = True
 
     def __init__(self, params: Sequence[nn.Parameter], iters: int = 1, every: int = 1,
                  seed: int = 0, method: str = "exact", fd_eps: float | None = None,
@@ -374,6 +377,14 @@ class HSN1R(Regularizer):
         self.value = lam * vhv
         loss = loss.detach()
         return loss, loss + (lam * self.every) * vhv
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "v": self.v}
+
+    def load_state_dict(self, st: dict | None) -> None:
+        super().load_state_dict(st)
+        v = st.get("v") if self.owns(st) else None
+        self.v = v and [x.to(p.device, copy=True) for x, p in zip(v, self.params, strict=True)]
 
     @staticmethod
     def _normalized(hv: list[Tensor], fallback: list[Tensor]) -> list[Tensor]:

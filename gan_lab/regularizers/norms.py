@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .base import Regularizer, _check_lam
+from .base import Option, Regularizer, _check_lam
 
 L1_MODES = ("penalty", "proximal")
 
@@ -26,6 +26,7 @@ class L1(Regularizer):
     """
 
     kind = "l1"
+    options = {"l1_mode": Option("mode", " ({})", near_label=True)}
 
     def __init__(self, params: Sequence[nn.Parameter], mode: str = "proximal"):
         if mode not in L1_MODES:

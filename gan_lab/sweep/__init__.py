@@ -8,8 +8,8 @@ field=value`, the train command's `--field value` flags, or `--config FILE`). Ev
 is coerced and validated before anything runs; a bad name or value exits with status 2 and one
 line naming the field.
 
-Each run is an ordinary `gan_lab.cli.train` run in its own folder, named from the grid point
-and the seed: `OUT/reg=l1,lam=0.01/seed0` (`Point.folder`). Folders are written atomically
+Each run is an ordinary `train` run (gan_lab.headless) in its own folder, named from the grid
+point and the seed: `OUT/reg=l1,lam=0.01/seed0` (`Point.folder`). Folders are written atomically
 (gan_lab.runs): a folder with a summary.json is finished, so running the same command again
 skips the finished runs and redoes the rest (after Ctrl-C, a crash, or a folder whose
 summary.json was deleted). A finished folder whose config.json differs from the planned one
@@ -27,8 +27,8 @@ sharpness along lambda, one line per regularizer).
 
 Backends: `local` (default; --jobs processes, spawned, one torch thread each; --jobs 1 trains
 in this process) and `ray` (each run a Ray task: on a cluster at --address or RAY_ADDRESS, else
-a local instance with --jobs CPUs). A Ray task trains into a temporary folder on its worker and
-returns the folder's files as bytes; this process writes them, so no shared filesystem is
+a local instance with --jobs CPUs). A Ray task trains in memory on its worker and returns
+the run folder's files as bytes; this process writes them, so no shared filesystem is
 needed. ray is imported only by that backend (and gan_lab/jobs/ray.py).
 
 `--tensorboard DIR` also writes each run's TensorBoard event files into DIR/<run folder>
@@ -82,7 +82,7 @@ def run_sweep(fixed: dict, grid: dict, seeds: list[int], out: Path, *, jobs: int
                           "must be positive")
     points = plan(fixed, grid, seeds)
     if backend == "local":
-        from ..trainer import resolve_device
+        from ..placement import resolve_device
 
         for p in points:
             resolve_device(p.cfg)    # device=cuda without a GPU: refused now, not per run

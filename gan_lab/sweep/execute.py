@@ -1,10 +1,9 @@
 """Sweep execution: the progress bar and the two backends (a local process pool, Ray tasks).
-Each run is an ordinary gan_lab.cli.train run written atomically into its folder."""
+Each run is an ordinary `train` run (gan_lab.headless) written atomically into its folder."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import shutil
 import sys
 import tempfile
 import time
@@ -20,60 +19,43 @@ from .plan import Point
 # Running
 # --------------------------------------------------------------------------------------------
 class SweepProgress:
-    """Runs done / total and an ETA on stderr: a bar redrawn in place on a terminal, else one
-    line per finished run. Quiet when disabled."""
+    """Runs done / total, elapsed time and an ETA on stderr (tqdm): a bar redrawn in place on a
+    terminal, else one line per finished run. Quiet when disabled."""
+
+    FORMAT = "[{bar:30}] {n_fmt}/{total_fmt} runs  elapsed {elapsed}  ETA {remaining}{postfix}"
 
     def __init__(self, total: int, already: int, enabled: bool):
-        self.total, self.already, self.enabled = total, already, enabled
-        self.done = 0
-        self.failed = 0
+        from tqdm import tqdm
+
+        self.total, self.already, self.n, self.failed = total, already, already, 0
+        self.enabled, self.tty = enabled, enabled and sys.stderr.isatty()
         self.t0 = time.monotonic()
-        self.tty = enabled and sys.stderr.isatty()
-        self.show()
+        self.bar = tqdm(total=total, initial=already, file=sys.stderr, disable=not self.tty,
+                        bar_format=self.FORMAT)
 
     def tick(self, what: str, error: str | None = None) -> None:
-        self.done += 1
-        self.failed += error is not None
-        if not self.enabled:
-            return
+        self.n += 1
         if error is not None:
-            if self.tty:
-                print(file=sys.stderr)
-            print(f"error: run {what} failed: {error}", file=sys.stderr, flush=True)
-        self.show(what)
-
-    def line(self) -> str:
-        n = self.already + self.done
-        elapsed = time.monotonic() - self.t0
-        left = self.total - n
-        eta = "?" if self.done == 0 else _clock(elapsed / self.done * left)
-        bar = "#" * int(30 * n / max(1, self.total))
-        return (f"[{bar:<30}] {n}/{self.total} runs  elapsed {_clock(elapsed)}  ETA {eta}"
-                + (f"  ({self.failed} failed)" if self.failed else ""))
-
-    def show(self, what: str | None = None) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            print("\r" + self.line(), end="", file=sys.stderr, flush=True)
-        elif what is not None:
+            self.failed += 1
+            if self.enabled:
+                self.bar.write(f"error: run {what} failed: {error}", file=sys.stderr)
+            self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+        self.bar.update()
+        if self.enabled and not self.tty:
             print(f"{self.line()}  {what}", file=sys.stderr, flush=True)
 
+    def line(self) -> str:
+        return self.bar.format_meter(
+            self.n, self.total, time.monotonic() - self.t0, bar_format=self.FORMAT,
+            initial=self.already, postfix=f"{self.failed} failed" if self.failed else None)
+
     def close(self) -> None:
-        if self.tty:
-            print(file=sys.stderr)
-
-
-def _clock(s: float) -> str:
-    s = int(round(s))
-    if s >= 3600:
-        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-    return f"{s // 60}:{s % 60:02d}"
+        self.bar.close()
 
 
 def _run_one(task: tuple[dict, str, bool, str | None]) -> tuple[str, str | None]:
     """Train one config into its folder (a worker process's entry point): (folder, error)."""
-    from ..cli import train
+    from ..headless import train
 
     cfg_dict, folder, png, tb = task
     try:
@@ -85,21 +67,19 @@ def _run_one(task: tuple[dict, str, bool, str | None]) -> tuple[str, str | None]
 
 def train_files(cfg_dict: dict, png: bool = True, threads: int | None = None,
                 tensorboard: bool = False) -> dict[str, bytes]:
-    """Train one config into a temporary folder and return its files (name -> bytes): what a
+    """Train one config and return its run folder's files (name -> bytes): what a
     Ray task sends back to the driver, which writes the run folder itself. threads: the CPUs
     the task reserved (--cpus-per-run). tensorboard: the run's TensorBoard event files come
     along, named with tblog.FILE_PREFIX (tblog.split_files separates them)."""
-    from ..cli import train
+    from ..headless import run_files
     from ..tblog import event_files
 
-    tmp = Path(tempfile.mkdtemp(prefix="gan-lab-run-"))
-    try:
-        train(RunConfig.from_dict(cfg_dict), tmp / "run", quiet=True, png=png, threads=threads,
-              tensorboard=tmp / "tb" if tensorboard else None)
-        files = runs.read_run_files(tmp / "run")
-        return {**files, **event_files(tmp / "tb")} if tensorboard else files
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    cfg = RunConfig.from_dict(cfg_dict)
+    if not tensorboard:
+        return run_files(cfg, quiet=True, png=png, threads=threads)[1]
+    with tempfile.TemporaryDirectory(prefix="gan-lab-tb-") as tb:
+        files = run_files(cfg, quiet=True, png=png, threads=threads, tensorboard=tb)[1]
+        return {**files, **event_files(tb)}
 
 
 def est_cost(cfg: RunConfig) -> float:
@@ -118,6 +98,17 @@ def longest_first(todo: list[Point]) -> list[Point]:
     return sorted(todo, key=lambda p: -costs[id(p)])
 
 
+def in_processes(fn, tasks: list, jobs: int, ordered: bool = True):
+    """fn over tasks (yielding results): in this process with jobs 1, else in min(jobs, tasks)
+    spawned processes, not forked (a forked child would inherit torch's thread pools
+    mid-state); ordered=False yields each result as it comes."""
+    if jobs <= 1:
+        yield from map(fn, tasks)
+        return
+    with mp.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
+        yield from (pool.imap if ordered else pool.imap_unordered)(fn, tasks)
+
+
 def run_local(todo: list[Point], out: Path, jobs: int, png: bool,
               progress: SweepProgress, tensorboard: Path | None = None) -> None:
     if jobs > 1:
@@ -125,15 +116,8 @@ def run_local(todo: list[Point], out: Path, jobs: int, png: bool,
     tasks = [(p.cfg.to_dict(), str(out / p.folder), png,
               None if tensorboard is None else str(Path(tensorboard) / p.folder)) for p in todo]
     names = {str(out / p.folder): p.folder for p in todo}
-    if jobs <= 1:
-        for t in tasks:
-            folder, err = _run_one(t)
-            progress.tick(names[folder], err)
-        return
-    # spawn, not fork: a forked child would inherit torch's thread pools mid-state.
-    with mp.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
-        for folder, err in pool.imap_unordered(_run_one, tasks):
-            progress.tick(names[folder], err)
+    for folder, err in in_processes(_run_one, tasks, jobs, ordered=False):
+        progress.tick(names[folder], err)
 
 
 def run_ray(todo: list[Point], out: Path, *, jobs: int, address: str | None, png: bool,

@@ -149,8 +149,7 @@ def write_results(out: Path, points: list[Point], fixed: dict, grid: dict, seeds
         "runs": records,
     }
     (out / "results.csv").write_text(results_csv(records, grid_names))
-    (out / "results.json").write_text(json.dumps(doc, indent=2, default=evaluate._jsonable)
-                                      + "\n")
+    (out / "results.json").write_text(runs.to_json(doc))
     (out / "summary.md").write_text(markdown(doc))
     if png_plot and records:
         try:

@@ -24,7 +24,7 @@ from .layout import build_page, reg_teaching
 from .lesson import LessonPanel
 from .many import Compare, Sweep
 from .messages import Messages, errors_html, html_box, shown_value
-from .notes import edit_note, steps_note
+from .notes import edit_note, lang_of, steps_note
 from .render_worker import RenderService
 from .saved import SavedRuns
 from .sessions import Registry
@@ -193,7 +193,7 @@ class GanLabApp:
         prev = (job.cfg, job.snapshot().step, job.state == "done") if job is not None else None
         note = self.registry.start(s, cfg)
         if prev is not None and not note:   # Steps raised after Done, say: what the lr does
-            note = steps_note(prev[0], cfg, prev[1], prev[2])
+            note = steps_note(prev[0], cfg, prev[1], prev[2], lang_of(s))
         # The job publishes new weights within ~0.1-0.25 s; waiting that long lets this answer
         # carry a picture of the moving run instead of leaving it to the second timer tick.
         # (Not when many runs share the server: the picture then comes with a later poll.)
@@ -279,7 +279,7 @@ class GanLabApp:
         untouched = job.state == "idle" and snap.step == 0
         # Every change is named with its new value, whatever happens to the run (a message
         # left from an earlier edit would show that edit's values).
-        note = edit_note(job.cfg, cfg, snap.step, untouched, done=job.state == "done")
+        note = edit_note(job.cfg, cfg, snap.step, untouched, job.state == "done", lang_of(s))
         if change.rebuild and untouched:
             self.registry.ensure_job(s, cfg)
             s.shown.clear()

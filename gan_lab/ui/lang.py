@@ -13,11 +13,13 @@ from ..i18n import t
 from ..lessons import LESSONS
 from ..plots import curves
 from .controls import GROUP_TITLES, info_text, md_escape, range_text
+from .teaching import reg_teaching
 
 # (page attribute, catalog key, property): the components whose text the catalog holds.
 BUTTONS = (
     ("train_btn", "btn.train"), ("pause_btn", "btn.pause"), ("step_btn", "btn.step"),
-    ("reset_btn", "btn.reset"), ("slow_btn", "btn.slow"), ("lesson_back", "btn.lesson_back"),
+    ("reset_btn", "btn.reset"), ("slow_btn", "btn.slow"), ("slow_play_btn", "btn.slow_play"),
+    ("lesson_back", "btn.lesson_back"),
     ("lesson_next", "btn.lesson_next"), ("lesson_close", "btn.lesson_close"),
     ("keep_a_btn", "btn.keep_a"), ("train_ab_btn", "btn.train_ab"),
     ("with_without_btn", "btn.with_without"), ("compare_link_btn", "btn.compare_link"),
@@ -84,13 +86,15 @@ def components(p, ctl) -> list:
     out += [c for g in GROUP_KEYS if _titled(c := p.groups.get(g))]
     out += [getattr(p, a) for a, _ in METRIC_CHARTS]
     out += list(p.preset_btns.values()) + list(p.dl_btns.values())
-    out += getattr(p, "explain_accs", [])
+    out += getattr(p, "explain_accs", []) + [c for c, _k, _v in getattr(p, "md_blocks", [])]
+    out += [p.reg_help]
     return out + [p.lesson_pick, p.lesson_text] + list(ctl.fields.values()) + list(
         ctl.log_sliders.values())
 
 
-def relabel(p, ctl, lang: str, is_image: bool = False) -> dict:
-    """{component: update} with every catalogued text of the page in `lang`."""
+def relabel(p, ctl, lang: str, is_image: bool = False, reg: str = "none") -> dict:
+    """{component: update} with every catalogued text of the page in `lang` (`reg`: the
+    regularizer whose help the page shows)."""
     out: dict = {}
     for attr, key in BUTTONS:
         if hasattr(p, attr):
@@ -100,6 +104,9 @@ def relabel(p, ctl, lang: str, is_image: bool = False) -> dict:
             out[getattr(p, attr)] = gr.update(label=t(key, lang))
     for acc in getattr(p, "explain_accs", []):
         out[acc] = gr.update(label=t("acc.explain", lang))
+    for comp, key, values in getattr(p, "md_blocks", []):   # explanations, intros (teaching.md)
+        out[comp] = gr.update(value=t(key, lang, **values))
+    out[p.reg_help] = gr.update(value=reg_teaching(reg, lang))
     for name, btn in p.preset_btns.items():
         out[btn] = gr.update(value=t(f"preset.{name}", lang))
     for kind, btn in p.dl_btns.items():
@@ -147,8 +154,12 @@ class Language:
         s.shown.pop("kind", None)   # the stream sends the data-dependent chart titles again
         app = self.app
         is_image = s.job is not None and s.job.snapshot().is_image
-        out = relabel(app.page, app.ctl, lang, is_image)
+        reg = s.job.cfg.reg if s.job is not None else app.ctl.specs["reg"]["default"]
+        out = relabel(app.page, app.ctl, lang, is_image, reg)
         out[app.page.lang_pick] = gr.update(value=lang, label=t("lang.label", lang))
         if getattr(s, "lesson", None) is not None:
             out[app.page.lesson_text] = i18n.lesson_markdown(s.lesson, lang)
+        # the status line in the new language now, not at the run's next change
+        out[app.page.status] = t("md.ready", lang) if s.job is None else \
+            app.stream.status_text(s.job.snapshot(), s.shown.get("runaway", ""), lang)
         return out

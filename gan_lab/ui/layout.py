@@ -20,12 +20,13 @@ from .. import uploads
 from ..checkpoint import max_bytes_for
 from ..config import specs
 from ..data import drawing
+from ..i18n import t
 from ..lessons import LESSONS
 from ..plots import chart_colors, metric_title
 from ..presets import PRESETS
-from ..regularizers import REGISTRY
-from . import teaching, watching
+from . import watching
 from .controls import PROMINENT, Controls, accordion_groups
+from .teaching import explain, md, reg_teaching  # noqa: F401 - reg_teaching: for handlers
 
 CSS = """
 #gl-title h2 { margin: 0; font-size: 1.25rem; }
@@ -89,6 +90,9 @@ def theme() -> gr.themes.Base:
 # job's time-to-live fresh while its tab is open).
 FAST_TICK_S = 0.25
 SLOW_TICK_S = 5.0
+# Seconds per stage in the slow-motion step's Slow play (ui/slowmo.py): time to read a stage's
+# sentence aloud to a class.
+SLOW_PLAY_S = 4.0
 # (kind, button label): the downloads of the export section.
 DOWNLOADS = (("config", "Config JSON"), ("checkpoint", "Checkpoint"), ("metrics", "Metrics CSV"),
              ("samples", "Samples PNG"), ("gif", "GIF of the run"), ("points", "Points CSV"))
@@ -106,15 +110,6 @@ def sweep_fields() -> list[tuple[str, str]]:
     """(label, field) of the fields a sweep may vary."""
     return [(s["label"] or s["name"], s["name"]) for s in specs()
             if s["ui"] and s["name"] not in NOT_SWEPT]
-
-
-def reg_teaching(kind: str) -> str:
-    """What a regularizer does, for the page (from the regularizer registry)."""
-    r = REGISTRY.get(kind)
-    if r is None:
-        return ""
-    plain = teaching.REG_PLAIN.get(kind, "")
-    return f"{plain}\n\n{r.teaching}" if plain else r.teaching
 
 
 # Each line chart's kind (plots.curves.series_names): G's and D's series take the palette's
@@ -140,15 +135,6 @@ def line(label: str, elem_id: str, y_title: str, **kw) -> gr.LinePlot:
                        color_map=chart_colors(CHART_KINDS[elem_id]), **kw)
 
 
-def explain(p, key: str) -> None:
-    """Beside a view: one line for a student, and the full "What am I looking at?" below it
-    (the accordions are kept in p.explain_accs for the language switch, ui/lang.py)."""
-    gr.Markdown(teaching.VIEW_HINTS[key], elem_classes=["gl-hint"])
-    with gr.Accordion("What am I looking at?", open=False, elem_classes=["gl-explain"]) as acc:
-        gr.Markdown(teaching.PLOTS[key])
-    p.__dict__.setdefault("explain_accs", []).append(acc)
-
-
 def build_page(ctl: Controls, limits) -> SimpleNamespace:
     """Lay out the page inside the current gr.Blocks; returns its components."""
     p = SimpleNamespace(groups={})
@@ -156,8 +142,7 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
         _controls(p, ctl, limits)
     with gr.Row(equal_height=False, elem_id="topbar"):
         with gr.Column(scale=2, min_width=300):
-            gr.Markdown("## GAN Lab <small style='font-weight:400;opacity:.7'>watch a GAN "
-                        "learn, and what regularizers do to it</small>", elem_id="gl-title")
+            md(p, "md.title", elem_id="gl-title")
             with gr.Row(elem_classes=["gl-buttons"]):
                 p.train_btn = gr.Button("▶ Train", variant="primary", elem_id="train-btn",
                                         min_width=60)
@@ -165,7 +150,8 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
                 p.step_btn = gr.Button("Step", elem_id="step-btn", min_width=60)
                 p.reset_btn = gr.Button("Reset", elem_id="reset-btn", min_width=60)
         with gr.Column(scale=3, min_width=300):
-            p.status = gr.Markdown("**Ready** · press **Train**", elem_id="gl-status")
+            # The status line: written by each frame (ui/status.py), not recorded for relabel.
+            p.status = gr.Markdown(t("md.ready"), elem_id="gl-status")
     p.msg = gr.Markdown(elem_id="gl-msg", elem_classes=["gl-msg-box"])
     with gr.Column(visible=False, elem_id="lesson") as p.lesson_box:
         p.lesson_text = gr.Markdown(elem_id="lesson-text")
@@ -183,7 +169,7 @@ def build_page(ctl: Controls, limits) -> SimpleNamespace:
         with gr.Tab("Draw your data", id="draw", elem_id="tab-draw") as p.groups["draw"]:
             _draw(p)
     with gr.Accordion("What is this?", open=False, elem_id="about") as p.about_acc:
-        gr.Markdown(teaching.INTRO)   # each view explains itself beside it (explain)
+        md(p, "md.intro")   # each view explains itself beside it (explain)
     # The page's resume token (ui/resume.py): kept in the tab's sessionStorage, hidden.
     p.resume_box = gr.Textbox("", elem_id="resume-token", elem_classes=["gl-offscreen"],
                               show_label=False, container=False)
@@ -202,7 +188,7 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
                                     [(f"{i}. {les.title}", i) for i, les in
                                      enumerate(LESSONS, 1)], value=0, show_label=False,
                                     elem_id="lesson-pick", interactive=True)
-        gr.Markdown("**Presets** (one click sets every control):")
+        md(p, "md.presets")
         with gr.Row(elem_classes=["gl-presets"]):
             p.preset_btns = {name: gr.Button(name, size="sm", min_width=110,
                                              elem_id=f"preset-{i}")
@@ -215,7 +201,8 @@ def _controls(p: SimpleNamespace, ctl: Controls, limits) -> None:
         for name in PROMINENT:
             ctl.render(name)
         with gr.Accordion("What does this regularizer do?", open=False) as p.reg_help_acc:
-            p.reg_help = gr.Markdown(reg_teaching(ctl.specs["reg"]["default"]))
+            p.reg_help = gr.Markdown(reg_teaching(ctl.specs["reg"]["default"]),
+                                     elem_id="reg-help")
         with gr.Accordion(accordion_groups()["regularization"], open=False) as p.reg_opts_acc:
             ctl.render_group("regularization", skip=PROMINENT)
     with gr.Column(elem_id="grp-basic") as basic_box:
@@ -245,7 +232,10 @@ def _watch(p: SimpleNamespace) -> None:
             with gr.Row(equal_height=False, elem_id="slow-row"):
                 p.slow_btn = gr.Button("Slow-motion step ▶", size="sm", elem_id="slow-btn",
                                        min_width=150, scale=0)
-                p.slow_text = gr.Markdown(elem_id="slow-text")
+                p.slow_play_btn = gr.Button(t("btn.slow_play"), size="sm", min_width=120,
+                                            elem_id="slow-play-btn", scale=0)
+                p.slow_timer = gr.Timer(SLOW_PLAY_S, active=False)
+            p.slow_text = gr.Markdown(elem_id="slow-text")   # below: the sentence's full width
             with gr.Row() as p.view_row:
                 p.heat = gr.Checkbox(True, label="D(x) heatmap", min_width=90)
                 p.arrows = gr.Checkbox(True, label="G gradient arrows", min_width=90)
@@ -293,8 +283,8 @@ def _watch(p: SimpleNamespace) -> None:
 
 
 def _compare(p: SimpleNamespace) -> None:
-    gr.Markdown("Pin the run on screen as **A**, change one thing, and train **B** beside it "
-                "from the same seed. Curves are overlaid (A dashed).")
+    md(p, "md.compare")
+    explain(p, "compare")
     with gr.Row(elem_classes=["gl-buttons"]):
         p.keep_a_btn = gr.Button("Keep as A", size="sm", elem_id="keep-a-btn")
         p.train_ab_btn = gr.Button("▶ Train B beside A", size="sm", variant="primary",
@@ -327,8 +317,8 @@ def _compare(p: SimpleNamespace) -> None:
 
 
 def _sweep(p: SimpleNamespace) -> None:
-    gr.Markdown("Train the current settings once per value of one field (same seed), a few at "
-                "a time, and compare the results in a table and a trade-off plot.")
+    md(p, "md.sweep")
+    explain(p, "sweep")
     with gr.Row():
         p.sweep_field = gr.Dropdown(sweep_fields(), value="lam", label="Field to sweep",
                                     elem_id="sweep-field", interactive=True)
@@ -344,9 +334,7 @@ def _sweep(p: SimpleNamespace) -> None:
 
 
 def _draw(p: SimpleNamespace) -> None:
-    gr.Markdown("Paint on the canvas where the real data should be: drag the mouse (or a "
-                "finger) to paint a stroke, or click to add one small cloud; then train on "
-                "your drawing. The canvas shows [-2, 2]².")
+    md(p, "md.draw")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=320):
             p.draw_canvas = gr.Image(drawing.canvas(drawing.empty()), label="Your data",
@@ -379,17 +367,17 @@ def _share_section(p: SimpleNamespace, limits) -> None:
                                  placeholder="Press “Copy share link”")
         # Filled by PAGE_URL_JS with the browser's address when the button is pressed.
         p.page_url = gr.Textbox(visible=False, elem_id="page-url")
-        gr.Markdown("**Download** (of the run on screen; the config of the controls)")
+        md(p, "md.download")
         with gr.Row(elem_classes=["gl-buttons", "gl-dl"]):
             p.dl_btns = {kind: gr.Button(label, size="sm", min_width=90,
                                          elem_id=f"btn-dl-{kind}")
                          for kind, label in DOWNLOADS}
         p.download = gr.File(label="Your download", interactive=False, elem_id="dl-file",
                              height=90)
-        gr.Markdown(f"**Upload** (limits: config {uploads.CONFIG_MAX_BYTES // 1024} KiB, "
-                    f"points CSV {uploads.POINTS_MAX_BYTES // (1024 * 1024)} MiB, checkpoint "
-                    f"{max_bytes_for(limits.max_params) / 2**20:.0f} MiB, safetensors only). "
-                    "See docs/SHARING.md for the formats.")
+        md(p, "md.upload", md_values=dict(
+            config_kib=uploads.CONFIG_MAX_BYTES // 1024,
+            points_mib=uploads.POINTS_MAX_BYTES // (1024 * 1024),
+            ckpt_mib=f"{max_bytes_for(limits.max_params) / 2**20:.0f}"))
         p.up_config = gr.File(label="Config JSON", file_types=[".json"], elem_id="up-config",
                               height=150)
         # No file_types on these two: gradio would refuse other names with its own generic

@@ -3,114 +3,63 @@
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
 
 import torch
 
-from .. import cost
+from .. import settings
+
+# Limits field -> its GAN_LAB_* variable (gan_lab.settings declares each: default, range, help).
+ENV = {"max_running": "MAX_RUNNING", "max_steps": "MAX_STEPS", "max_params": "MAX_PARAMS",
+       "ttl_s": "JOB_TTL_S", "torch_threads": "TORCH_THREADS", "max_jobs": "MAX_JOBS",
+       "process_jobs": "PROCESS_JOBS", "cache_mb": "CACHE_MB", "cache_age_s": "CACHE_AGE_S",
+       "worker_nice": "WORKER_NICE", "saved_per_session": "SAVED_PER_SESSION",
+       "saved_total": "SAVED_MAX", "max_step_gflop": "MAX_STEP_GFLOP",
+       "max_eval_gflop": "MAX_EVAL_GFLOP", "max_step_mb": "MAX_STEP_MB",
+       "runs_per_session": "RUNS_PER_SESSION", "saved_mb_per_session": "SAVED_MB_PER_SESSION",
+       "saved_mb": "SAVED_MB"}
 
 
-def _env_num(env, name: str, default, cast=int, allow_zero: bool = False):
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        v = cast(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if isinstance(v, float) and not math.isfinite(v):
-        raise ValueError(f"{name}={raw!r} must be a finite number")
-    if v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name}={raw!r} must be {'>= 0' if allow_zero else 'positive'}")
-    return v
+def _default(field: str):
+    return settings.default(f"GAN_LAB_{ENV[field]}")
 
 
 @dataclass
 class Limits:
-    """Server-wide caps, read from the environment so a deployment can tune them without code.
+    """Server-wide caps, read from the environment so a deployment can tune them without code:
+    each field's variable (ENV), default, range and meaning are declared in gan_lab.settings
+    (README's table lists them)."""
 
-    GAN_LAB_MAX_RUNNING  runs training at the same instant, one per worker process (default 2:
-                         one per core of a 2-vCPU box); more running runs take turns on them
-    GAN_LAB_MAX_JOBS     runs alive at once (running or paused), server-wide: the memory cap
-                         (a 2-D run holds a few MB, an MNIST conv run tens of MB)
-    GAN_LAB_MAX_STEPS    steps per run per session
-    GAN_LAB_MAX_PARAMS   G + D parameters per session
-    GAN_LAB_MAX_STEP_GFLOP  the most one training step may cost (gan_lab.cost's estimate;
-                         default 10: 0.1-0.55 s of one core): a worker cannot interrupt a
-                         step, so this bounds how long one run keeps a core from the others
-    GAN_LAB_MAX_EVAL_GFLOP  the most the evaluation at the end of a run may cost (default
-                         1000: 3-17 s of one core, quality metrics and sharpness)
-    GAN_LAB_MAX_STEP_MB  peak activation memory of a step or of that evaluation (default 512)
-    GAN_LAB_RUNS_PER_SESSION  runs one session may hold in the workers at once: its run, run A
-                         of a comparison and its sweep's runs (default 4; finished runs hold
-                         none)
-    GAN_LAB_JOB_TTL_S    a job nobody polled for this long stops itself (closed or lost tab)
-    GAN_LAB_TORCH_THREADS  torch intra-op threads of the server process
-    GAN_LAB_PROCESS_JOBS 0 trains in threads of the server process instead (slower while the
-                         page renders, since they share the GIL; for debugging)
-    GAN_LAB_CACHE_MB     gradio's upload/download cache is kept under this size (oldest
-                         files deleted first)
-    GAN_LAB_CACHE_AGE_S  cached files (unused uploads, served downloads) are deleted after this
-    GAN_LAB_WORKER_NICE  niceness of the training processes (0-19; default 5): the page's
-                         processes answer first, training takes the rest of the cores
-    GAN_LAB_SAVED_PER_SESSION  runs one session may save (Save the run on screen; default 8)
-    GAN_LAB_SAVED_MAX    saved runs in $GAN_LAB_RUNS_DIR/app in all (default 500)
-    GAN_LAB_SAVED_MB_PER_SESSION  MB of saved runs per session (default 100)
-    GAN_LAB_SAVED_MB     MB of saved runs in $GAN_LAB_RUNS_DIR/app in all, earlier server
-                         starts' included (default 2048)
-    """
-
-    max_running: int = 2
-    max_steps: int = 100_000
-    max_params: int = 3_000_000
-    ttl_s: float = 120.0
-    torch_threads: int | None = None
-    max_jobs: int = 64
-    process_jobs: bool = True
-    cache_mb: int = 512
-    cache_age_s: int = 600
-    worker_nice: int = 5
-    saved_per_session: int = 8
-    saved_total: int = 500
-    max_step_gflop: float = cost.MAX_STEP_GFLOP
-    max_eval_gflop: float = cost.MAX_EVAL_GFLOP
-    max_step_mb: float = cost.MAX_STEP_MB
-    runs_per_session: int = 4
-    saved_mb_per_session: float = 100.0
-    saved_mb: float = 2048.0
+    max_running: int = _default("max_running")
+    max_steps: int = _default("max_steps")
+    max_params: int = _default("max_params")
+    ttl_s: float = _default("ttl_s")
+    torch_threads: int = _default("torch_threads")
+    max_jobs: int = _default("max_jobs")
+    process_jobs: bool = _default("process_jobs")
+    cache_mb: int = _default("cache_mb")
+    cache_age_s: int = _default("cache_age_s")
+    worker_nice: int = _default("worker_nice")
+    saved_per_session: int = _default("saved_per_session")
+    saved_total: int = _default("saved_total")
+    max_step_gflop: float = _default("max_step_gflop")
+    max_eval_gflop: float = _default("max_eval_gflop")
+    max_step_mb: float = _default("max_step_mb")
+    runs_per_session: int = _default("runs_per_session")
+    saved_mb_per_session: float = _default("saved_mb_per_session")
+    saved_mb: float = _default("saved_mb")
 
     @classmethod
     def from_env(cls, env=None) -> "Limits":
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            max_running=_env_num(env, "GAN_LAB_MAX_RUNNING", d.max_running),
-            max_steps=_env_num(env, "GAN_LAB_MAX_STEPS", d.max_steps),
-            max_params=_env_num(env, "GAN_LAB_MAX_PARAMS", d.max_params),
-            ttl_s=_env_num(env, "GAN_LAB_JOB_TTL_S", d.ttl_s, float),
-            torch_threads=_env_num(env, "GAN_LAB_TORCH_THREADS", None),
-            max_jobs=_env_num(env, "GAN_LAB_MAX_JOBS", d.max_jobs),
-            process_jobs=env.get("GAN_LAB_PROCESS_JOBS", "1").strip() != "0",
-            cache_mb=_env_num(env, "GAN_LAB_CACHE_MB", d.cache_mb),
-            cache_age_s=_env_num(env, "GAN_LAB_CACHE_AGE_S", d.cache_age_s),
-            worker_nice=_env_num(env, "GAN_LAB_WORKER_NICE", d.worker_nice, allow_zero=True),
-            saved_per_session=_env_num(env, "GAN_LAB_SAVED_PER_SESSION", d.saved_per_session),
-            saved_total=_env_num(env, "GAN_LAB_SAVED_MAX", d.saved_total),
-            max_step_gflop=_env_num(env, "GAN_LAB_MAX_STEP_GFLOP", d.max_step_gflop, float),
-            max_eval_gflop=_env_num(env, "GAN_LAB_MAX_EVAL_GFLOP", d.max_eval_gflop, float),
-            max_step_mb=_env_num(env, "GAN_LAB_MAX_STEP_MB", d.max_step_mb, float),
-            runs_per_session=_env_num(env, "GAN_LAB_RUNS_PER_SESSION", d.runs_per_session),
-            saved_mb_per_session=_env_num(env, "GAN_LAB_SAVED_MB_PER_SESSION",
-                                          d.saved_mb_per_session, float),
-            saved_mb=_env_num(env, "GAN_LAB_SAVED_MB", d.saved_mb, float),
-        )
+        """The caps from the environment (os.environ, or env), every GAN_LAB_* variable
+        validated on the way (settings.SettingError names a bad one and its range)."""
+        values = settings.check(env)
+        return cls(**{f: values[f"GAN_LAB_{v}"] for f, v in ENV.items()})
 
     def threads(self) -> int:
         """Intra-op threads of the server process (previews, drawing helpers): the cores belong
         to the worker processes, so one unless set."""
-        return self.torch_threads or 1
+        return self.torch_threads
 
 
 def configure_torch(limits: Limits) -> None:

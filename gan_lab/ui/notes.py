@@ -1,14 +1,22 @@
 """What a change of the controls did, in words a student can check against the controls: every
 field that changed, with its new value, and what happened to the run (applied live, new
 networks at once, or at the next Train). Pure functions of configs, so they are unit-tested
-without a page (tests/test_ui_notes.py)."""
+without a page (tests/test_ui_notes.py). In the page's language (`lang`; texts: the catalog's
+"note." keys)."""
 
 from __future__ import annotations
 
+from .. import i18n
 from ..config import RunConfig, plan_change
+from ..i18n import t
 from ..trainer import schedule_scale
 from .controls import label_of
 from .messages import shown_value
+
+
+def lang_of(s) -> str:
+    """A session's page language (ui/lang.py sets it on load)."""
+    return getattr(s, "lang", "en")
 
 
 def value_text(name: str, v) -> str:
@@ -18,14 +26,16 @@ def value_text(name: str, v) -> str:
     return shown_value(name, v)
 
 
-def changes(old: RunConfig, new: RunConfig, names=None) -> str:
+def changes(old: RunConfig, new: RunConfig, names=None, lang: str = "en") -> str:
     """'Seed = 5, Steps = 8,000': the fields (all, or `names`) that differ, with new values."""
     a, b = old.to_dict(), new.to_dict()
     keys = [k for k in b if a[k] != b[k]] if names is None else list(names)
-    return ", ".join(f"{label_of(k)} = {value_text(k, b[k])}" for k in keys)
+    sep = "，" if i18n.norm(lang) == "zh" else ", "
+    return sep.join(f"{i18n.field_label(k, label_of(k), lang)} = {value_text(k, b[k])}"
+                    for k in keys)
 
 
-def steps_note(old: RunConfig, new: RunConfig, step: int, done: bool) -> str:
+def steps_note(old: RunConfig, new: RunConfig, step: int, done: bool, lang: str = "en") -> str:
     """What a new Steps (or schedule) does to the learning rate of a run at `step`. The
     schedule is that of a run of Steps steps (trainer.schedule_scale), so with a decaying
     schedule the rate moves when Steps moves: the note says from what to what, and when
@@ -34,37 +44,34 @@ def steps_note(old: RunConfig, new: RunConfig, step: int, done: bool) -> str:
         return ""
     before = schedule_scale(old.lr_schedule, step, old.steps)
     after = schedule_scale(new.lr_schedule, step, new.steps)
-    cont = (f"The run continues from step {step:,} to {new.steps:,}. " if done
-            and new.steps > step else "")
+    cont = (t("note.continue", lang, step=f"{step:,}", steps=f"{new.steps:,}") + " "
+            if done and new.steps > step else "")
     if abs(after - before) < 0.005:
-        return cont + (f"Learning rates stay at {after:.0%} of their base values."
+        return cont + (t("note.lr_stay", lang, after=f"{after:.0%}")
                        if new.lr_schedule != "constant" else "")
-    end = (f", then decay to 0 by step {new.steps:,}" if new.lr_schedule != "constant"
+    end = (t("note.lr_end", lang, steps=f"{new.steps:,}") if new.lr_schedule != "constant"
            and new.steps > step else "")
-    return (cont + f"Under the {new.lr_schedule} schedule the learning rates move from "
-            f"{before:.0%} to {after:.0%} of their base values at step {step:,}{end} "
-            "(the schedule is always that of a run of Steps steps).")
+    return cont + t("note.lr_move", lang, schedule=new.lr_schedule, before=f"{before:.0%}",
+                    after=f"{after:.0%}", step=f"{step:,}", end=end)
 
 
 def edit_note(old: RunConfig, new: RunConfig, step: int, untouched: bool,
-              done: bool = False) -> str:
+              done: bool = False, lang: str = "en") -> str:
     """The message for an edit of the controls from `old` (the job's config) to `new`."""
     change = plan_change(old, new)
     if not change.live and not change.rebuild:
         return ""
     if untouched:
         # Nothing trained yet: every change, live or not, shapes the run that will start.
-        what = changes(old, new)
+        what = changes(old, new, lang=lang)
         if change.rebuild:
-            return (f"{what}: new networks built from seed {new.seed} (step 0). Press "
-                    "**Train**.")
-        return f"{what}: set for the run at step 0. Press **Train**."
+            return t("note.rebuilt", lang, what=what, seed=new.seed)
+        return t("note.set", lang, what=what)
     notes = []
     if change.live:
-        notes.append(f"Applied live at step {step:,}: {changes(old, new, change.live)} "
-                     "(weights kept).")
-        notes.append(steps_note(old, new, step, done))
+        notes.append(t("note.live", lang, step=f"{step:,}",
+                       what=changes(old, new, change.live, lang)))
+        notes.append(steps_note(old, new, step, done, lang))
     if change.rebuild:
-        notes.append(f"**{changes(old, new, change.rebuild)}**: takes effect when you press "
-                     "**Train** or **Reset** (the networks are rebuilt from step 0).")
+        notes.append(t("note.later", lang, what=changes(old, new, change.rebuild, lang)))
     return " ".join(n for n in notes if n)

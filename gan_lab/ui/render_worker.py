@@ -24,7 +24,6 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections import OrderedDict
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
 
@@ -65,15 +64,16 @@ class _Store:
     """FigureRenderers by session key, least recently used dropped first."""
 
     def __init__(self):
-        self._r: OrderedDict = OrderedDict()
+        from ..lru import LRU
+
+        self._r = LRU(MAX_SESSIONS)
 
     def get(self, key):
-        from .. import plots
+        r = self._r.get(key)
+        if r is None:
+            from .. import plots
 
-        r = self._r.pop(key, None) or plots.FigureRenderer()
-        self._r[key] = r
-        while len(self._r) > MAX_SESSIONS:
-            self._r.popitem(last=False)
+            r = self._r[key] = plots.FigureRenderer()
         return r
 
     def drop(self, key):
@@ -92,8 +92,9 @@ class _Store:
         if op in ("overlay", "tradeoff"):   # several runs: `snap` is their data
             from ..plots import overlay
 
-            fig = (overlay.overlay_figure(snap) if op == "overlay"
-                   else overlay.tradeoff_figure(snap, opts.get("field_label", "value")))
+            fig = (overlay.overlay_figure(snap, lang=opts.get("lang", "en")) if op == "overlay"
+                   else overlay.tradeoff_figure(snap, opts.get("field_label", "value"),
+                                                lang=opts.get("lang", "en")))
             return encode(fig)
         if op == "png":   # the samples download: a full-size PNG, all overlays on
             from ..exports import samples_png
@@ -119,7 +120,9 @@ class RenderService:
     def __init__(self, use_process: bool | None = None, timeout_s: float = 30.0,
                  nice: int = 0):
         if use_process is None:
-            use_process = os.environ.get("GAN_LAB_RENDER_PROCESS", "1") != "0"
+            from .. import settings
+
+            use_process = settings.get("GAN_LAB_RENDER_PROCESS")
         self.use_process = use_process
         self.timeout_s = timeout_s
         # Pictures share the cores with training (the same niceness as the workers), so the

@@ -143,7 +143,7 @@ class SavedRuns:
                 gone.append(mine[c])
                 continue
             data.append({"label": f"{run.id} {run.name}", "history": run.metrics or {},
-                         "metrics": run.metrics or {}, "is_image": run.cfg.dataset == "mnist",
+                         "metrics": run.metrics or {}, "is_image": run.cfg.is_image,
                          "dashed": False})
         if gone:
             s.saved = [r for r in s.saved if r not in gone]

@@ -24,7 +24,7 @@ from typing import Any
 from .. import cost
 from ..config import ConfigError, RunConfig, plan_change
 from ..jobs import Job, OwnerBusy, PoolBusy, WorkerPool, make_job
-from ..trainer import check_limits
+from ..placement import check_limits
 from . import resume
 from .limits import Limits, configure_torch  # noqa: F401 - re-exported
 from .messages import ServerBusy

@@ -8,17 +8,19 @@ import html
 import math
 
 from ..estimate import fmt_duration
+from ..i18n import t
 
+# English; the page's language: the catalog's "st.<state>" (status_text).
 STATE_BADGES = {
     "idle": "Ready", "running": "Training", "paused": "Paused", "done": "Done",
     "diverged": "Diverged (paused)", "stopped": "Stopped", "error": "Error",
 }
 # (metric key, formatter) of the status line's plain words; keys a run lacks are left out.
 PLAIN_METRICS = (
-    ("modes", lambda v, snap: f"**{v:.0f} of {len(snap.modes)}** clusters covered"
+    ("modes", lambda v, snap, lang: t("st.modes", lang, v=f"{v:.0f}", n=len(snap.modes))
      if snap.modes is not None else ""),
-    ("hq_frac", lambda v, snap: f"{100 * v:.0f}% of samples on a cluster"),
-    ("digits_covered", lambda v, snap: f"**{v:.0f} of 10** digits drawn"),
+    ("hq_frac", lambda v, snap, lang: t("st.hq", lang, pct=f"{100 * v:.0f}%")),
+    ("digits_covered", lambda v, snap, lang: t("st.digits", lang, v=f"{v:.0f}")),
 )
 # (metric key, label, formatter) behind "More numbers"; keys a run lacks are left out.
 STATUS_METRICS = (
@@ -41,19 +43,21 @@ def fmt_rate(r: float) -> str:
     return f"{r:,.0f}" if r >= 10 else f"{r:.1f}"
 
 
-def status_text(snap, server: str, warning: str = "") -> str:
+def status_text(snap, server: str, warning: str = "", lang: str = "en") -> str:
     """The status line for `snap`; `server` says how the server is shared, `warning` (a
-    runaway loss, say) leads the second line."""
-    badge = STATE_BADGES.get(snap.state, snap.state)
-    parts = [f"**{badge}**", f"step **{snap.step:,}** / {snap.steps_total:,}"]
+    runaway loss, say) leads the second line. Its plain words in `lang` (the run's message
+    and the numbers behind "More numbers" are English)."""
+    badge = t(f"st.{snap.state}", lang) if snap.state in STATE_BADGES else snap.state
+    parts = [f"**{badge}**", t("st.step", lang, step=f"{snap.step:,}",
+                               total=f"{snap.steps_total:,}")]
     if snap.state == "running" and snap.steps_per_s > 0:  # 0 until the first 0.5 s
-        parts.append(f"{fmt_rate(snap.steps_per_s)} steps a second")
+        parts.append(t("st.rate", lang, rate=fmt_rate(snap.steps_per_s)))
     if snap.state == "running" and snap.eta_s is not None:   # at its current share
-        parts.append(f"done in {fmt_duration(snap.eta_s)}")
+        parts.append(t("st.eta", lang, eta=fmt_duration(snap.eta_s)))
     lat = snap.latest
     parts += [text for key, fmt in PLAIN_METRICS
               if (v := lat.get(key)) is not None and math.isfinite(v)
-              and (text := fmt(v, snap))]
+              and (text := fmt(v, snap, lang))]
     details = [f"device {snap.device}"]
     for key, label, fmt in STATUS_METRICS:
         v = lat.get(key)
@@ -65,6 +69,6 @@ def status_text(snap, server: str, warning: str = "") -> str:
     line2 = html.escape(line2, quote=False)   # messages can quote errors and file names
     if warning:
         line2 = f"⚠️ **{html.escape(warning, quote=False)}** {line2}"
-    more = (f"<details class='gl-more'><summary>More numbers</summary>"
+    more = (f"<details class='gl-more'><summary>{t('st.more', lang)}</summary>"
             f"{' · '.join(details)}</details>")
     return f"{' · '.join(parts)}  \n{line2} · {server}\n{more}"

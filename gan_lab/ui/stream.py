@@ -103,10 +103,10 @@ class Stream:
         with self._count_lock:
             self._inflight -= 1
 
-    def status_text(self, snap, warning: str = "") -> str:
+    def status_text(self, snap, warning: str = "", lang: str = "en") -> str:
         """The status line (ui/status.py), with the server's share in it."""
         return status.status_text(snap, self.registry.describe(snap.state == JobState.RUNNING),
-                                  warning)
+                                  warning, lang)
 
     def render(self, s: Session, heat: bool, arrows: bool, mani: bool, layer: str,
                wait: bool = False) -> dict:
@@ -140,7 +140,7 @@ class Stream:
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out.update(self._curves(s, snap))
-            out[p.status] = self.status_text(snap, sh.get("runaway", ""))
+            out[p.status] = self.status_text(snap, sh.get("runaway", ""), getattr(s, "lang", "en"))
         for comp, update in layout.items():
             # A chart's new title and its data in one update: a plain value for the same
             # component would replace the title (MNIST pages kept the 2-D chart titles).
@@ -271,21 +271,22 @@ class Stream:
         # ... and never more often than the render process can draw every watcher's pictures
         # in RENDER_CORES of a core (samples and histogram: two pictures a session).
         budget = 2 * self._draw_s * self.registry.stats()["running"] / RENDER_CORES
-        skey = (jid, snap.weights_version, heat, arrows, mani)
+        skey = (jid, snap.weights_version, heat, arrows, mani, getattr(s, "lang", "en"))
         if self._paced(s, "samples", skey, max(FAST_TICK_S * slow, budget), now,
                        wait or not running
                        or slow <= 1 or sh.get("samples") is None):
             out.append(Picture("samples", p.samples_plot, skey, "samples", s.key, snap,
-                               dict(heatmap=heat, arrows=arrows, manifold=mani),
+                               dict(heatmap=heat, arrows=arrows, manifold=mani, lang=skey[-1]),
                                record=self._frame_due(s, snap)))
-        wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias)
+        wkey = (jid, snap.weights_version, layer, snap.cfg.sparsity_eps, snap.cfg.reg_bias,
+                skey[-1])
         # The histogram changes slowly and costs as much to encode as the samples: while a run
         # trains it is redrawn at most every WEIGHTS_MIN_INTERVAL_S (times the slow-down).
         if self._paced(s, "weights", wkey, max(WEIGHTS_MIN_INTERVAL_S * slow, 2 * budget), now,
                        wait or not running or sh.get("weights_layer") != layer,
                        weights_layer=layer):
             out.append(Picture("weights", p.weights_plot, wkey, "weights", s.key, snap,
-                               dict(layer=layer)))
+                               dict(layer=layer, lang=skey[-1])))
         return out
 
     @staticmethod

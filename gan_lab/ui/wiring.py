@@ -100,8 +100,7 @@ def wire(app, demo: gr.Blocks) -> None:
     on(p.pause_btn.click, app.on_pause, view_in, view_names, full, "pause")
     on(p.step_btn.click, app.on_step, controls_in, controls_names, full, "step")
     on(p.reset_btn.click, app.on_reset, controls_in, controls_names, full, "reset")
-    on(p.slow_btn.click, SlowMotion(app).on_slow_step, controls_in, controls_names,
-       [*full, p.slow_text], "slow_step")
+    SlowMotion(app).wire(on, controls_in, controls_names, [*full, p.slow_text])
     lang, lang_out = Language(app), [p.status, p.lang_pick, *lang_components(p, ctl)]
     on(demo.load, lang.on_load, [], [], lang_out, with_request=True)
     on(p.lang_pick.input, lang.on_pick, [p.lang_pick], ["lang"], lang_out, "language")
@@ -137,7 +136,7 @@ def wire(app, demo: gr.Blocks) -> None:
         handler.__name__ = f"slide_{name}"
         on(slider.release, handler, [slider, *controls_in],
            [f"{name}_log10", *controls_names], full)
-    ctl.fields["reg"].change(reg_teaching, ctl.fields["reg"], p.reg_help,
+    ctl.fields["reg"].change(reg_teaching, [ctl.fields["reg"], p.lang_pick], p.reg_help,
                              show_progress="hidden", api_visibility="private", queue=False)
     for name, btn in p.preset_btns.items():
         handler = app.on_preset(name)
