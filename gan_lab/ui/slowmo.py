@@ -30,7 +30,7 @@ def train_state(job):
         if job.kind == "zerogpu":
             return job.train_state
         if getattr(job, "_pool", None) is not None and getattr(job, "_created", False):
-            return job._pool.call(job, "export")[0]          # a worker process's run
+            return job._pool.export(job)[0]                  # a worker process's run
     except Exception:  # noqa: BLE001 - without it the stages show the view points
         return None
     return None
