@@ -347,3 +347,18 @@ def test_the_worker_answers_typed_requests_and_refuses_an_unknown_one():
         assert h.ping() == 0
     finally:
         h.kill()
+
+
+def test_slow_motion_gets_a_worker_runs_exact_state_through_the_typed_export(pool):
+    from gan_lab.state import TrainState
+    from gan_lab.ui.slowmo import train_state
+
+    job = ProcessJob(RunConfig(steps=100_000, seed=5, **SMALL), pool=pool)
+    try:
+        assert train_state(job) is None           # no run built yet
+        job.step(3)
+        assert job.wait(timeout=30) == "paused"
+        st = train_state(job)
+        assert isinstance(st, TrainState) and st.step == 3
+    finally:
+        job.stop()
