@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import RunConfig, specs
-from .presets import REG_SETTINGS, demo_settings, preset_fields
+from .presets import REG_SETTINGS, demo_base, demo_settings, preset_fields
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ LESSONS: tuple[Lesson, ...] = (
         "purple points each time D catches up?"),
     Lesson(
         "L1 makes D sparse",
-        {"dataset": "ring8", **demo_settings("l1")},
+        {"dataset": "ring8", **demo_base("l1", "ring8"), **demo_settings("l1")},
         "L1 adds lambda * sum |w| to D's loss; in proximal mode every step also sets small "
         "weights to exactly zero.",
         "Watch the **weights** histogram of D: the red bar at the left counts exact zeros. "

@@ -178,7 +178,7 @@ def test_the_notes_in_chinese_name_each_change_with_its_new_value():
     old = Cfg(steps=4000)
     for new, step, untouched, done in ((old.replace(seed=5, steps=8000), 0, True, False),
                                        (old.replace(lr_d=0.002, steps=8000), 4000, False, True),
-                                       (old.replace(d_hidden=64), 100, False, False)):
+                                       (old.replace(d_hidden=96), 100, False, False)):
         en = edit_note(old, new, step, untouched, done)
         zh = edit_note(old, new, step, untouched, done, "zh")
         assert en and cjk.search(zh) and not cjk.search(en), (en, zh)

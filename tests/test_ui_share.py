@@ -120,7 +120,7 @@ def tabs(live_app):
 
 
 # Several fields from every group, so a link has to carry more than one kind of value.
-LINK_CFG = dict(dataset="spiral", reg="l1", lam=0.02, reg_target="both", d_hidden=64,
+LINK_CFG = dict(dataset="spiral", reg="l1", lam=0.02, reg_target="both", d_hidden=96,
                 g_depth=3, lr_d=5e-4, batch_size=128, seed=7, steps=5000)
 
 

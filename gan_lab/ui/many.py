@@ -16,7 +16,7 @@ from .. import i18n, share
 from ..config import ConfigError, RunConfig, brief, coerce
 from ..i18n import t
 from ..jobs import PoolBusy
-from ..presets import demo_settings
+from ..presets import demo_base, demo_settings
 from ..sweep.notes import idle_warning, progress, round_sig
 from .controls import label_of
 from .layout import reg_teaching, sweep_fields
@@ -95,6 +95,8 @@ class Compare:
         cfg = self.ctl.to_config(list(controls))
         reg = cfg.reg if cfg.reg != "none" else "l1"
         demo = demo_settings(reg)
+        if cfg.reg == "none" and demo:   # the demonstration's nets for both arms, its lambda for B
+            cfg = cfg.replace(**demo_base(reg, cfg.dataset))
         with_reg = cfg.replace(**(demo if cfg.reg == "none" and demo else {"reg": reg}))
         points = s.points if cfg.dataset == "custom" else None
         if s.job_a is not None:
