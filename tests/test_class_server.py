@@ -465,7 +465,7 @@ def test_saved_runs_stay_within_their_byte_caps(proc):
     root = proc["runs"]
     c = Client(proc["url"], verbose=False)
     try:
-        c.predict(api_name="/step", g_hidden=200, d_hidden=200)   # ~0.8 MB a save
+        c.predict(api_name="/step", g_hidden=200, d_hidden=200, d_depth=3)   # ~0.8 MB a save
         replies = [c.predict(api_name="/save_run")[0] for _ in range(2)]
         assert "Saved as" in replies[0], replies[0]
         assert "one session may keep" in replies[1], replies[1]

@@ -208,7 +208,7 @@ def test_live_change_keeps_weights_and_rebuild_says_so(sessions):
     assert s.step >= before, "changing lambda/regularizer/lr reset the run"
     s.poll_until(lambda x: any(r[2] == "D penalty" for r in x.penalty))
 
-    f = s.call("train", steps=100_000, reg="l1", lam=0.05, lr_d=5e-4, d_hidden=64)
+    f = s.call("train", steps=100_000, reg="l1", lam=0.05, lr_d=5e-4, d_hidden=48)
     assert "Rebuilt the networks" in f["msg"] and "D width" in f["msg"], f["msg"]
     assert s.step < before + 50
 
