@@ -25,7 +25,9 @@ def page(live_app):
     with sync_playwright() as p:
         browser = launch_chromium(p)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.goto(url)
+        # Long enough to be Paused, not Done, when the test presses Pause (the default ring
+        # trains its 1,500 steps in a few seconds).
+        pg.goto(url + "?steps=20000")
         yield pg
         browser.close()
 

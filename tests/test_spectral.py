@@ -45,7 +45,8 @@ def test_field_is_a_rebuild_field_of_the_networks():
     assert RunConfig().spectral_norm == "none"
     assert "spectral_norm" not in LIVE_FIELDS and "spectral_norm" in NET_FIELDS
     assert plan_change(RunConfig(), RunConfig(spectral_norm="d")).rebuild == ("spectral_norm",)
-    for choice, g, d in (("none", 0, 0), ("g", 4, 0), ("d", 0, 4), ("both", 4, 4)):
+    ng, nd = RunConfig().g_depth + 1, RunConfig().d_depth + 1   # hidden layers + output
+    for choice, g, d in (("none", 0, 0), ("g", ng, 0), ("d", 0, nd), ("both", ng, nd)):
         G, D = build_models(RunConfig(spectral_norm=choice))
         assert (len(spectral.layers(G)), len(spectral.layers(D))) == (g, d), choice
 
