@@ -177,3 +177,112 @@ def test_the_status_line_in_chinese_keeps_its_numbers():
     assert zh.startswith("**已暂停** · 第 **20** / 30 步") and "更多数字" in zh
     modes = int(snap.latest["modes"])
     assert f"**{modes} of 8** clusters covered" in en and f"8 个簇中的 {modes} 个" in zh
+
+
+# --- the run's messages, range messages, "More numbers", durations, axis titles ------------
+NUM = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def _same_values(en: str, zh: str) -> None:
+    assert CJK.search(zh), zh
+    assert not CJK.search(en), en
+    assert sorted(NUM.findall(en)) == sorted(NUM.findall(zh)), (en, zh)
+
+
+def _config_errors() -> list[str]:
+    """The texts real bad input produces (config.py's validate, config_coerce's boxes)."""
+    from gan_lab.config import ConfigError, spec
+    from gan_lab.config_coerce import coerce_value
+
+    texts = []
+    for bad in ({"steps": 0}, {"lr_d": 5.0}, {"lam": -1.0}, {"reg_bias": 3}, {"dataset": "xx"},
+                {"batch_size": 2.5}):
+        with pytest.raises(ConfigError) as e:
+            RunConfig(**bad).validate()
+        texts.append(e.value)
+    for name, value in (("steps", None), ("steps", "abc"), ("lr_g", ""), ("batch_size", 2.5)):
+        with pytest.raises(ConfigError) as e:
+            coerce_value(spec(name), value)
+        texts.append(e.value)
+    from gan_lab.ui.messages import field_error
+    return [field_error(e)[1] for e in texts]
+
+
+def test_run_messages_and_range_messages_in_chinese_keep_their_numbers_and_values():
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.jobs.base import DIVERGED_ADVICE
+
+    run = [
+        "Ready. Press Train.", "Training…", "Pausing…", "Stopped.", "Stepping 5…",
+        "Finished 2,000 steps. Raise Steps to continue.", "Paused at step 1,234.",
+        "Reset: fresh weights from seed 7. Press Train.", "Done: 3000 steps.",
+        "Stepped to 41.", "Diverged at step 57: loss_d, loss_g became nan." + DIVERGED_ADVICE,
+        "One step: D updated 2x, then G once.",
+        "Reset: fresh weights from seed 12, step 0. Press Train.",
+        "The previous run had error (Paused at step 5.); started a fresh one.",
+        "⚠️ Something went wrong on the server (incident 0a1b2c3d). Your settings are kept; "
+        "press Reset to start over.",
+        "Paused: a training chunk failed (RuntimeError: out of memory). Your run is kept; "
+        "press Train to retry.",
+    ]
+    for en in run + _config_errors():
+        zh = run_message(en, "zh")
+        assert run_message(en, "en") == en and run_message(en) == en
+        _same_values(en, zh)
+        assert not re.search(r"\b(Press|Paused|steps?|must|got|Reset|Done)\b", zh), zh
+    # values quoted from the input and names stay as they are
+    assert "'xx'" in run_message(_config_errors()[4], "zh")
+    assert "loss_d, loss_g" in run_message(run[10], "zh") and "nan" in run_message(run[10], "zh")
+    assert "RuntimeError: out of memory" in run_message(run[-1], "zh")
+
+
+def test_the_status_lines_message_and_more_numbers_are_in_chinese():
+    from gan_lab.run import Run
+    from gan_lab.snapshot import snapshot_of
+    from gan_lab.ui.status import STATUS_METRICS, status_text
+
+    run = Run(RunConfig(dataset="ring8", steps=30, g_hidden=16, d_hidden=16, batch_size=32,
+                        eval_every=10), start_eval=None)
+    run.advance(max_steps=20)
+    snap = snapshot_of(run, state="paused", message="Paused at step 20.")
+    en, zh = status_text(snap, "server: idle"), status_text(snap, "server: idle", lang="zh")
+    assert "\nPaused at step 20. · " in en and "\n已在第 20 步暂停。 · " in zh
+    more_en, more_zh = en.split("<summary>")[1], zh.split("<summary>")[1]
+    assert f"device {snap.device}" in more_en and f"设备 {snap.device}" in more_zh
+    assert "modes " in more_en and "模式 " in more_zh and "modes" not in more_zh
+    assert sorted(NUM.findall(more_en)) == sorted(NUM.findall(more_zh))
+    for key, label, _fmt in STATUS_METRICS:
+        assert i18n.t(f"st.m.{key}") == label and CJK.search(i18n.t(f"st.m.{key}", "zh"))
+
+
+@pytest.mark.parametrize("seconds", [0.2, 12.4, 59.6, 61, 150, 3599, 3600, 5400, 86_000])
+def test_durations_in_both_languages(seconds):
+    from gan_lab.estimate import fmt_duration
+    from gan_lab.i18n.runtext import duration
+
+    assert duration(seconds) == fmt_duration(seconds)   # the English is the estimate's
+    _same_values(fmt_duration(seconds), duration(seconds, "zh"))
+
+
+def test_the_line_charts_axis_titles_follow_the_language():
+    from gan_lab.i18n.runtext import AXES
+    from gan_lab.ui import lang
+    from gan_lab.ui.controls import Controls
+    from gan_lab.ui.layout import build_page
+    from gan_lab.ui.sessions import Limits
+
+    ctl = Controls()
+    with gr.Blocks():
+        p = build_page(ctl, Limits())
+    assert p.loss_plot.y_title == "loss" and p.quality_plot.y_title == "count"
+    zh, en = lang.relabel(p, ctl, "zh"), lang.relabel(p, ctl, "en")
+    for attr, y in lang.AXIS_TITLES:
+        comp = getattr(p, attr)
+        assert comp.y_title == y and en[comp]["y_title"] == y, attr   # English as built
+        assert en[comp]["x_title"] == comp.x_title == "step"
+        assert zh[comp]["x_title"] == "步数"
+        if y in AXES:   # words; symbols and names ("%", "|λ| max", "logit") stay
+            assert CJK.search(zh[comp]["y_title"]), attr
+        else:
+            assert zh[comp]["y_title"] == y, attr
+    assert zh[p.loss_plot]["y_title"] == "损失" and zh[p.quality_plot]["y_title"] == "数量"
