@@ -286,3 +286,25 @@ def test_the_line_charts_axis_titles_follow_the_language():
         else:
             assert zh[comp]["y_title"] == y, attr
     assert zh[p.loss_plot]["y_title"] == "损失" and zh[p.quality_plot]["y_title"] == "数量"
+
+
+@pytest.mark.parametrize("running,cores,me", [(0, 2, False), (1, 2, True), (2, 2, True),
+                                              (3, 3, False), (3, 1, True), (5, 2, True),
+                                              (2, 1, False), (7, 3, False)])
+def test_the_servers_load_and_a_full_server_in_chinese(running, cores, me):
+    from types import SimpleNamespace
+
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.jobs.workers import OwnerBusy, PoolBusy
+    from gan_lab.ui.sessions import Limits, Registry
+
+    reg = SimpleNamespace(stats=lambda: {"running": running}, pool=object(),
+                          limits=SimpleNamespace(max_running=cores))
+    en = Registry.describe(reg, me)
+    _same_values(en, run_message(en, "zh"))
+    assert "run" not in run_message(en, "zh")
+    limits = SimpleNamespace(limits=Limits())
+    for e in (OwnerBusy(), PoolBusy()):
+        busy = f"⏳ Sweep waiting: {Registry.busy_text(limits, e)}"
+        _same_values(busy, run_message(busy, "zh"))
+        assert not re.search(r"[a-z]{4}", run_message(busy, "zh")), run_message(busy, "zh")

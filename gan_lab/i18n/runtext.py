@@ -41,6 +41,23 @@ RUN = {
     # gan_lab/ui/sessions.py
     "run.previous": {"en": "The previous run had {state} ({message}); started a fresh one.",
                      "zh": "上一个运行已{state}（{message}）；已开始一个新的运行。"},
+    # gan_lab/ui/sessions.py: the server's load (the status line) and a full server
+    "run.server_free": {"en": "server: no other run training", "zh": "服务器：没有其他运行在训练"},
+    "run.server_one": {"en": "server: {n} other run training", "zh": "服务器：另有 {n} 个运行在训练"},
+    "run.server_many": {"en": "server: {n} other runs training", "zh": "服务器：另有 {n} 个运行在训练"},
+    "run.sharing_1_1": {"en": "sharing the server with {n} other run ({total} runs take turns on {cores} core)",
+                        "zh": "与另外 {n} 个运行共用服务器（{total} 个运行轮流使用 {cores} 个核心）"},
+    "run.sharing_1_n": {"en": "sharing the server with {n} other run ({total} runs take turns on {cores} cores)",
+                        "zh": "与另外 {n} 个运行共用服务器（{total} 个运行轮流使用 {cores} 个核心）"},
+    "run.sharing_n_1": {"en": "sharing the server with {n} other runs ({total} runs take turns on {cores} core)",
+                        "zh": "与另外 {n} 个运行共用服务器（{total} 个运行轮流使用 {cores} 个核心）"},
+    "run.sharing_n_n": {"en": "sharing the server with {n} other runs ({total} runs take turns on {cores} cores)",
+                        "zh": "与另外 {n} 个运行共用服务器（{total} 个运行轮流使用 {cores} 个核心）"},
+    "run.page_full": {"en": "This page already holds {n} runs in training (its run, run A and sweep runs together; finished ones do not count), the most one page may: stop the sweep or reset a run first. Your settings are kept.",
+                      "zh": "这个页面已有 {n} 个运行在训练（它的运行、运行 A 和扫描的运行合计；已完成的不算），这是一个页面的上限：请先停止扫描或重置一个运行。你的设置已保留。"},
+    "run.server_full": {"en": "Server busy: it holds {n} runs already, the most it allows. Try again shortly; your settings are kept.",
+                        "zh": "服务器繁忙：它已有 {n} 个运行，达到上限。请稍后再试；你的设置已保留。"},
+    "run.sweep_waiting": {"en": "Sweep waiting: {why}", "zh": "扫描在等待：{why}"},
     # gan_lab/ui/messages.py
     "run.checkpoint": {"en": "⚠️ Checkpoint refused: {error}. Nothing was changed.",
                        "zh": "⚠️ 检查点被拒绝：{error}。没有做任何更改。"},
@@ -88,7 +105,8 @@ STATE_WORDS_ZH = {"stopped": "停止", "error": "出错"}
 _PATTERN_KEYS = [k for k in RUN if k.startswith(("run.", "cfg."))]
 # What a value of each name looks like, where "any text" would take too much.
 _VALUE = {"range": r"\[[^\]]*\]", "step": r"[\d,]+", "n": r"[\d,]+", "seed": r"-?[\d,]+",
-          "incident": r"[0-9a-f]+", "state": r"\w+"}
+          "incident": r"[0-9a-f]+", "state": r"\w+", "total": r"\d+",
+          "cores": r"\d+"}
 
 
 def _regex(template: str) -> re.Pattern:
@@ -120,20 +138,30 @@ def run_message(text: str, lang: str = "en") -> str:
     if norm(lang) != "zh" or not text:
         return text
     holes: list[str] = []
+    text = _zh(text.replace("\x00", "\ufffd"), holes)   # \x00: the marker; input is quoted
+    for _ in range(len(holes)):   # a template's value may hold one translated before it
+        if "\x00" not in text:
+            break
+        text = re.sub(r"\x00(\d+)\x00", lambda m: holes[int(m.group(1))], text)
+    return text
 
+
+def _zh(text: str, holes: list[str]) -> str:
+    """`text` with each template found replaced by a marker of its Chinese text in `holes`
+    (so a translated part is not matched again)."""
     def put(key: str):
         def sub(m: re.Match) -> str:
             values = dict(m.groupdict())
             if key == "run.previous":
                 values["state"] = STATE_WORDS_ZH.get(values["state"], values["state"])
-                values["message"] = run_message(values["message"], lang)
+                values["message"] = _zh(values["message"], holes)
             holes.append(RUN[key]["zh"].format(**values))
-            return f"\x00{len(holes) - 1}\x00"   # translated text is not matched again
+            return f"\x00{len(holes) - 1}\x00"
         return sub
 
     for key, rx in _PATTERNS:
         text = rx.sub(put(key), text)
-    return re.sub(r"\x00(\d+)\x00", lambda m: holes[int(m.group(1))], text)
+    return text
 
 
 def axis_title(english: str, lang: str = "en") -> str:

@@ -71,4 +71,4 @@ def status_text(snap, server: str, warning: str = "", lang: str = "en") -> str:
         line2 = f"⚠️ **{html.escape(warning, quote=False)}** {line2}"
     more = (f"<details class='gl-more'><summary>{t('st.more', lang)}</summary>"
             f"{' · '.join(details)}</details>")
-    return f"{' · '.join(parts)}  \n{line2} · {server}\n{more}"
+    return f"{' · '.join(parts)}  \n{line2} · {run_message(server, lang)}\n{more}"
