@@ -308,3 +308,19 @@ def test_the_servers_load_and_a_full_server_in_chinese(running, cores, me):
         busy = f"⏳ Sweep waiting: {Registry.busy_text(limits, e)}"
         _same_values(busy, run_message(busy, "zh"))
         assert not re.search(r"[a-z]{4}", run_message(busy, "zh")), run_message(busy, "zh")
+
+
+@pytest.mark.parametrize("reg,measured", [("l1", 0.01), ("l2", 123.4), ("hsn1r", 0.5)])
+def test_an_unreachable_lambda_goal_in_chinese(reg, measured):
+    from gan_lab.adaptive import Controller
+    from gan_lab.i18n.runtext import run_message
+
+    c = Controller(lam=1.0, start=1.0, goal=0.9 if reg == "l1" else 1e-3, gain=1.0)
+    report = None
+    for _ in range(10):   # lambda at its upper bound, the goal missed: reported
+        report = report or c.update(reg, measured, 1.0, "d")
+    assert report and report.startswith("Lambda goal not reachable")
+    en = f"Done: 1,000 steps. {report}"
+    zh = run_message(en, "zh")
+    _same_values(en, zh)
+    assert not re.search(r"[a-z]{5}", zh.replace("lambda", "")), zh

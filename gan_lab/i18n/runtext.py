@@ -30,6 +30,9 @@ RUN = {
     # gan_lab/run.py
     "run.diverged": {"en": "Diverged at step {step}: {what} became {value}.",
                      "zh": "在第 {step} 步发散：{what} 变成了 {value}。"},
+    # gan_lab/adaptive.py (a run's note, after its message)
+    "run.lam_goal": {"en": "Lambda goal not reachable: {what} of {net} is {measured} against the goal {goal}, with lambda pinned at its {bound} bound {lam} for {n} measurements; lambda stays there (adaptation stopped).",
+                     "zh": "lambda 目标无法达到：{net} 的{what}为 {measured}，目标是 {goal}，而 lambda 已在{bound}限 {lam} 停留了 {n} 次测量；lambda 保持在那里（自适应已停止）。"},
     # gan_lab/jobs/zerogpu.py
     "run.chunk_failed": {"en": "Paused: a training chunk failed ({error}). Your run is kept; press Train to retry.",
                          "zh": "已暂停：一段训练失败（{error}）。你的运行已保留；按“训练”重试。"},
@@ -100,13 +103,16 @@ RUN = {
 }
 # A chart's y-axis title (ui/layout.py) by its English; symbols ("%", "|λ| max") stay.
 AXES = {"count", "loss", "penalty", "value", "step"}
-# The word of a state inside "run.previous" (the job's state names are English values).
-STATE_WORDS_ZH = {"stopped": "停止", "error": "出错"}
+# Words inside a template's values (a job's state, adaptive.WHAT, a bound), by value name.
+WORDS_ZH = {"state": {"stopped": "停止", "error": "出错"},
+            "what": {"fraction of exact zeros": "精确零的比例", "weight norm": "权重范数",
+                     "sharpness": "锐度"},
+            "bound": {"upper": "上", "lower": "下"}}
 _PATTERN_KEYS = [k for k in RUN if k.startswith(("run.", "cfg."))]
 # What a value of each name looks like, where "any text" would take too much.
 _VALUE = {"range": r"\[[^\]]*\]", "step": r"[\d,]+", "n": r"[\d,]+", "seed": r"-?[\d,]+",
           "incident": r"[0-9a-f]+", "state": r"\w+", "total": r"\d+",
-          "cores": r"\d+"}
+          "cores": r"\d+", "net": r"[GD]", "bound": r"upper|lower"}
 
 
 def _regex(template: str) -> re.Pattern:
@@ -152,8 +158,10 @@ def _zh(text: str, holes: list[str]) -> str:
     def put(key: str):
         def sub(m: re.Match) -> str:
             values = dict(m.groupdict())
+            for name, words in WORDS_ZH.items():
+                if name in values:
+                    values[name] = words.get(values[name], values[name])
             if key == "run.previous":
-                values["state"] = STATE_WORDS_ZH.get(values["state"], values["state"])
                 values["message"] = _zh(values["message"], holes)
             holes.append(RUN[key]["zh"].format(**values))
             return f"\x00{len(holes) - 1}\x00"
