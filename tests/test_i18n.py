@@ -324,3 +324,32 @@ def test_an_unreachable_lambda_goal_in_chinese(reg, measured):
     zh = run_message(en, "zh")
     _same_values(en, zh)
     assert not re.search(r"[a-z]{5}", zh.replace("lambda", "")), zh
+
+
+def test_a_real_jobs_messages_are_all_in_the_chinese_catalog():
+    """The messages a job really publishes (not copies of them): a change of their English
+    that the templates miss fails here, instead of leaving the Chinese page in English."""
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.jobs import TrainingJob
+
+    job = TrainingJob(RunConfig(g_hidden=16, d_hidden=16, batch_size=32, steps=6, eval_every=5,
+                                sharpness_every=0))
+    seen = [job.snapshot().message]
+    try:
+        job.step(3)
+        assert job.wait(timeout=60) == "paused"
+        seen.append(job.snapshot().message)
+        job.reset(job.cfg)
+        seen.append(job.snapshot().message)
+        job.start()
+        assert job.wait(timeout=60) == "done"
+        seen.append(job.snapshot().message)
+        job.start()                      # Done: a second Train says how to continue
+        seen.append(job.snapshot().message)
+    finally:
+        job.stop()
+    seen.append(job.snapshot().message)
+    assert len(set(seen)) == len(seen), seen
+    for en in seen:
+        _same_values(en, run_message(en, "zh"))
+        assert not re.search(r"[A-Za-z]{3}", run_message(en, "zh")), (en, run_message(en, "zh"))
