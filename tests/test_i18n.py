@@ -353,3 +353,22 @@ def test_a_real_jobs_messages_are_all_in_the_chinese_catalog():
     for en in seen:
         _same_values(en, run_message(en, "zh"))
         assert not re.search(r"[A-Za-z]{3}", run_message(en, "zh")), (en, run_message(en, "zh"))
+
+
+@pytest.mark.parametrize("bad", [
+    {"arch": "conv"}, {"g_norm": "batch"},
+    {"reg": "spectral", "lam_goal": 0.5}, {"reg": "l1", "reg_target": "both", "lam_goal": 0.5},
+    {"reg": "l1", "lam": 0.0, "lam_goal": 0.5}, {"reg": "l1", "lam": 0.1, "lam_goal": 1.5},
+    {"reg": "hsn1r", "lam": 0.1, "lam_goal": 2.0, "sharpness_every": 0},
+])
+def test_the_rules_that_span_fields_in_chinese(bad):
+    from gan_lab.config import ConfigError
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.ui.messages import field_error
+
+    with pytest.raises(ConfigError) as e:
+        RunConfig(**bad).validate()
+    en = field_error(e.value)[1]
+    zh = run_message(en, "zh")
+    _same_values(en, zh)
+    assert not re.search(r"\b(must|use|set|needs|got|works|goal)\b", zh), zh
