@@ -372,3 +372,17 @@ def test_the_rules_that_span_fields_in_chinese(bad):
     zh = run_message(en, "zh")
     _same_values(en, zh)
     assert not re.search(r"\b(must|use|set|needs|got|works|goal)\b", zh), zh
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_links_bad_settings_in_chinese(n):
+    from gan_lab.ui.messages import errors_html
+
+    errors = share.parse_query({"steps": "0", "lr_d": "9"} if n == 2 else {"steps": "0"})[1]
+    assert len(errors) == n
+    head = (f"⚠️ The settings in this link were not applied ({n} problem"
+            f"{'s' if n > 1 else ''}); the page shows the defaults.")   # as ui/app.py builds it
+    en, zh = errors_html(head, errors), errors_html(head, errors, "zh")
+    assert en == errors_html(head, errors, "en") and "were not applied" in en
+    _same_values(en, zh)
+    assert "步数" in zh and "必须" in zh and "not applied" not in zh and "must" not in zh

@@ -61,6 +61,14 @@ RUN = {
     "run.server_full": {"en": "Server busy: it holds {n} runs already, the most it allows. Try again shortly; your settings are kept.",
                         "zh": "服务器繁忙：它已有 {n} 个运行，达到上限。请稍后再试；你的设置已保留。"},
     "run.sweep_waiting": {"en": "Sweep waiting: {why}", "zh": "扫描在等待：{why}"},
+    # gan_lab/ui/app.py: a link's settings
+    "run.link_bad_1": {"en": "⚠️ The settings in this link were not applied ({n} problem); the page shows the defaults.",
+                       "zh": "⚠️ 这个链接中的设置没有被应用（{n} 个问题）；页面显示的是默认设置。"},
+    "run.link_bad_n": {"en": "⚠️ The settings in this link were not applied ({n} problems); the page shows the defaults.",
+                       "zh": "⚠️ 这个链接中的设置没有被应用（{n} 个问题）；页面显示的是默认设置。"},
+    "run.link_bad_a": {"en": "⚠️ Run A of this comparison link was not set up:", "zh": "⚠️ 这个对比链接中的运行 A 没有设置好："},
+    "run.link_compare": {"en": "A comparison from a link: A and B are set up (Compare tab). Press **Train B beside A**.",
+                         "zh": "来自链接的对比：A 和 B 已设置好（“对比”标签页）。按 **在 A 旁训练 B**。"},
     # gan_lab/ui/messages.py
     "run.checkpoint": {"en": "⚠️ Checkpoint refused: {error}. Nothing was changed.",
                        "zh": "⚠️ 检查点被拒绝：{error}。没有做任何更改。"},

@@ -53,12 +53,13 @@ def field_error(e: ConfigError) -> tuple[str, str]:
     return e.field, text[len(prefix):] if text.startswith(prefix) else text
 
 
-def errors_html(head: str, errors: list[ConfigError]) -> str:
+def errors_html(head: str, errors: list[ConfigError], lang: str = "en") -> str:
     """An error box listing every bad field with its label, name and what is allowed."""
     items = []
+    head = run_message(head, lang)
     for e in errors:
         field, text = field_error(e)
-        label = label_of(field)
+        label, text = field_label(field, label_of(field), lang), run_message(text, lang)
         name = (f"<b>{html.escape(label)}</b> (<code>{html.escape(field)}</code>)"
                 if label != field else f"<b>{html.escape(field)}</b>")
         items.append(f"<li>{name}: {html.escape(text)}</li>")
