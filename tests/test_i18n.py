@@ -177,3 +177,212 @@ def test_the_status_line_in_chinese_keeps_its_numbers():
     assert zh.startswith("**已暂停** · 第 **20** / 30 步") and "更多数字" in zh
     modes = int(snap.latest["modes"])
     assert f"**{modes} of 8** clusters covered" in en and f"8 个簇中的 {modes} 个" in zh
+
+
+# --- the run's messages, range messages, "More numbers", durations, axis titles ------------
+NUM = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def _same_values(en: str, zh: str) -> None:
+    assert CJK.search(zh), zh
+    assert not CJK.search(en), en
+    assert sorted(NUM.findall(en)) == sorted(NUM.findall(zh)), (en, zh)
+
+
+def _config_errors() -> list[str]:
+    """The texts real bad input produces (config.py's validate, config_coerce's boxes)."""
+    from gan_lab.config import ConfigError, spec
+    from gan_lab.config_coerce import coerce_value
+
+    texts = []
+    for bad in ({"steps": 0}, {"lr_d": 5.0}, {"lam": -1.0}, {"reg_bias": 3}, {"dataset": "xx"},
+                {"batch_size": 2.5}):
+        with pytest.raises(ConfigError) as e:
+            RunConfig(**bad).validate()
+        texts.append(e.value)
+    for name, value in (("steps", None), ("steps", "abc"), ("lr_g", ""), ("batch_size", 2.5)):
+        with pytest.raises(ConfigError) as e:
+            coerce_value(spec(name), value)
+        texts.append(e.value)
+    from gan_lab.ui.messages import field_error
+    return [field_error(e)[1] for e in texts]
+
+
+def test_run_messages_and_range_messages_in_chinese_keep_their_numbers_and_values():
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.jobs.base import DIVERGED_ADVICE
+
+    run = [
+        "Ready. Press Train.", "Training…", "Pausing…", "Stopped.", "Stepping 5…",
+        "Finished 2,000 steps. Raise Steps to continue.", "Paused at step 1,234.",
+        "Reset: fresh weights from seed 7. Press Train.", "Done: 3000 steps.",
+        "Stepped to 41.", "Diverged at step 57: loss_d, loss_g became nan." + DIVERGED_ADVICE,
+        "One step: D updated 2x, then G once.",
+        "Reset: fresh weights from seed 12, step 0. Press Train.",
+        "The previous run had error (Paused at step 5.); started a fresh one.",
+        "⚠️ Something went wrong on the server (incident 0a1b2c3d). Your settings are kept; "
+        "press Reset to start over.",
+        "Paused: a training chunk failed (RuntimeError: out of memory). Your run is kept; "
+        "press Train to retry.",
+    ]
+    for en in run + _config_errors():
+        zh = run_message(en, "zh")
+        assert run_message(en, "en") == en and run_message(en) == en
+        _same_values(en, zh)
+        assert not re.search(r"\b(Press|Paused|steps?|must|got|Reset|Done)\b", zh), zh
+    # values quoted from the input and names stay as they are
+    assert "'xx'" in run_message(_config_errors()[4], "zh")
+    assert "loss_d, loss_g" in run_message(run[10], "zh") and "nan" in run_message(run[10], "zh")
+    assert "RuntimeError: out of memory" in run_message(run[-1], "zh")
+
+
+def test_the_status_lines_message_and_more_numbers_are_in_chinese():
+    from gan_lab.run import Run
+    from gan_lab.snapshot import snapshot_of
+    from gan_lab.ui.status import STATUS_METRICS, status_text
+
+    run = Run(RunConfig(dataset="ring8", steps=30, g_hidden=16, d_hidden=16, batch_size=32,
+                        eval_every=10), start_eval=None)
+    run.advance(max_steps=20)
+    snap = snapshot_of(run, state="paused", message="Paused at step 20.")
+    en, zh = status_text(snap, "server: idle"), status_text(snap, "server: idle", lang="zh")
+    assert "\nPaused at step 20. · " in en and "\n已在第 20 步暂停。 · " in zh
+    more_en, more_zh = en.split("<summary>")[1], zh.split("<summary>")[1]
+    assert f"device {snap.device}" in more_en and f"设备 {snap.device}" in more_zh
+    assert "modes " in more_en and "模式 " in more_zh and "modes" not in more_zh
+    assert sorted(NUM.findall(more_en)) == sorted(NUM.findall(more_zh))
+    for key, label, _fmt in STATUS_METRICS:
+        assert i18n.t(f"st.m.{key}") == label and CJK.search(i18n.t(f"st.m.{key}", "zh"))
+
+
+@pytest.mark.parametrize("seconds", [0.2, 12.4, 59.6, 61, 150, 3599, 3600, 5400, 86_000])
+def test_durations_in_both_languages(seconds):
+    from gan_lab.estimate import fmt_duration
+    from gan_lab.i18n.runtext import duration
+
+    assert duration(seconds) == fmt_duration(seconds)   # the English is the estimate's
+    _same_values(fmt_duration(seconds), duration(seconds, "zh"))
+
+
+def test_the_line_charts_axis_titles_follow_the_language():
+    from gan_lab.i18n.runtext import AXES
+    from gan_lab.ui import lang
+    from gan_lab.ui.controls import Controls
+    from gan_lab.ui.layout import build_page
+    from gan_lab.ui.sessions import Limits
+
+    ctl = Controls()
+    with gr.Blocks():
+        p = build_page(ctl, Limits())
+    assert p.loss_plot.y_title == "loss" and p.quality_plot.y_title == "count"
+    zh, en = lang.relabel(p, ctl, "zh"), lang.relabel(p, ctl, "en")
+    for attr, y in lang.AXIS_TITLES:
+        comp = getattr(p, attr)
+        assert comp.y_title == y and en[comp]["y_title"] == y, attr   # English as built
+        assert en[comp]["x_title"] == comp.x_title == "step"
+        assert zh[comp]["x_title"] == "步数"
+        if y in AXES:   # words; symbols and names ("%", "|λ| max", "logit") stay
+            assert CJK.search(zh[comp]["y_title"]), attr
+        else:
+            assert zh[comp]["y_title"] == y, attr
+    assert zh[p.loss_plot]["y_title"] == "损失" and zh[p.quality_plot]["y_title"] == "数量"
+
+
+@pytest.mark.parametrize("running,cores,me", [(0, 2, False), (1, 2, True), (2, 2, True),
+                                              (3, 3, False), (3, 1, True), (5, 2, True),
+                                              (2, 1, False), (7, 3, False)])
+def test_the_servers_load_and_a_full_server_in_chinese(running, cores, me):
+    from types import SimpleNamespace
+
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.jobs.workers import OwnerBusy, PoolBusy
+    from gan_lab.ui.sessions import Limits, Registry
+
+    reg = SimpleNamespace(stats=lambda: {"running": running}, pool=object(),
+                          limits=SimpleNamespace(max_running=cores))
+    en = Registry.describe(reg, me)
+    _same_values(en, run_message(en, "zh"))
+    assert "run" not in run_message(en, "zh")
+    limits = SimpleNamespace(limits=Limits())
+    for e in (OwnerBusy(), PoolBusy()):
+        busy = f"⏳ Sweep waiting: {Registry.busy_text(limits, e)}"
+        _same_values(busy, run_message(busy, "zh"))
+        assert not re.search(r"[a-z]{4}", run_message(busy, "zh")), run_message(busy, "zh")
+
+
+@pytest.mark.parametrize("reg,measured", [("l1", 0.01), ("l2", 123.4), ("hsn1r", 0.5)])
+def test_an_unreachable_lambda_goal_in_chinese(reg, measured):
+    from gan_lab.adaptive import Controller
+    from gan_lab.i18n.runtext import run_message
+
+    c = Controller(lam=1.0, start=1.0, goal=0.9 if reg == "l1" else 1e-3, gain=1.0)
+    report = None
+    for _ in range(10):   # lambda at its upper bound, the goal missed: reported
+        report = report or c.update(reg, measured, 1.0, "d")
+    assert report and report.startswith("Lambda goal not reachable")
+    en = f"Done: 1,000 steps. {report}"
+    zh = run_message(en, "zh")
+    _same_values(en, zh)
+    assert not re.search(r"[a-z]{5}", zh.replace("lambda", "")), zh
+
+
+def test_a_real_jobs_messages_are_all_in_the_chinese_catalog():
+    """The messages a job really publishes (not copies of them): a change of their English
+    that the templates miss fails here, instead of leaving the Chinese page in English."""
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.jobs import TrainingJob
+
+    job = TrainingJob(RunConfig(g_hidden=16, d_hidden=16, batch_size=32, steps=6, eval_every=5,
+                                sharpness_every=0))
+    seen = [job.snapshot().message]
+    try:
+        job.step(3)
+        assert job.wait(timeout=60) == "paused"
+        seen.append(job.snapshot().message)
+        job.reset(job.cfg)
+        seen.append(job.snapshot().message)
+        job.start()
+        assert job.wait(timeout=60) == "done"
+        seen.append(job.snapshot().message)
+        job.start()                      # Done: a second Train says how to continue
+        seen.append(job.snapshot().message)
+    finally:
+        job.stop()
+    seen.append(job.snapshot().message)
+    assert len(set(seen)) == len(seen), seen
+    for en in seen:
+        _same_values(en, run_message(en, "zh"))
+        assert not re.search(r"[A-Za-z]{3}", run_message(en, "zh")), (en, run_message(en, "zh"))
+
+
+@pytest.mark.parametrize("bad", [
+    {"arch": "conv"}, {"g_norm": "batch"},
+    {"reg": "spectral", "lam_goal": 0.5}, {"reg": "l1", "reg_target": "both", "lam_goal": 0.5},
+    {"reg": "l1", "lam": 0.0, "lam_goal": 0.5}, {"reg": "l1", "lam": 0.1, "lam_goal": 1.5},
+    {"reg": "hsn1r", "lam": 0.1, "lam_goal": 2.0, "sharpness_every": 0},
+])
+def test_the_rules_that_span_fields_in_chinese(bad):
+    from gan_lab.config import ConfigError
+    from gan_lab.i18n.runtext import run_message
+    from gan_lab.ui.messages import field_error
+
+    with pytest.raises(ConfigError) as e:
+        RunConfig(**bad).validate()
+    en = field_error(e.value)[1]
+    zh = run_message(en, "zh")
+    _same_values(en, zh)
+    assert not re.search(r"\b(must|use|set|needs|got|works|goal)\b", zh), zh
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_links_bad_settings_in_chinese(n):
+    from gan_lab.ui.messages import errors_html
+
+    errors = share.parse_query({"steps": "0", "lr_d": "9"} if n == 2 else {"steps": "0"})[1]
+    assert len(errors) == n
+    head = (f"⚠️ The settings in this link were not applied ({n} problem"
+            f"{'s' if n > 1 else ''}); the page shows the defaults.")   # as ui/app.py builds it
+    en, zh = errors_html(head, errors), errors_html(head, errors, "zh")
+    assert en == errors_html(head, errors, "en") and "were not applied" in en
+    _same_values(en, zh)
+    assert "步数" in zh and "必须" in zh and "not applied" not in zh and "must" not in zh

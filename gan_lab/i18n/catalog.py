@@ -7,6 +7,7 @@ in config.py (their one declaration) and in Chinese in FIELD_LABELS_ZH below."""
 
 from __future__ import annotations
 
+from .runtext import RUN as _RUN
 from .views import VIEWS as _VIEWS
 
 CATALOG: dict[str, dict[str, str]] = {
@@ -378,3 +379,5 @@ FIELD_HELP_ZH: dict[str, str] = {
 
 # The explanations and the page's Markdown blocks (views.py).
 CATALOG.update(_VIEWS)
+# The run's messages, range messages, "More numbers" labels, durations (runtext.py).
+CATALOG.update(_RUN)

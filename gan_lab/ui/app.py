@@ -134,7 +134,7 @@ class GanLabApp:
             n = len(errors)
             out = {self.page.msg: errors_html(
                 f"⚠️ The settings in this link were not applied ({n} problem"
-                f"{'s' if n > 1 else ''}); the page shows the defaults.", errors)}
+                f"{'s' if n > 1 else ''}); the page shows the defaults.", errors, lang_of(s))}
             self.msgs.clear_bad(s, out)
             return {**out, **self._render(s, view)}
         out: dict = {}
@@ -155,7 +155,7 @@ class GanLabApp:
             bad = self.compare.from_link(s, query, s.job.cfg)
             if bad:
                 out[self.page.msg] = errors_html("⚠️ Run A of this comparison link was not "
-                                                 "set up:", bad)
+                                                 "set up:", bad, lang_of(s))
             else:
                 s.tab = "compare"
                 out[self.page.tabs] = gr.Tabs(selected="compare")

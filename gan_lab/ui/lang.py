@@ -10,6 +10,7 @@ import gradio as gr
 
 from .. import i18n
 from ..i18n import t
+from ..i18n.runtext import axis_title
 from ..lessons import LESSONS
 from ..plots import curves
 from .controls import GROUP_TITLES, info_text, md_escape, range_text
@@ -56,6 +57,12 @@ METRIC_CHARTS = (("quality_plot", "coverage"), ("fidelity_plot", "fidelity"),
                  ("sharp_plot", "sharpness"),
                  ("spec_plot", "spectrum"), ("gap_plot", "generalization"),
                  ("lam_plot", "lambda"))
+
+# (chart, English y-axis title) of the charts whose axis title is a word (ui/layout.py).
+AXIS_TITLES = (("loss_plot", "loss"), ("pen_plot", "penalty"), ("quality_plot", "count"),
+               ("fidelity_plot", "value"), ("divergence_plot", "value"),
+               ("sparsity_plot", "%"), ("sharp_plot", "|λ| max"), ("spec_plot", "σ product"),
+               ("gap_plot", "logit"), ("lam_plot", "lambda"))
 
 
 def metric_title(kind: str, is_image: bool, lang: str) -> str:
@@ -118,6 +125,10 @@ def relabel(p, ctl, lang: str, is_image: bool = False, reg: str = "none") -> dic
     for attr, kind in METRIC_CHARTS:   # D's generalization gap is an MNIST chart
         img = is_image or kind == "generalization"
         out[getattr(p, attr)] = gr.update(label=metric_title(kind, img, lang))
+    for attr, y in AXIS_TITLES:        # the y-axis titles layout.py gives the charts
+        if hasattr(p, attr):
+            out[getattr(p, attr)].update(x_title=axis_title("step", lang),
+                                         y_title=axis_title(y, lang))
     out[p.lesson_pick] = gr.update(choices=[(t("lesson.pick", lang), 0)] + [
         (f"{i}. {i18n.lesson_texts(i - 1, lang)[0]}", i) for i in range(1, len(LESSONS) + 1)])
     for name, comp in ctl.fields.items():
@@ -152,6 +163,7 @@ class Language:
     def _set(self, s, lang: str) -> dict:
         s.lang = lang
         s.shown.pop("kind", None)   # the stream sends the data-dependent chart titles again
+        s.shown.pop("loss_label", None)   # and the loss chart's (a runaway's axis title)
         app = self.app
         is_image = s.job is not None and s.job.snapshot().is_image
         reg = s.job.cfg.reg if s.job is not None else app.ctl.specs["reg"]["default"]

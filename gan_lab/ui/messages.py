@@ -17,6 +17,8 @@ import gradio as gr
 
 from ..checkpoint import CheckpointError
 from ..config import ConfigError, spec
+from ..i18n import field_label
+from ..i18n.runtext import run_message
 from .controls import label_of
 
 log = logging.getLogger("gan_lab.ui")
@@ -51,16 +53,22 @@ def field_error(e: ConfigError) -> tuple[str, str]:
     return e.field, text[len(prefix):] if text.startswith(prefix) else text
 
 
-def errors_html(head: str, errors: list[ConfigError]) -> str:
+def errors_html(head: str, errors: list[ConfigError], lang: str = "en") -> str:
     """An error box listing every bad field with its label, name and what is allowed."""
     items = []
+    head = run_message(head, lang)
     for e in errors:
         field, text = field_error(e)
-        label = label_of(field)
+        label, text = field_label(field, label_of(field), lang), run_message(text, lang)
         name = (f"<b>{html.escape(label)}</b> (<code>{html.escape(field)}</code>)"
                 if label != field else f"<b>{html.escape(field)}</b>")
         items.append(f"<li>{name}: {html.escape(text)}</li>")
     return f'<div class="gl-err">{html.escape(head)}<ul>{"".join(items)}</ul></div>'
+
+
+def _lang(s) -> str:
+    """A session's page language (ui/lang.py sets it on load); English without a session."""
+    return getattr(s, "lang", "en")
 
 
 def shown_value(name: str, v) -> str:
@@ -88,7 +96,7 @@ class Messages:
 
     def ok(self, s, note: str = "", kind: str = "note") -> dict:
         """A message for control handlers: also clears a field's error outline."""
-        out = {self.page.msg: html_box(kind, note)}
+        out = {self.page.msg: html_box(kind, run_message(note, _lang(s)))}
         self.clear_bad(s, out)
         return out
 
@@ -99,7 +107,8 @@ class Messages:
 
     def config_error(self, s, e: ConfigError, outline: bool = True) -> dict:
         field, text = field_error(e)
-        label = label_of(field)
+        lang = _lang(s)
+        label, text = field_label(field, label_of(field), lang), run_message(text, lang)
         name = f"**{label}** (`{field}`)" if label != field else f"**{field}**"
         out = {self.page.msg: html_box("err", f"⚠️ {name}: {text}")}
         # Only handlers with the controls among their outputs can outline one.
@@ -121,7 +130,8 @@ class Messages:
         runs under its session's lock, so a poll never renders while Reset swaps the job."""
         status = self.page.status
 
-        def report(kind: str, text: str) -> dict:
+        def report(kind: str, text: str, s=None) -> dict:
+            text = run_message(text, _lang(s))
             if has_msg:
                 return {self.page.msg: html_box(kind, text)}
             return {status: html.escape(text, quote=False)}
@@ -140,11 +150,11 @@ class Messages:
             except ConfigError as e:
                 if has_msg:
                     return self.config_error(s, e, outline)
-                return report("err", f"⚠️ {e}")
+                return report("err", f"⚠️ {e}", s)
             except ServerBusy as e:
-                return report("busy", f"⏳ {e}")
+                return report("busy", f"⏳ {e}", s)
             except CheckpointError as e:
-                return report("err", f"⚠️ Checkpoint refused: {e}. Nothing was changed.")
+                return report("err", f"⚠️ Checkpoint refused: {e}. Nothing was changed.", s)
             except Exception:
                 # The exception's text may hold paths, tokens or client input: it goes to the
                 # server's log under an incident id, and the page gets only the id.
@@ -152,6 +162,6 @@ class Messages:
                 log.exception("handler %s failed (incident %s)", fn.__name__, incident)
                 return report("err", f"⚠️ Something went wrong on the server (incident "
                                      f"{incident}). Your settings are kept; press Reset to "
-                                     "start over.")
+                                     "start over.", s)
 
         return inner

@@ -7,8 +7,8 @@ from __future__ import annotations
 import html
 import math
 
-from ..estimate import fmt_duration
 from ..i18n import t
+from ..i18n.runtext import duration, run_message
 
 # English; the page's language: the catalog's "st.<state>" (status_text).
 STATE_BADGES = {
@@ -45,25 +45,25 @@ def fmt_rate(r: float) -> str:
 
 def status_text(snap, server: str, warning: str = "", lang: str = "en") -> str:
     """The status line for `snap`; `server` says how the server is shared, `warning` (a
-    runaway loss, say) leads the second line. Its plain words in `lang` (the run's message
-    and the numbers behind "More numbers" are English)."""
+    runaway loss, say) leads the second line. In `lang`: its plain words, the run's message
+    (i18n.runtext) and the labels behind "More numbers"."""
     badge = t(f"st.{snap.state}", lang) if snap.state in STATE_BADGES else snap.state
     parts = [f"**{badge}**", t("st.step", lang, step=f"{snap.step:,}",
                                total=f"{snap.steps_total:,}")]
     if snap.state == "running" and snap.steps_per_s > 0:  # 0 until the first 0.5 s
         parts.append(t("st.rate", lang, rate=fmt_rate(snap.steps_per_s)))
     if snap.state == "running" and snap.eta_s is not None:   # at its current share
-        parts.append(t("st.eta", lang, eta=fmt_duration(snap.eta_s)))
+        parts.append(t("st.eta", lang, eta=duration(snap.eta_s, lang)))
     lat = snap.latest
     parts += [text for key, fmt in PLAIN_METRICS
               if (v := lat.get(key)) is not None and math.isfinite(v)
               and (text := fmt(v, snap, lang))]
-    details = [f"device {snap.device}"]
-    for key, label, fmt in STATUS_METRICS:
+    details = [f"{t('st.m.device', lang)} {snap.device}"]
+    for key, _label, fmt in STATUS_METRICS:   # _label: the catalog's English "st.m.<key>"
         v = lat.get(key)
         if v is not None and math.isfinite(v):
-            details.append(f"{label} {fmt(v, snap)}")
-    line2 = snap.message
+            details.append(f"{t(f'st.m.{key}', lang)} {fmt(v, snap)}")
+    line2 = run_message(snap.message, lang)
     if snap.state in ("diverged", "error"):
         line2 = f"⚠️ {line2}"
     line2 = html.escape(line2, quote=False)   # messages can quote errors and file names
@@ -71,4 +71,4 @@ def status_text(snap, server: str, warning: str = "", lang: str = "en") -> str:
         line2 = f"⚠️ **{html.escape(warning, quote=False)}** {line2}"
     more = (f"<details class='gl-more'><summary>{t('st.more', lang)}</summary>"
             f"{' · '.join(details)}</details>")
-    return f"{' · '.join(parts)}  \n{line2} · {server}\n{more}"
+    return f"{' · '.join(parts)}  \n{line2} · {run_message(server, lang)}\n{more}"

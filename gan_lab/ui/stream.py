@@ -24,6 +24,7 @@ from gradio.components.plot import PlotData
 from .. import plots
 from ..exports import FrameRecorder
 from ..i18n import t
+from ..i18n.runtext import axis_title
 from ..snapshot import JobState
 from . import runaway, status, watching
 from .lang import metric_title
@@ -217,7 +218,7 @@ class Stream:
         if sh.get("loss_label") != label:
             sh["loss_label"] = label
             value = gr.update(value=value, label=label,
-                              y_title=runaway.Y_TITLE if warning else "loss")
+                              y_title=runaway.Y_TITLE if warning else axis_title("loss", lang))
         out[p.loss_plot] = value
         pen = df[is_pen]
         if len(pen):
