@@ -169,7 +169,7 @@ def test_layer_names(ring, mnist):
     assert names[0] == "all"
     assert "D net.0.weight" in names and "G net.6.weight" in names
     assert not any(n.endswith(".bias") for n in names)
-    assert len(names) == 1 + (RunConfig().g_depth + 1) + (RunConfig().d_depth + 1)  # hidden + output
+    assert len(names) == 1 + RunConfig().g_depth + 1 + RunConfig().d_depth + 1  # hidden + output
     conv = _run_snapshot(RunConfig(dataset="mnist", arch="conv", g_hidden=8, d_hidden=8,
                                        latent_dim=8, batch_size=16), 1)
     names = plots.layer_names(conv)
