@@ -13,7 +13,7 @@ Every entry is checked by tests/test_evaluate.py with RunConfig.from_dict.
 
 from __future__ import annotations
 
-from .config import ConfigError, RunConfig, brief
+from .config import ISSUE12_2D, ConfigError, RunConfig, brief
 
 # The regularizer settings of the quality tables (python -m gan_lab eval), one per regularizer:
 # lambda and target chosen on tuning seeds the tables do not use (docs/RESULTS.md, "Choosing
@@ -47,12 +47,10 @@ STABILIZERS: dict[str, dict] = {
 # Every row of the quality tables, by the name `eval --regs` takes.
 TABLE_ROWS: dict[str, dict] = {**REG_SETTINGS, **STABILIZERS}
 
-# The issue-12 2-D nets and optimizer (ReLU 3 x 128, lr 2e-3 / 1.5e-3, beta2 0.99, 4,000 steps),
-# which the L1 demonstration keeps: under the cheaper issue-19 defaults (lr 5e-3 for D) the
-# proximal threshold lr x lambda either zeroes too little of D (lambda 0.1-0.15: 10-23% at the
-# end) or all of it (0.2-0.3, G collapses); tuning seeds 100-101, docs/RESULTS.md.
-ISSUE12_2D: dict = {"g_hidden": 128, "d_hidden": 128, "d_depth": 3, "activation": "relu",
-                    "lr_g": 2e-3, "lr_d": 1.5e-3, "beta2": 0.99, "steps": 4000}
+# The L1 demonstration keeps config.ISSUE12_2D: under the cheaper issue-19 defaults (lr 5e-3
+# for D) the proximal threshold lr x lambda either zeroes too little of D (lambda 0.1-0.15:
+# 10-23% at the end) or all of it (0.2-0.3, G collapses); tuning seeds 100-101,
+# docs/RESULTS.md.
 # The L1 demonstration (preset, lesson, "With vs without"): lambda 0.15, not the table's 0.1:
 # on the issue-12 nets 0.1 zeroes ~43% of D, 0.15 ~87% (tuning seeds 100-102; 0.2 stops
 # training). docs/RESULTS.md, "L1 makes D sparse".
@@ -61,7 +59,7 @@ L1_DEMO: dict = {**REG_SETTINGS["l1"]["fields"], "lam": 0.15}
 
 def demo_base(reg: str, dataset: str) -> dict:
     """The non-regularizer fields both arms of a demonstration of `reg` on `dataset` share: the
-    issue-12 nets for L1 on the 2-D shapes that use the ring's defaults (see ISSUE12_2D)."""
+    issue-12 nets (config.ISSUE12_2D) for L1 on the 2-D shapes that use the ring's defaults."""
     from .config import DATASET_DEFAULTS
     from .data import KINDS
 
