@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 
+from .errtext import ERR, NESTED
+from .errtext import WORDS_ZH as _ERR_WORDS
+
 RUN = {
     # gan_lab/jobs/base.py
     "run.ready": {"en": "Ready. Press Train.", "zh": "就绪。按“训练”开始。"},
@@ -130,12 +133,13 @@ AXES = {"count", "loss", "penalty", "value", "step"}
 WORDS_ZH = {"state": {"stopped": "停止", "error": "出错"},
             "what": {"fraction of exact zeros": "精确零的比例", "weight norm": "权重范数",
                      "sharpness": "锐度"},
-            "bound": {"upper": "上", "lower": "下"}}
-_PATTERN_KEYS = [k for k in RUN if k.startswith(("run.", "cfg."))]
+            "bound": {"upper": "上", "lower": "下"}, **_ERR_WORDS}
+RUN.update(ERR)
+_PATTERN_KEYS = [k for k in RUN if k.startswith(("run.", "cfg.", "err.", "say."))]
 # What a value of each name looks like, where "any text" would take too much.
 _VALUE = {"range": r"\[[^\]]*\]", "step": r"[\d,]+", "n": r"[\d,]+", "seed": r"-?[\d,]+",
           "incident": r"[0-9a-f]+", "state": r"\w+", "total": r"\d+",
-          "cores": r"\d+", "net": r"[GD]", "bound": r"upper|lower"}
+          "cores": r"\d+", "net": r"[GD]", "bound": r"upper|lower", "extra": r"[^;]*"}
 
 
 def _regex(template: str) -> re.Pattern:
@@ -147,9 +151,10 @@ def _regex(template: str) -> re.Pattern:
         pos = m.end()
     tail = template[pos:]
     out.append(re.escape(tail))
-    # A template that ends in a value takes the value up to the message's end or its next
-    # sentence; one that ends in literal text needs nothing more.
-    open_end = not tail and template.endswith("}") and not template.endswith(("{range}", "{step}"))
+    # A template that ends in a value of any text takes it up to the message's end or its
+    # next sentence; one that ends in literal text or a value of a known shape needs no more.
+    last = re.findall(r"\{(\w+)\}$", template)
+    open_end = bool(last) and last[0] not in _VALUE
     return re.compile("".join(out) + (r"(?=\. |$)" if open_end else ""), re.S)
 
 
@@ -184,8 +189,9 @@ def _zh(text: str, holes: list[str]) -> str:
             for name, words in WORDS_ZH.items():
                 if name in values:
                     values[name] = words.get(values[name], values[name])
-            if key == "run.previous":
-                values["message"] = _zh(values["message"], holes)
+            for name in NESTED:   # a value that is a message itself
+                if name in values:
+                    values[name] = _zh(values[name], holes)
             holes.append(RUN[key]["zh"].format(**values))
             return f"\x00{len(holes) - 1}\x00"
         return sub

@@ -16,15 +16,17 @@ import gradio as gr
 from .. import estimate, lessons, share
 from ..config import ConfigError, RunConfig, plan_change, switch_dataset
 from ..data import drawing
+from ..i18n import t
+from ..i18n.runtext import run_message
 from ..presets import PRESETS, preset_config
 from . import resume
-from .controls import Controls, label_of, slider_to_value, value_to_slider
+from .controls import Controls, slider_to_value, value_to_slider
 from .draw import Draw
 from .layout import build_page, reg_teaching
 from .lesson import LessonPanel
 from .many import Compare, Sweep
 from .messages import Messages, errors_html, html_box, shown_value
-from .notes import edit_note, lang_of, steps_note
+from .notes import changes, edit_note, lang_of, steps_note
 from .render_worker import RenderService
 from .saved import SavedRuns
 from .sessions import Registry
@@ -141,10 +143,9 @@ class GanLabApp:
         if lesson_i is not None:
             out.update(self.lesson.show(s, lesson_i, view))
         elif link is not None:
-            shown = ", ".join(f"{label_of(k)} = {shown_value(k, v)}"
-                              for k, v in link.non_default().items())
-            out.update(self.apply(s, link, f"Settings from the link: {shown}. Press "
-                                           "**Train**.", *view))
+            lang = lang_of(s)
+            shown = changes(link, link, list(link.non_default()), lang)
+            out.update(self.apply(s, link, t("note.link_settings", lang, what=shown), *view))
         else:
             note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
             s.shown.clear()
@@ -288,7 +289,8 @@ class GanLabApp:
             job.update(**change.live)
         note = " ".join(n for n in (note, self.dear_note(cfg, before)) if n)
         if note:
-            out[self.page.msg] = html_box("note", (lead + " " if lead else "") + note)
+            out[self.page.msg] = html_box("note", run_message((lead + " " if lead else "")
+                                                              + note, lang_of(s)))
         out.update(self.stream.render(s, *view, wait=bool(change.rebuild) and untouched))
         return out
 

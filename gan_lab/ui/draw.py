@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config import ConfigError, RunConfig
 from ..data import drawing
+from ..i18n.runtext import run_message
 from .messages import html_box
 
 CANVAS_PX = 400
@@ -67,10 +68,11 @@ class Draw:
         n = int(counts.sum())
         info = (f"**{n:,}** points in the drawing (at most {drawing.MAX_POINTS:,})."
                 if n else "The canvas is empty: paint on it (drag) or click to add points.")
+        lang = getattr(s, "lang", "en")
         out = {self.page.draw_canvas: drawing.canvas(counts, CANVAS_PX),
-               self.page.draw_info: info}
+               self.page.draw_info: run_message(info, lang)}
         if note:
-            out[self.page.msg] = html_box("note", note)
+            out[self.page.msg] = html_box("note", run_message(note, lang))
         return out
 
     def on_show(self, s):

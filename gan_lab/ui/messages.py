@@ -100,10 +100,11 @@ class Messages:
         self.clear_bad(s, out)
         return out
 
-    def note(self, text: str) -> dict:
+    def note(self, text: str, s=None) -> dict:
         """A message for handlers whose outputs are the message area and a file or text box,
-        not the controls (so a field's error outline is left for a control handler to clear)."""
-        return {self.page.msg: html_box("note", text)}
+        not the controls (so a field's error outline is left for a control handler to clear);
+        in the page's language of session `s`."""
+        return {self.page.msg: html_box("note", run_message(text, _lang(s)))}
 
     def config_error(self, s, e: ConfigError, outline: bool = True) -> dict:
         field, text = field_error(e)

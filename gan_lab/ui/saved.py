@@ -90,17 +90,17 @@ class SavedRuns:
     def on_save(self, s):
         job = s.job
         if job is None:
-            return self.msgs.note("Nothing to save yet: press **Train** first.")
+            return self.msgs.note("Nothing to save yet: press **Train** first.", s)
         snap = job.snapshot()
         if snap.step == 0:
-            return self.msgs.note("The run has not trained yet: press **Train** first.")
+            return self.msgs.note("The run has not trained yet: press **Train** first.", s)
         root = self._root()
         mine = root / s.key
         # The checkpoint's size from the parameter count first (a lower bound of the save):
         # a save that cannot fit builds nothing (a checkpoint can be tens of MB).
         why = self._full(root, mine, cost.checkpoint_bytes(snap.cfg), len(s.saved))
         if why:
-            return self.msgs.note(why)
+            return self.msgs.note(why, s)
         png = self.stream.renderers.draw("png", s.key, snap)
         run_id, name = runs.new_run_id(), runs.run_name(snap.cfg)
         files = runs.snapshot_files(snap, job.checkpoint_bytes(), name,
@@ -109,7 +109,7 @@ class SavedRuns:
         with _SAVE_LOCK:   # exact sizes, checked and written together
             why = self._full(root, mine, size, len(s.saved))
             if why:
-                return self.msgs.note(why)
+                return self.msgs.note(why, s)
             path = runs.write_run_files(mine / f"{run_id}-{runs.slug(name)}", files)
         label = f"{run_id} · {name} · step {snap.step:,}"
         s.saved.append(Saved(run_id, label, path))
@@ -117,21 +117,21 @@ class SavedRuns:
                 # The label is made here from a validated config: no client text to quote.
                 **self.msgs.note(f"Saved as **{label}** ({len(s.saved)} of "
                                  f"{self.limits.saved_per_session}). Choose up to "
-                                 f"{MAX_OVERLAY} and press **Overlay the chosen runs**.")}
+                                 f"{MAX_OVERLAY} and press **Overlay the chosen runs**.", s)}
 
     def on_overlay(self, s, chosen, heat, arrows, mani, layer):
         if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
-            return self.msgs.note("Saved runs: choose runs from the list.")
+            return self.msgs.note("Saved runs: choose runs from the list.", s)
         mine = {r.id: r for r in s.saved}
         unknown = [c for c in chosen if c not in mine]
         if unknown:
             return self.msgs.note("Saved runs: only this session's saved runs can be overlaid "
-                                  f"({len(unknown)} unknown choice(s)).")
+                                  f"({len(unknown)} unknown choice(s)).", s)
         if not chosen:
-            return self.msgs.note("Saved runs: tick one to four runs first.")
+            return self.msgs.note("Saved runs: tick one to four runs first.", s)
         if len(chosen) > MAX_OVERLAY:
             return self.msgs.note(f"Saved runs: choose at most {MAX_OVERLAY} (you chose "
-                                  f"{len(chosen)}).")
+                                  f"{len(chosen)}).", s)
         data, gone = [], []
         for c in dict.fromkeys(chosen):
             try:
@@ -151,11 +151,11 @@ class SavedRuns:
             labels = "; ".join(r.label for r in gone)
             return self.msgs.note(f"Saved run(s) {labels} can no longer be read (removed or "
                                   "changed on the server) and were forgotten; the list shows "
-                                  "it after the next save. Nothing was overlaid.")
+                                  "it after the next save. Nothing was overlaid.", s)
         s.saved_pick = list(dict.fromkeys(chosen))
         s.saved_view = (tuple(s.saved_pick), data)
         out = self.stream.render(s, heat, arrows, mani, layer, wait=True)
-        out.update(self.msgs.note(f"Overlaid {len(data)} saved run(s) (Compare tab, below)."))
+        out.update(self.msgs.note(f"Overlaid {len(data)} saved run(s) (Compare tab, below).", s))
         return out
 
     def frame(self, s, out: dict) -> list[Picture]:

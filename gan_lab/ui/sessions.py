@@ -23,12 +23,13 @@ from typing import Any
 
 from .. import cost
 from ..config import ConfigError, RunConfig, plan_change
+from ..i18n import t
 from ..jobs import Job, OwnerBusy, PoolBusy, WorkerPool, make_job
 from ..placement import check_limits
 from . import resume
 from .limits import Limits, configure_torch  # noqa: F401 - re-exported
 from .messages import ServerBusy
-from .notes import changes
+from .notes import changes, lang_of
 from .storage import session_token
 
 log = logging.getLogger("gan_lab.ui")
@@ -266,14 +267,14 @@ class Registry:
         if change.rebuild:
             untouched = job.state == "idle" and job.snapshot().step == 0
             was_running = job.state == "running"
-            what = changes(job.cfg, cfg, change.rebuild)
+            lang = lang_of(s)
+            what = changes(job.cfg, cfg, change.rebuild, lang)
             job.reset(cfg)
             s.shown.clear()
             if untouched:  # nothing was lost, so nothing to explain
                 return ""
-            return (f"Rebuilt the networks for the new {what} (fresh weights from seed "
-                    f"{cfg.seed}, step 0)." + (" The old run was discarded." if was_running
-                                               else ""))
+            return (t("note.rebuilt_run", lang, what=what, seed=cfg.seed)
+                    + (t("note.discarded", lang) if was_running else ""))
         if change.live:
             job.update(**change.live)
         return ""

@@ -99,7 +99,7 @@ class Transfers:
         return {self.page.share_box: link,
                 **self.msgs.note("Share link below (also copied to your clipboard where the "
                                  "browser allows it). Opening it sets every control to these "
-                                 "settings.")}
+                                 "settings.", s)}
 
     # --- downloads ---------------------------------------------------------------------------
     def on_download(self, kind: str):
@@ -113,14 +113,14 @@ class Transfers:
             if kind == "points":
                 if s.points is None:
                     return self.msgs.note("No points of yours yet: draw your data or upload "
-                                          "a CSV first.")
+                                          "a CSV first.", s)
                 text = "x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in s.points.tolist())
                 return self._file(s, "gan-lab-points.csv", text.encode(),
                                   f"Your {len(s.points):,} points as CSV (x,y per row); "
                                   "**Upload points** loads them again.")
             job = s.job
             if job is None:
-                return self.msgs.note("Nothing to download yet: press **Train** first.")
+                return self.msgs.note("Nothing to download yet: press **Train** first.", s)
             snap = job.snapshot()
             stem = f"gan-lab-{snap.cfg.dataset}-step{snap.step}"
             if kind == "checkpoint":
@@ -139,7 +139,7 @@ class Transfers:
             rec = s.recorder
             if rec is None or len(rec) < 2:
                 return self.msgs.note("The GIF needs at least two recorded pictures: press "
-                                      "**Train** and let it run a little first.")
+                                      "**Train** and let it run a little first.", s)
             data = rec.to_gif()
             return self._file(s, f"{stem}.gif", data,
                               f"GIF of this run: {len(rec)} frames from step {rec.steps[0]:,} "
@@ -149,7 +149,7 @@ class Transfers:
 
     def _file(self, s, name: str, data: bytes, note: str) -> dict:
         path = self.files.write(s.key, name, data)
-        return {self.page.download: str(path), **self.msgs.note(note)}
+        return {self.page.download: str(path), **self.msgs.note(note, s)}
 
     # --- uploads -----------------------------------------------------------------------------
     @staticmethod
