@@ -47,9 +47,11 @@ BUSY_DRAWS = 4
 BUSY_DRAW_WAIT_S = 0.3
 # With N runs taking turns on K worker processes a run's new state arrives about every
 # N/K x 0.2 s (one training slice each, jobs/workers.py): the page polls FAST_TICK_S x N/K apart,
-# at most this many times FAST_TICK_S (2 s: a class of 30 on 2 cores), so polls that would
-# fetch nothing new do not cost the shared server (each poll is a whole gradio request).
-MAX_SLOWDOWN = 8.0
+# at most this many times FAST_TICK_S (4 s), so polls that would fetch nothing new do not cost
+# the shared server (each poll is a whole gradio request, ~30 ms of the server's CPU with its
+# charts). A class of 30 on 2 cores: a run moves every ~3 s, its page polls every 3.75 s (the
+# cap was 2 s until issue 19: a third of the class's polls fetched nothing new).
+MAX_SLOWDOWN = 16.0
 # GIF of the run: at most this many frames of at most this many pixels a side (60 x 256 x 256 x 3
 # bytes = 11.8 MB per session at most; the recorder thins frames as the run grows).
 GIF_MAX_FRAMES = 60
