@@ -67,7 +67,7 @@ LESSONS: tuple[Lesson, ...] = (
         "(look at the modes and high-quality charts)?"),
     Lesson(
         "L2 shrinks every weight",
-        {"dataset": "ring8", "reg": "l2", "lam": 3e-3, "reg_target": "d"},
+        {"dataset": "ring8", "reg": "l2", "lam": 3e-4, "reg_target": "d"},
         "L2 adds (lambda/2) * sum w^2: it pulls every weight toward zero in proportion to its "
         "size, like a spring.",
         "Watch D's weight histogram move left as a whole, and the exact-zero bar. Compare with "
