@@ -15,11 +15,11 @@ from typing import Any
 import gradio as gr
 
 from ..config import RunConfig
+from . import compat
 from .app import GanLabApp
 from .layout import CSS, theme
 from .render_worker import RenderService
 from .sessions import Limits, Registry, configure_torch
-from .skips import fast_skips
 from .storage import AppFiles, BodyLimit, CacheJanitor
 from .transfer import upload_max_bytes
 
@@ -67,11 +67,18 @@ def build_demo(registry: Registry | None = None, *, renderers: RenderService | N
     configure_torch(app.registry.limits)
     if warm:
         warm_up(app.renderers)
+    bad = compat.check()   # gradio's internals this app uses (ui/compat.py)
+    if "plot_data" in bad:
+        raise RuntimeError(f"GAN Lab cannot run on this gradio: {bad['plot_data']}; install "
+                           f"gradio=={compat.TESTED_GRADIO} (requirements.txt)")
+    for what in bad.values():
+        log.warning("left out (the installed gradio differs): %s", what)
     demo = app.build()
-    fast_skips(demo)    # see ui/skips.py: gr.skip() outputs cost a component build each
+    if "fast_skips" not in bad:
+        compat.fast_skips(demo)    # gr.skip() outputs cost a component build each otherwise
     demo.queue(default_concurrency_limit=None)
-    if "GRADIO_ANALYTICS_CACHE_FREQUENCY" not in os.environ:
-        demo._queue.ANAYLTICS_CACHE_FREQUENCY = ANALYTICS_EVERY   # gradio's spelling
+    if "GRADIO_ANALYTICS_CACHE_FREQUENCY" not in os.environ and "analytics_every" not in bad:
+        compat.analytics_every(demo, ANALYTICS_EVERY)
     app.janitor = CacheJanitor(gr.utils.get_upload_folder(),
                                app.registry.limits.cache_mb * 1024 * 1024,
                                also=(app.files.exports,)).start()

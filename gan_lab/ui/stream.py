@@ -19,14 +19,13 @@ from concurrent import futures
 from typing import Any, NamedTuple
 
 import gradio as gr
-from gradio.components.plot import PlotData
 
 from .. import plots
 from ..exports import FrameRecorder
 from ..i18n import t
 from ..i18n.runtext import axis_title
 from ..snapshot import JobState
-from . import runaway, status, watching
+from . import compat, runaway, status, watching
 from .lang import metric_title
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
 from .render_worker import IMAGE_FORMAT, RenderService
@@ -58,9 +57,9 @@ GIF_MAX_FRAMES = 60
 GIF_MAX_SIDE = 256
 
 PENALTY_NAMES = tuple(name for _, name in plots.PENALTY_SERIES)
-def _plot_data(image: bytes) -> PlotData:
+def _plot_data(image: bytes):
     data = base64.b64encode(image).decode("ascii")
-    return PlotData(type="matplotlib", plot=f"data:image/{IMAGE_FORMAT};base64,{data}")
+    return compat.plot_data(f"data:image/{IMAGE_FORMAT};base64,{data}")
 
 
 def _frame_or_none(df):

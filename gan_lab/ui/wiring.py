@@ -14,12 +14,11 @@ control handlers keep their order; components added later go at the end.
 
 from __future__ import annotations
 
-import inspect
-
 import gradio as gr
 
 from ..lessons import HIDE_WITH
 from . import resume
+from .compat import expose
 from .draw import DRAW_JS
 from .lang import Language
 from .lang import components as lang_components
@@ -44,23 +43,6 @@ COPY_JS = "(link) => { if (link && navigator.clipboard) navigator.clipboard.writ
 FOLD_SIDEBAR_JS = "() => { if (window.innerWidth < 768) { const s = " \
                   "document.querySelector('#sidebar'); if (s && s.classList.contains('open')) " \
                   "s.querySelector('.toggle-button')?.click(); } }"
-
-
-def expose(fn, names: list[str], select: bool = False):
-    """Give a (*values, [event data,] request) handler a signature with one named parameter
-    per input, so gradio injects the request (and a select event's data) and gradio_client can
-    pass inputs by field name."""
-    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
-    ann = {"request": gr.Request}
-    if select:
-        params.append(inspect.Parameter("evt", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                        annotation=gr.SelectData))
-        ann["evt"] = gr.SelectData
-    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                    annotation=gr.Request))
-    fn.__signature__ = inspect.Signature(params)
-    fn.__annotations__ = ann
-    return fn
 
 
 def wire(app, demo: gr.Blocks) -> None:

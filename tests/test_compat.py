@@ -1,5 +1,6 @@
-"""ui/skips.py: skipped outputs bypass gradio's per-output component rebuild, and every answer is
-the one gradio itself gives (same list, same values), for the shapes our handlers return."""
+"""ui/compat.py: gradio's internals the app uses are all there in the pinned gradio; skipped
+outputs bypass gradio's per-output component rebuild, and every answer is the one gradio
+itself gives (same list, same values), for the shapes our handlers return."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pandas as pd
 import pytest
 from gradio.components.base import Component
 
-from gan_lab.ui.skips import fast_skips
+from gan_lab.ui import compat
+from gan_lab.ui.compat import fast_skips
 
 
 def _demo():
@@ -70,3 +72,16 @@ def test_skips_build_no_components(monkeypatch):
     built.clear()
     _run(plain, {pcomps[0]: "x"})
     assert sorted(built) == ["Dropdown", "LinePlot", "Number"]   # what the shortcut saves
+
+
+def test_every_gradio_internal_the_app_uses_is_there():
+    assert compat.check() == {}
+    assert gr.__version__ == compat.TESTED_GRADIO   # the pin and the tested version agree
+
+
+def test_a_missing_internal_is_named(monkeypatch):
+    import gradio.components.plot as plot
+
+    monkeypatch.delattr(plot, "PlotData")
+    bad = compat.check()
+    assert set(bad) == {"plot_data"} and gr.__version__ in bad["plot_data"]
