@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from ..hessian import dot, grads_with_graph, hvp, norm, random_unit
+from ..hessian import dot, grads_with_graph, hvp, random_unit
 from .base import Option, Regularizer, _check_lam
 
 HSN_METHODS = ("exact", "fd")
@@ -388,12 +388,9 @@ class HSN1R(Regularizer):
 
     @staticmethod
     def _normalized(hv: list[Tensor], fallback: list[Tensor]) -> list[Tensor]:
-        # torch.where instead of an `if n > 0` keeps this free of host syncs; a zero Hessian
-        # (e.g. an untouched network) leaves v where it was instead of collapsing it to 0.
-        n = norm(hv)
-        ok = n > 0
-        safe = torch.where(ok, n, torch.ones_like(n))
-        return [torch.where(ok, h / safe, f) for h, f in zip(hv, fallback, strict=True)]
+        # The exact method's normalizer is the fd method's (_unit), without host syncs: a zero
+        # Hessian (e.g. an untouched network) leaves v where it was instead of collapsing it.
+        return _unit(hv, fallback, host=False)
 
     def __repr__(self) -> str:
         return (f"HSN1R(iters={self.iters}, every={self.every}, method={self.method!r}, "
