@@ -15,7 +15,7 @@ import gradio as gr
 
 from .. import estimate, lessons, share
 from ..config import ConfigError, RunConfig, plan_change, switch_dataset
-from ..data import drawing
+from ..data import drawing, needs_points
 from ..presets import PRESETS, preset_config
 from . import resume
 from .controls import Controls, label_of, slider_to_value, value_to_slider
@@ -124,7 +124,7 @@ class GanLabApp:
             except ValueError as e:
                 errors.append(ConfigError("draw", str(e)))
         if link is not None and not errors:
-            if link.dataset == "custom" and counts is not None:
+            if needs_points(link.dataset) and counts is not None:
                 s.drawing, s.points_drawn = counts, True
                 s.points = drawing.points(counts)
             errors = self.registry.usable(s, link)

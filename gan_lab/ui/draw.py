@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from ..config import ConfigError, RunConfig
-from ..data import drawing
+from ..data import USER_POINTS, drawing
 from .messages import html_box
 
 CANVAS_PX = 400
@@ -154,7 +154,7 @@ class Draw:
             raise ConfigError("drawing", f"draw at least 10 points first (there are "
                                          f"{len(pts)})")
         s.drawing = counts
-        cfg = cfg.replace(dataset="custom")
+        cfg = cfg.replace(dataset=USER_POINTS)
         self.registry.new_job(s, cfg, pts)
         s.points, s.points_drawn = pts, True
 
@@ -164,7 +164,7 @@ class Draw:
 
         out = {self.ctl.fields["dataset"]: gr.update(choices=self.ctl.choices("dataset",
                                                                               hidden=()),
-                                                      value="custom"),
+                                                      value=USER_POINTS),
                self.page.tabs: gr.Tabs(selected="watch")}
         s.tab = "watch"
         out.update(self.msgs.ok(s, f"Your drawing ({len(s.points):,} points) is the data now "

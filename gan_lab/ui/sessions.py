@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import cost
 from ..config import ConfigError, RunConfig, plan_change
+from ..data import needs_points
 from ..jobs import Job, OwnerBusy, PoolBusy, WorkerPool, make_job
 from ..placement import check_limits
 from . import resume
@@ -224,7 +225,7 @@ class Registry:
 
     def usable(self, s: Session, cfg: RunConfig) -> list[ConfigError]:
         """What stops a valid config from being used on this server by this session."""
-        if cfg.dataset == "custom" and s.points is None:
+        if needs_points(cfg.dataset) and s.points is None:
             return [ConfigError("dataset", "'custom' needs your points, which a link or "
                                            "config file cannot carry; upload your points CSV "
                                            "first, or choose another dataset")]
@@ -260,7 +261,7 @@ class Registry:
             if job is not None:
                 note = f"The previous run had {job.state} ({job.snapshot().message}); " \
                        "started a fresh one."
-            self.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
+            self.new_job(s, cfg, s.points if needs_points(cfg.dataset) else None)
             return note
         change = plan_change(job.cfg, cfg)
         if change.rebuild:
