@@ -153,10 +153,9 @@ class Draw:
         if len(pts) < 10:
             raise ConfigError("drawing", f"draw at least 10 points first (there are "
                                          f"{len(pts)})")
-        s.drawing = counts
         cfg = cfg.replace(dataset=USER_POINTS)
-        self.registry.new_job(s, cfg, pts)
-        s.points, s.points_drawn = pts, True
+        s.drawing, s.points, s.points_drawn = counts, pts, True
+        self.registry.new_job(s, cfg)
 
     def on_use(self, s, heat, arrows, mani, layer, *controls):
         self.use(s, self._counts(s), self.ctl.to_config(list(controls)))

@@ -65,7 +65,7 @@ class Compare:
             s.job_a.stop("Replaced by a new run A.")
         s.job_a, s.job = s.job, None
         cfg = self.ctl.to_config(list(controls))
-        self.registry.new_job(s, cfg, s.points if needs_points(cfg.dataset) else None)
+        self.registry.new_job(s, cfg)
         step = s.job_a.snapshot().step
         out = self.msgs.ok(s, t("msg.keep_a", _lang(s), step=f"{step:,}"))
         # A is on screen at once (its pictures drawn now), not after B's first frame.
@@ -99,13 +99,12 @@ class Compare:
         if cfg.reg == "none" and demo:   # the demonstration's nets for both arms, its lambda for B
             cfg = cfg.replace(**demo_base(reg, cfg.dataset))
         with_reg = cfg.replace(**(demo if cfg.reg == "none" and demo else {"reg": reg}))
-        points = s.points if needs_points(cfg.dataset) else None
         if s.job_a is not None:
             s.job_a.stop("Replaced by a new comparison.")
         s.job_a = None
-        self.registry.new_job(s, cfg.replace(reg="none"), points)
+        self.registry.new_job(s, cfg.replace(reg="none"))
         s.job_a, s.job = s.job, None
-        self.registry.new_job(s, with_reg, points)
+        self.registry.new_job(s, with_reg)
         out = self.ctl.set_updates(with_reg)
         out[self.page.reg_help] = reg_teaching(with_reg.reg, getattr(s, "lang", "en"))
         what = ", ".join(f"{i18n.field_label(k, label_of(k), _lang(s))} = {shown_value(k, v)}"
@@ -218,8 +217,7 @@ class Sweep:
         for c in cfgs:
             self.registry.check(c)
         self.stop(s)
-        points = s.points if needs_points(base.dataset) else None
-        s.sweep = SweepState(name, values, [self.registry.make_job(s, c, points) for c in cfgs])
+        s.sweep = SweepState(name, values, [self.registry.make_job(s, c) for c in cfgs])
         s.shown.pop("sweep", None)
         self._advance(s)
         warn = idle_warning(name, base, label_of)

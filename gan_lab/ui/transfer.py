@@ -205,7 +205,7 @@ class Transfers:
             raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
                                          "the points CSV first, then the checkpoint")
         if s.job is None or s.job.state in ("stopped", "error"):
-            self.registry.new_job(s, cfg, s.points if needs_points(cfg.dataset) else None)
+            self.registry.new_job(s, cfg)
         cfg = uploads.continue_from_checkpoint(s.job, path, max_bytes=cap,
                                                max_steps=limits.max_steps,
                                                check=self.registry.check)
@@ -229,8 +229,8 @@ class Transfers:
         path = Path(file)
         pts = uploads.import_points_csv(path)   # ConfigError naming the bad line
         cfg = self.ctl.to_config(list(controls)).replace(dataset=USER_POINTS)
-        self.registry.new_job(s, cfg, pts)
         s.points, s.points_drawn = pts, False
+        self.registry.new_job(s, cfg)
         out = {self.ctl.fields["dataset"]: gr.update(choices=self.ctl.choices("dataset",
                                                                               hidden=()),
                                                       value=USER_POINTS)}
