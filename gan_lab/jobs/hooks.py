@@ -19,8 +19,9 @@ class RunPlace:
         """Train where the run lives; yield its commits (one, or several for a long chunk)."""
         raise NotImplementedError
 
-    def _apply(self, changes: dict) -> None:
-        """Apply live field changes to the run where it lives."""
+    def _apply(self, new, changes: dict) -> None:
+        """Apply live field changes to the run where it lives: `new` is the job's config with
+        them (validated); a run in another process gets `changes` (its input is checked)."""
         raise NotImplementedError
 
     def _discard(self) -> None:

@@ -86,7 +86,7 @@ class ProcessJob(Job):
         self._pending_since, self._poll_at = None, 0.0
         yield out.restored()     # its weights came as numpy (Commit.portable)
 
-    def _apply(self, changes):
+    def _apply(self, new, changes):
         self._settle()
         self._pool.apply(self, changes, timeout=self.hang_s())
 

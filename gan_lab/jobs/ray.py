@@ -141,7 +141,7 @@ class RayJob(OwnThread):
         yield ray.get(self._actor.advance.remote(max_steps, seconds),
                       timeout=seconds + ADVANCE_TIMEOUT_S)
 
-    def _apply(self, changes):
+    def _apply(self, new, changes):
         self._settle()
         ray.get(self._actor.apply.remote(changes), timeout=ADVANCE_TIMEOUT_S)
 

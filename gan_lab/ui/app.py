@@ -8,6 +8,7 @@ handles share links, downloads and uploads; messages.py reports. Every handler t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -284,8 +285,11 @@ class GanLabApp:
             self.registry.ensure_job(s, cfg)
             s.shown.clear()
         elif change.live:
-            self.registry.check(job.cfg.replace(**change.live))
-            job.update(**change.live)
+            # Valid without a check: its live fields are cfg's (validated from the controls),
+            # the others the job's, and no rule of RunConfig.validate spans both kinds.
+            live = dataclasses.replace(job.cfg, **change.live)
+            self.registry.check(live)
+            job.update(live)
         note = " ".join(n for n in (note, self.dear_note(cfg, before)) if n)
         if note:
             out[self.page.msg] = html_box("note", (lead + " " if lead else "") + note)
