@@ -181,8 +181,7 @@ class Run:
         return g, d, self.trainer.view_samples()
 
     def apply(self, new: RunConfig | None = None, /, **changes) -> RunConfig:
-        """Change live fields in place (weights and optimizer moments kept); see
-        Trainer.apply."""
+        """Change live fields in place, weights and optimizer moments kept (Trainer.apply)."""
         return self.trainer.apply(new, **changes)
 
     def export_state(self) -> TrainState:

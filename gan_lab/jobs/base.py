@@ -211,9 +211,8 @@ class Job(RunPlace, Watched):
                                 f"Loaded weights (step {step}). Press Train to continue.")
 
     def update(self, new: RunConfig | None = None, /, **changes) -> RunConfig:
-        """Apply LIVE_FIELDS at once (weights kept): the job's config with `changes` (checked
-        here: ConfigError naming a bad field), or `new`, a config its caller validated that
-        differs from the job's in live fields only (the app's edit), which is not checked again."""
+        """Apply LIVE_FIELDS at once (weights kept): `changes` (checked: ConfigError naming a
+        bad field), or `new`, validated by the caller, differing in live fields only."""
         with self._cond:
             if new is None:
                 new = live_change(self._cfg, changes)

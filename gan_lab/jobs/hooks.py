@@ -20,8 +20,8 @@ class RunPlace:
         raise NotImplementedError
 
     def _apply(self, new, changes: dict) -> None:
-        """Apply live field changes to the run where it lives: `new` is the job's config with
-        them (validated); a run in another process gets `changes` (its input is checked)."""
+        """Apply live field changes (`new`: the job's validated config with them) to the run
+        where it lives; a run in another process gets `changes`, checked there."""
         raise NotImplementedError
 
     def _discard(self) -> None:

@@ -285,8 +285,7 @@ class GanLabApp:
             self.registry.ensure_job(s, cfg)
             s.shown.clear()
         elif change.live:
-            # Valid without a check: its live fields are cfg's (validated from the controls),
-            # the others the job's, and no rule of RunConfig.validate spans both kinds.
+            # Valid unchecked: live fields from cfg, the rest the job's (no rule spans both).
             live = dataclasses.replace(job.cfg, **change.live)
             self.registry.check(live)
             job.update(live)
