@@ -28,7 +28,7 @@ import time
 
 from .. import losses, placement
 from ..checkpoint import save_checkpoint_bytes_from_states
-from ..config import LIVE_FIELDS, ConfigError, RunConfig
+from ..config import ConfigError, RunConfig
 from ..logs import History, MetricLog
 from ..run import Commit
 from ..snapshot import JobState, Snapshot
@@ -214,13 +214,9 @@ class Job(RunPlace, Watched):
         """Apply LIVE_FIELDS at once (weights kept): `changes` (checked: ConfigError naming a
         bad field), or `new`, validated by the caller, differing in live fields only."""
         with self._cond:
-            if new is None:
-                new = live_change(self._cfg, changes)
-            else:
-                changes = {k: getattr(new, k) for k in LIVE_FIELDS
-                           if getattr(new, k) != getattr(self._cfg, k)}
+            new = live_change(self._cfg, changes) if new is None else new
             if self._created:
-                self._apply(new, changes)
+                self._apply(new)
                 self._cfg = new
             elif self._pending is None and self._step == 0:
                 self._begin(new)        # a preview: show the new config's step 0

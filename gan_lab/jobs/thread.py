@@ -90,7 +90,7 @@ class TrainingJob(OwnThread):
     def _advance(self, max_steps, seconds):
         yield self._run.advance(max_steps, seconds)
 
-    def _apply(self, new, changes):
+    def _apply(self, new):
         self._settle()
         self._run.apply(new)
 

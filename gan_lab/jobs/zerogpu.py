@@ -116,7 +116,7 @@ class ChunkedRunner(OwnThread):
             if close is not None:
                 close()
 
-    def _apply(self, new, changes):
+    def _apply(self, new):
         """Changes reach the next chunk; one in flight stops at its next commit."""
         if any(getattr(new, k) != getattr(self._cfg, k) for k in rebuild_fields()):
             self._reg_epoch += 1

@@ -126,8 +126,7 @@ class GanLabApp:
                 errors.append(ConfigError("draw", str(e)))
         if link is not None and not errors:
             if needs_points(link.dataset) and counts is not None:
-                s.drawing, s.points_drawn = counts, True
-                s.points = drawing.points(counts)
+                s.drawing, s.points, s.points_drawn = counts, drawing.points(counts), True
             errors = self.registry.usable(s, link)
         if errors:
             note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
@@ -284,10 +283,8 @@ class GanLabApp:
         if change.rebuild and untouched:
             self.registry.ensure_job(s, cfg)
             s.shown.clear()
-        elif change.live:
-            # Valid unchecked: live fields from cfg, the rest the job's (no rule spans both).
-            live = dataclasses.replace(job.cfg, **change.live)
-            self.registry.check(live)
+        elif change.live:   # valid unchecked: live fields from cfg, the rest the job's
+            self.registry.check(live := dataclasses.replace(job.cfg, **change.live))
             job.update(live)
         note = " ".join(n for n in (note, self.dear_note(cfg, before)) if n)
         if note:

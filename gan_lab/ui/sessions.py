@@ -18,7 +18,7 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import cost
@@ -277,8 +277,8 @@ class Registry:
             return (f"Rebuilt the networks for the new {what} (fresh weights from seed "
                     f"{cfg.seed}, step 0)." + (" The old run was discarded." if was_running
                                                else ""))
-        if change.live:   # validated: live fields from cfg, the rest the job's (ui/app.py edit)
-            job.update(replace(job.cfg, **change.live))
+        if change.live:   # only live fields differ: cfg (validated) is the job's new config
+            job.update(cfg)
         return ""
 
     def start(self, s: Session, cfg: RunConfig) -> str:
