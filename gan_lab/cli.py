@@ -113,7 +113,7 @@ def check_train_inputs(args, cfg: RunConfig) -> None:
 
 def cmd_train(args) -> int:
     from .checkpoint import CheckpointError
-    from .data import toy2d
+    from .data import USER_POINTS, needs_points, toy2d
 
     try:
         cfg = config_from_args(args)
@@ -123,8 +123,8 @@ def cmd_train(args) -> int:
                 points = toy2d.load_points_csv(args.points)
             except (OSError, ValueError) as e:
                 raise ConfigError("--points", str(e)) from None
-            if cfg.dataset != "custom":
-                cfg = cfg.replace(dataset="custom")
+            if not needs_points(cfg.dataset):
+                cfg = cfg.replace(dataset=USER_POINTS)
         from .placement import resolve_device
         resolve_device(cfg)
         check_train_inputs(args, cfg)

@@ -253,7 +253,7 @@ class RunConfig:
 
     # --- serialization ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}   # scalars: no deep copy
 
     def non_default(self) -> dict[str, Any]:
         """Fields that differ from the defaults of this config's dataset, the dataset itself

@@ -105,7 +105,7 @@ def _nets(key: tuple) -> Nets:
         x = torch.empty(1, *kind_of(cfg.dataset).shape)
         g, d = _measure(G, z), _measure(D, x)
         clf = 0.0
-        if cfg.is_image:
+        if kind_of(cfg.dataset).digits:
             from .classifier import DigitCNN
 
             clf = _measure(DigitCNN(), x).flop

@@ -180,9 +180,9 @@ class Run:
         g, d = self.trainer.state_dicts()
         return g, d, self.trainer.view_samples()
 
-    def apply(self, **changes) -> RunConfig:
-        """Change live fields in place (weights and optimizer moments kept)."""
-        return self.trainer.apply(**changes)
+    def apply(self, new: RunConfig | None = None, /, **changes) -> RunConfig:
+        """Change live fields in place, weights and optimizer moments kept (Trainer.apply)."""
+        return self.trainer.apply(new, **changes)
 
     def export_state(self) -> TrainState:
         return self.trainer.export_state("cpu")

@@ -41,6 +41,15 @@ def schedule_scale(schedule: str, step: int, steps: int) -> float:
     return 1.0
 
 
+def live_change(cfg: RunConfig, changes: dict) -> RunConfig:
+    """cfg with live field `changes` (values as a user gives them), validated; ConfigError
+    names a bad or non-live field."""
+    bad = [k for k in changes if k not in LIVE_FIELDS]
+    if bad:
+        raise ConfigError(bad[0], "cannot change during a run; press Reset to apply it")
+    return cfg.replace(**changes)
+
+
 # --------------------------------------------------------------------------------------------
 # Trainer
 # --------------------------------------------------------------------------------------------
@@ -136,12 +145,10 @@ class Trainer:
                 elif "momentum" in group:
                     group["momentum"] = self.cfg.beta1
 
-    def apply(self, **changes) -> RunConfig:
-        """Change LIVE_FIELDS in place, keeping weights and optimizer state."""
-        bad = [k for k in changes if k not in LIVE_FIELDS]
-        if bad:
-            raise ConfigError(bad[0], "cannot change during a run; press Reset to apply it")
-        new = self.cfg.replace(**changes)
+    def apply(self, new: RunConfig | None = None, /, **changes) -> RunConfig:
+        """Change LIVE_FIELDS in place, keeping weights and optimizer state: by `changes`
+        (checked here), or to `new`, validated by the caller (live fields changed only)."""
+        new = live_change(self.cfg, changes) if new is None else new
         old = self.cfg
         self.cfg = new
         self._set_hyper()

@@ -25,6 +25,7 @@ from . import config_json
 from .checkpoint import MAX_BYTES as CHECKPOINT_MAX_BYTES
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, RunConfig
+from .data import needs_points
 from .placement import check_limits
 from .share import ConfigErrors, validate_all
 
@@ -135,7 +136,7 @@ def continue_from_checkpoint(job, data: bytes | str | os.PathLike, *,
     cfg, g_state, d_state, step = import_checkpoint(
         data, max_bytes, max_steps,
         check=check or (lambda c: check_limits(c, max_steps, max_params)))
-    if cfg.dataset == "custom" and getattr(job, "points", True) is None:
+    if needs_points(cfg.dataset) and getattr(job, "points", True) is None:
         raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
                                      "the points CSV first, then the checkpoint")
     job.load_weights(g_state, d_state, step, cfg=cfg)

@@ -24,9 +24,9 @@ import torch
 from ..errors import ConfigError
 from . import mnist, toy2d
 
-__all__ = ["Dataset", "DatasetKind", "KINDS", "make_dataset", "image_dataset",
-           "points_dataset", "is_image", "kind_of", "names", "labels", "register", "mnist",
-           "toy2d"]
+__all__ = ["Dataset", "DatasetKind", "KINDS", "USER_POINTS", "make_dataset", "image_dataset",
+           "points_dataset", "is_image", "needs_points", "kind_of", "names", "labels",
+           "register", "mnist", "toy2d"]
 
 
 class Dataset:
@@ -174,7 +174,9 @@ class DatasetKind:
     """One dataset choice. make(points) builds the Dataset (points: the user's N x 2 array for
     needs_points kinds, else ignored). shape: one sample's (the networks' input and output);
     n_eval: generator samples per quality evaluation; n_view: samples the samples plot shows;
-    quality(trainer, samples): the quality metrics of n_eval samples (finite or not)."""
+    quality(trainer, samples): the quality metrics of n_eval samples (finite or not);
+    digits: its samples are digits, measured by the digit classifier (inception score, FCD,
+    digits covered) and D's held-out gap, so the charts carry the digit titles."""
 
     name: str
     label: str
@@ -185,6 +187,7 @@ class DatasetKind:
     n_eval: int = 2500     # PacGAN protocol: 2,500 generator samples
     n_view: int = 1000
     quality: Callable[[object, np.ndarray], dict[str, float]] = _points_quality
+    digits: bool = False
 
 
 KINDS: dict[str, DatasetKind] = {}
@@ -198,8 +201,9 @@ def register(name: str, make: Callable[[object], Dataset], *, label: str | None 
 
 for _name in toy2d.SHAPES:
     register(_name, lambda points, _n=_name: _shape_dataset(_n))
-register("custom", _custom, label="custom (your points)", needs_points=True)
-register("mnist", lambda points: _mnist_train(), label="mnist", is_image=True,
+# The kind a drawing or an uploaded points CSV selects (the one that needs_points).
+USER_POINTS = register("custom", _custom, label="custom (your points)", needs_points=True).name
+register("mnist", lambda points: _mnist_train(), label="mnist", is_image=True, digits=True,
          shape=(1, 28, 28), n_eval=1000, n_view=64, quality=_digits_quality)   # an 8x8 grid
 
 
@@ -214,6 +218,11 @@ def labels() -> dict[str, str]:
 def is_image(name: str) -> bool:
     kind = KINDS.get(name)
     return bool(kind and kind.is_image)
+
+
+def needs_points(name: str) -> bool:
+    kind = KINDS.get(name)
+    return bool(kind and kind.needs_points)
 
 
 def kind_of(name: str) -> DatasetKind:

@@ -28,10 +28,11 @@ import time
 
 from .. import losses, placement
 from ..checkpoint import save_checkpoint_bytes_from_states
-from ..config import LIVE_FIELDS, ConfigError, RunConfig
+from ..config import ConfigError, RunConfig
 from ..logs import History, MetricLog
 from ..run import Commit
 from ..snapshot import JobState, Snapshot
+from ..trainer import live_change
 from .hooks import RunPlace
 from .preview import Preview, preview
 from .watch import Pace, Watched
@@ -56,7 +57,6 @@ class Job(RunPlace, Watched):
 
     def __init__(self, cfg: RunConfig, points=None, *, ttl_s: float | None = None,
                  history_cap: int = 1000, owner: str | None = None):
-        cfg.validate()
         self.points = points
         self.owner = owner          # the session's key: caps count a session's runs by it
         self.ttl_s = ttl_s
@@ -191,7 +191,7 @@ class Job(RunPlace, Watched):
 
     def reset(self, cfg: RunConfig | None = None) -> None:
         """Fresh weights from the seed (or a new config), back to step 0, idle."""
-        cfg = (cfg or self._cfg).validate()
+        cfg = cfg or self._cfg
         with self._cond:
             self._restart(cfg, None)
             if self._state != JobState.STOPPED:
@@ -203,22 +203,20 @@ class Job(RunPlace, Watched):
         """Continue from checked checkpoint weights (see checkpoint.load_checkpoint), under
         `cfg` if given (the checkpoint's own): optimizer moments restart, the curves restart at
         `step`. Pauses. Nothing changes when the weights do not fit."""
-        cfg = (cfg or self._cfg).validate()
+        cfg = cfg or self._cfg
         with self._cond:
             self._restart(cfg, (g_state, d_state, int(step)))
             if self._state not in ENDED:
                 self._set_state(JobState.PAUSED if step else JobState.IDLE,
                                 f"Loaded weights (step {step}). Press Train to continue.")
 
-    def update(self, **changes) -> RunConfig:
-        """Apply LIVE_FIELDS at once (weights kept). Raises ConfigError naming a bad field."""
-        bad = [k for k in changes if k not in LIVE_FIELDS]
-        if bad:
-            raise ConfigError(bad[0], "cannot change during a run; press Reset to apply it")
+    def update(self, new: RunConfig | None = None, /, **changes) -> RunConfig:
+        """Apply LIVE_FIELDS at once (weights kept): `changes` (checked: ConfigError naming a
+        bad field), or `new`, validated by the caller, differing in live fields only."""
         with self._cond:
-            new = self._cfg.replace(**changes)
+            new = live_change(self._cfg, changes) if new is None else new
             if self._created:
-                self._apply(changes)
+                self._apply(new)
                 self._cfg = new
             elif self._pending is None and self._step == 0:
                 self._begin(new)        # a preview: show the new config's step 0

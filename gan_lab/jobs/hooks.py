@@ -19,8 +19,9 @@ class RunPlace:
         """Train where the run lives; yield its commits (one, or several for a long chunk)."""
         raise NotImplementedError
 
-    def _apply(self, changes: dict) -> None:
-        """Apply live field changes to the run where it lives."""
+    def _apply(self, new) -> None:
+        """Make the run where it lives train on `new` (validated; live fields changed only).
+        A run in another process gets its live fields, checked there."""
         raise NotImplementedError
 
     def _discard(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from .. import cost
+from ..config import LIVE_FIELDS
 from ..snapshot import JobState
 from .base import Job
 from .host import GRACE_S, PENDING
@@ -86,9 +87,9 @@ class ProcessJob(Job):
         self._pending_since, self._poll_at = None, 0.0
         yield out.restored()     # its weights came as numpy (Commit.portable)
 
-    def _apply(self, changes):
+    def _apply(self, new):
         self._settle()
-        self._pool.apply(self, changes, timeout=self.hang_s())
+        self._pool.apply(self, {k: getattr(new, k) for k in LIVE_FIELDS}, timeout=self.hang_s())
 
     def _on_done(self):
         """Give the worker's slot back, keeping the full state to continue from."""

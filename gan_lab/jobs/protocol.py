@@ -91,7 +91,8 @@ def handle(req, runs: dict, pieces) -> Any:
         out = pieces.advance(req.rid, runs[req.rid], req.max_steps, req.seconds, req.aside)
         return out if isinstance(out, str) else out.portable()   # restored by the server
     if isinstance(req, Create):
-        run = Run(RunConfig.from_dict(req.cfg), req.points, weights=req.weights,
+        # The worker's input, checked once: by the Trainer that Run builds.
+        run = Run(RunConfig.from_dict(req.cfg, validate=False), req.points, weights=req.weights,
                   start_eval=None, history_cap=2)
         if req.state is not None:
             run.import_state(req.state, req.final_at)

@@ -32,7 +32,7 @@ from pathlib import Path
 import ray
 
 from .. import settings
-from ..config import RunConfig
+from ..config import LIVE_FIELDS, RunConfig
 from ..placement import default_threads
 from ..run import Run
 from .thread import OwnThread
@@ -141,9 +141,10 @@ class RayJob(OwnThread):
         yield ray.get(self._actor.advance.remote(max_steps, seconds),
                       timeout=seconds + ADVANCE_TIMEOUT_S)
 
-    def _apply(self, changes):
+    def _apply(self, new):
         self._settle()
-        ray.get(self._actor.apply.remote(changes), timeout=ADVANCE_TIMEOUT_S)
+        live = {k: getattr(new, k) for k in LIVE_FIELDS}
+        ray.get(self._actor.apply.remote(live), timeout=ADVANCE_TIMEOUT_S)
 
     def _discard(self):
         actor, self._actor = self._actor, None

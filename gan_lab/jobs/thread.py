@@ -90,9 +90,9 @@ class TrainingJob(OwnThread):
     def _advance(self, max_steps, seconds):
         yield self._run.advance(max_steps, seconds)
 
-    def _apply(self, changes):
+    def _apply(self, new):
         self._settle()
-        self._run.apply(**changes)
+        self._run.apply(new)
 
     def _discard(self):
         self._run = None

@@ -116,9 +116,8 @@ class ChunkedRunner(OwnThread):
             if close is not None:
                 close()
 
-    def _apply(self, changes):
+    def _apply(self, new):
         """Changes reach the next chunk; one in flight stops at its next commit."""
-        new = self._cfg.replace(**changes)
         if any(getattr(new, k) != getattr(self._cfg, k) for k in rebuild_fields()):
             self._reg_epoch += 1
             if self._tstate is not None:

@@ -150,8 +150,9 @@ def chart_colors(kind: str) -> dict[str, str] | None:
     return color_map(series_names(kind))
 
 
-def metric_title(kind: str, is_image: bool) -> str:
-    return METRIC_TITLES[kind][1 if is_image else 0]
+def metric_title(kind: str, digits: bool) -> str:
+    """The chart's title; digits: the dataset kind's (gan_lab.data.DatasetKind.digits)."""
+    return METRIC_TITLES[kind][1 if digits else 0]
 
 
 def layer_names(snap: Snapshot) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import runs
 from ..config import ConfigError, RunConfig, coerce, field_map
+from ..data import needs_points
 from ..errors import brief
 
 EXIT_BAD_INPUT = 2
@@ -141,7 +142,7 @@ def plan(fixed: dict[str, Any], grid: dict[str, list], seeds: list[int]) -> list
                 where = ",".join(f"{k}={fmt_value(v)}" for k, v in values.items())
                 msg = str(e)[len(e.field) + 2:]
                 raise ConfigError(e.field, f"{msg} (grid point {where})") from None
-            if cfg.dataset == "custom":
+            if needs_points(cfg.dataset):
                 raise ConfigError("dataset", "custom needs the user's points; sweeps train "
                                              "the built-in datasets")
             kept = values

@@ -1,13 +1,13 @@
 """The GAN Lab web app: run handlers and the wiring of events to them.
 
-No training math and no plotting math here, and no layout (layout.py): a session's job trains
-where gan_lab.jobs puts it and publishes Snapshots; stream.py turns them into frames; transfer.py
-handles share links, downloads and uploads; messages.py reports. Every handler takes
-(session, *inputs) and returns {component: update}; `Messages.guarded` wraps each one.
+No training or plotting math here, and no layout (layout.py): a session's job trains where
+gan_lab.jobs puts it; stream.py turns its Snapshots into frames; transfer.py: links, downloads,
+uploads; messages.py reports. A handler takes (session, *inputs), returns {component: update}.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -15,7 +15,7 @@ import gradio as gr
 
 from .. import estimate, lessons, share
 from ..config import ConfigError, RunConfig, plan_change, switch_dataset
-from ..data import drawing
+from ..data import drawing, needs_points
 from ..i18n import t
 from ..i18n.runtext import run_message
 from ..presets import PRESETS, preset_config
@@ -126,26 +126,24 @@ class GanLabApp:
             except ValueError as e:
                 errors.append(ConfigError("draw", str(e)))
         if link is not None and not errors:
-            if link.dataset == "custom" and counts is not None:
-                s.drawing, s.points_drawn = counts, True
-                s.points = drawing.points(counts)
+            if needs_points(link.dataset) and counts is not None:
+                s.drawing, s.points, s.points_drawn = counts, drawing.points(counts), True
             errors = self.registry.usable(s, link)
         if errors:
             note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
             s.shown.clear()
             n = len(errors)
-            out = {self.page.msg: errors_html(
-                f"⚠️ The settings in this link were not applied ({n} problem"
-                f"{'s' if n > 1 else ''}); the page shows the defaults.", errors, lang_of(s))}
+            out = {self.page.msg: errors_html(f"⚠️ The settings in this link were not applied "
+                                              f"({n} problem{'s' if n > 1 else ''}); the page "
+                                              "shows the defaults.", errors, lang_of(s))}
             self.msgs.clear_bad(s, out)
             return {**out, **self._render(s, view)}
         out: dict = {}
         if lesson_i is not None:
             out.update(self.lesson.show(s, lesson_i, view))
         elif link is not None:
-            lang = lang_of(s)
-            shown = changes(link, link, list(link.non_default()), lang)
-            out.update(self.apply(s, link, t("note.link_settings", lang, what=shown), *view))
+            shown = changes(link, link, list(link.non_default()), lang_of(s))
+            out.update(self.apply(s, link, t("note.link_settings", lang_of(s), what=shown), *view))
         else:
             note = self.registry.ensure_job(s, self.ctl.to_config(list(controls)))
             s.shown.clear()
@@ -284,9 +282,9 @@ class GanLabApp:
         if change.rebuild and untouched:
             self.registry.ensure_job(s, cfg)
             s.shown.clear()
-        elif change.live:
-            self.registry.check(job.cfg.replace(**change.live))
-            job.update(**change.live)
+        elif change.live:   # valid unchecked: live fields from cfg, the rest the job's
+            self.registry.check(live := dataclasses.replace(job.cfg, **change.live))
+            job.update(live)
         note = " ".join(n for n in (note, self.dear_note(cfg, before)) if n)
         if note:
             out[self.page.msg] = html_box("note", run_message((lead + " " if lead else "")

@@ -18,6 +18,7 @@ from typing import Any
 import gradio as gr
 
 from ..config import ConfigError, RunConfig, brief, specs
+from ..data import KINDS
 
 # A log-scale field whose lower bound is 0 (lambda) gets a slider reaching hi / 10**LOG_DECADES;
 # 0 itself is typed in the number box above the slider.
@@ -26,9 +27,9 @@ LOG_DECADES = 6
 SLIDER_MAX_VALUES = 60
 # Regularization fields shown in the always-visible column; its other options go in an accordion.
 PROMINENT = ("reg", "lam", "reg_target")
-# Choices offered only once the session can serve them: 'custom' appears in the dataset menu
-# when the user uploads a points CSV (GanLabApp.on_upload_points).
-HIDDEN_CHOICES = {"dataset": ("custom",)}
+# Choices offered only once the session can serve them: a dataset that needs the user's points
+# appears in the dataset menu when the user uploads a points CSV or draws (transfer.py, draw.py).
+HIDDEN_CHOICES = {"dataset": tuple(k.name for k in KINDS.values() if k.needs_points)}
 GROUP_TITLES = {
     "regularization": "Regularizer options",
     "architecture": "Architecture (rebuilds the networks)",

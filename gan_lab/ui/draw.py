@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from ..config import ConfigError, RunConfig
-from ..data import drawing
+from ..data import USER_POINTS, drawing
 from ..i18n.runtext import run_message
 from .messages import html_box
 
@@ -155,10 +155,9 @@ class Draw:
         if len(pts) < 10:
             raise ConfigError("drawing", f"draw at least 10 points first (there are "
                                          f"{len(pts)})")
-        s.drawing = counts
-        cfg = cfg.replace(dataset="custom")
-        self.registry.new_job(s, cfg, pts)
-        s.points, s.points_drawn = pts, True
+        cfg = cfg.replace(dataset=USER_POINTS)
+        s.drawing, s.points, s.points_drawn = counts, pts, True
+        self.registry.new_job(s, cfg)
 
     def on_use(self, s, heat, arrows, mani, layer, *controls):
         self.use(s, self._counts(s), self.ctl.to_config(list(controls)))
@@ -166,7 +165,7 @@ class Draw:
 
         out = {self.ctl.fields["dataset"]: gr.update(choices=self.ctl.choices("dataset",
                                                                               hidden=()),
-                                                      value="custom"),
+                                                      value=USER_POINTS),
                self.page.tabs: gr.Tabs(selected="watch")}
         s.tab = "watch"
         out.update(self.msgs.ok(s, f"Your drawing ({len(s.points):,} points) is the data now "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .. import i18n
+from ..data import kind_of
 from ..i18n import t
 from ..i18n.runtext import axis_title
 from ..lessons import LESSONS
@@ -65,11 +66,12 @@ AXIS_TITLES = (("loss_plot", "loss"), ("pen_plot", "penalty"), ("quality_plot", 
                ("gap_plot", "logit"), ("lam_plot", "lambda"))
 
 
-def metric_title(kind: str, is_image: bool, lang: str) -> str:
-    """A chart title in `lang` (the English ones are plots.curves.METRIC_TITLES)."""
+def metric_title(kind: str, digits: bool, lang: str) -> str:
+    """A chart title in `lang` (the English ones are plots.curves.METRIC_TITLES); digits: the
+    dataset kind's (gan_lab.data.DatasetKind.digits)."""
     if i18n.norm(lang) == "en":
-        return curves.metric_title(kind, is_image)
-    return t(f"plot.{kind}.img" if is_image else f"plot.{kind}", lang)
+        return curves.metric_title(kind, digits)
+    return t(f"plot.{kind}.img" if digits else f"plot.{kind}", lang)
 
 
 def help_line(spec: dict, lang: str) -> str:
@@ -99,7 +101,7 @@ def components(p, ctl) -> list:
         ctl.log_sliders.values())
 
 
-def relabel(p, ctl, lang: str, is_image: bool = False, reg: str = "none") -> dict:
+def relabel(p, ctl, lang: str, digits: bool = False, reg: str = "none") -> dict:
     """{component: update} with every catalogued text of the page in `lang` (`reg`: the
     regularizer whose help the page shows)."""
     out: dict = {}
@@ -123,7 +125,7 @@ def relabel(p, ctl, lang: str, is_image: bool = False, reg: str = "none") -> dic
         if _titled(comp):
             out[comp] = gr.update(label=t(key, lang))
     for attr, kind in METRIC_CHARTS:   # D's generalization gap is an MNIST chart
-        img = is_image or kind == "generalization"
+        img = digits or kind == "generalization"
         out[getattr(p, attr)] = gr.update(label=metric_title(kind, img, lang))
     for attr, y in AXIS_TITLES:        # the y-axis titles layout.py gives the charts
         if hasattr(p, attr):
@@ -165,9 +167,9 @@ class Language:
         s.shown.pop("kind", None)   # the stream sends the data-dependent chart titles again
         s.shown.pop("loss_label", None)   # and the loss chart's (a runaway's axis title)
         app = self.app
-        is_image = s.job is not None and s.job.snapshot().is_image
+        digits = s.job is not None and kind_of(s.job.cfg.dataset).digits
         reg = s.job.cfg.reg if s.job is not None else app.ctl.specs["reg"]["default"]
-        out = relabel(app.page, app.ctl, lang, is_image, reg)
+        out = relabel(app.page, app.ctl, lang, digits, reg)
         out[app.page.lang_pick] = gr.update(value=lang, label=t("lang.label", lang))
         if getattr(s, "lesson", None) is not None:
             out[app.page.lesson_text] = i18n.lesson_markdown(s.lesson, lang)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .. import i18n, share
 from ..config import ConfigError, RunConfig, brief, coerce
+from ..data import kind_of, needs_points
 from ..i18n import t
 from ..jobs import PoolBusy
 from ..presets import demo_base, demo_settings
@@ -64,7 +65,7 @@ class Compare:
             s.job_a.stop("Replaced by a new run A.")
         s.job_a, s.job = s.job, None
         cfg = self.ctl.to_config(list(controls))
-        self.registry.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
+        self.registry.new_job(s, cfg)
         step = s.job_a.snapshot().step
         out = self.msgs.ok(s, t("msg.keep_a", _lang(s), step=f"{step:,}"))
         # A is on screen at once (its pictures drawn now), not after B's first frame.
@@ -98,13 +99,12 @@ class Compare:
         if cfg.reg == "none" and demo:   # the demonstration's nets for both arms, its lambda for B
             cfg = cfg.replace(**demo_base(reg, cfg.dataset))
         with_reg = cfg.replace(**(demo if cfg.reg == "none" and demo else {"reg": reg}))
-        points = s.points if cfg.dataset == "custom" else None
         if s.job_a is not None:
             s.job_a.stop("Replaced by a new comparison.")
         s.job_a = None
-        self.registry.new_job(s, cfg.replace(reg="none"), points)
+        self.registry.new_job(s, cfg.replace(reg="none"))
         s.job_a, s.job = s.job, None
-        self.registry.new_job(s, with_reg, points)
+        self.registry.new_job(s, with_reg)
         out = self.ctl.set_updates(with_reg)
         out[self.page.reg_help] = reg_teaching(with_reg.reg, getattr(s, "lang", "en"))
         what = ", ".join(f"{i18n.field_label(k, label_of(k), _lang(s))} = {shown_value(k, v)}"
@@ -118,7 +118,7 @@ class Compare:
         if s.job_a is None:
             return self.msgs.note(t("msg.no_compare", _lang(s)))
         cfg = self.ctl.to_config(list(controls))
-        if cfg.dataset == "custom" or s.job_a.cfg.dataset == "custom":
+        if needs_points(cfg.dataset) or needs_points(s.job_a.cfg.dataset):
             raise ConfigError("dataset", "a comparison link cannot carry uploaded points")
         link = share.share_url(page_base(page_url, request), cfg, compare_with=s.job_a.cfg)
         return {self.page.share_box: link,
@@ -217,8 +217,7 @@ class Sweep:
         for c in cfgs:
             self.registry.check(c)
         self.stop(s)
-        points = s.points if base.dataset == "custom" else None
-        s.sweep = SweepState(name, values, [self.registry.make_job(s, c, points) for c in cfgs])
+        s.sweep = SweepState(name, values, [self.registry.make_job(s, c) for c in cfgs])
         s.shown.pop("sweep", None)
         self._advance(s)
         warn = idle_warning(name, base, label_of)
@@ -256,10 +255,11 @@ class Sweep:
         for v, j in zip(sw.values, sw.jobs):
             snap = j.snapshot()
             lat = snap.latest
-            qname, q = ("inception score", lat.get("cls_is")) if snap.is_image else \
+            digits = kind_of(snap.cfg.dataset).digits
+            qname, q = ("inception score", lat.get("cls_is")) if digits else \
                 ("high-quality %", None if lat.get("hq_frac") is None else
                  100 * lat["hq_frac"])
-            cov = lat.get("digits_covered") if snap.is_image else lat.get("modes")
+            cov = lat.get("digits_covered") if digits else lat.get("modes")
             row = {label_of(sw.name): shown_value(sw.name, v), "state": snap.state,
                    "step": snap.step, "modes / digits": cov, qname: q,
                    "D sparse %": None if lat.get("sparsity_d") is None

@@ -20,6 +20,7 @@ import time
 
 import gradio as gr
 
+from ..data import needs_points
 from .layout import reg_teaching
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -91,9 +92,9 @@ def page(app, s, view) -> dict:
     cfg = s.job.cfg if s.job is not None else app.ctl.to_config(
         [app.ctl.specs[n]["default"] for n in app.ctl.names])
     out = app.ctl.set_updates(cfg)
-    if cfg.dataset == "custom":
+    if needs_points(cfg.dataset):
         out[app.ctl.fields["dataset"]] = gr.update(
-            choices=app.ctl.choices("dataset", hidden=()), value="custom")
+            choices=app.ctl.choices("dataset", hidden=()), value=cfg.dataset)
     s.controls_dataset = cfg.dataset
     out[p.reg_help] = reg_teaching(cfg.reg)
     step = s.job.snapshot().step if s.job is not None else 0

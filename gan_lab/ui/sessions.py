@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import cost
 from ..config import ConfigError, RunConfig, plan_change
+from ..data import needs_points
 from ..i18n import t
 from ..jobs import Job, OwnerBusy, PoolBusy, WorkerPool, make_job
 from ..placement import check_limits
@@ -225,7 +226,7 @@ class Registry:
 
     def usable(self, s: Session, cfg: RunConfig) -> list[ConfigError]:
         """What stops a valid config from being used on this server by this session."""
-        if cfg.dataset == "custom" and s.points is None:
+        if needs_points(cfg.dataset) and s.points is None:
             return [ConfigError("dataset", "'custom' needs your points, which a link or "
                                            "config file cannot carry; upload your points CSV "
                                            "first, or choose another dataset")]
@@ -235,20 +236,22 @@ class Registry:
             return [e]
         return []
 
-    def new_job(self, s: Session, cfg: RunConfig, points: Any = None) -> None:
+    def new_job(self, s: Session, cfg: RunConfig) -> None:
         """Give the session a fresh job on `cfg` (a preview: cheap), stopping its old one."""
         self.check(cfg)
-        job = self.make_job(s, cfg, points)
+        job = self.make_job(s, cfg)
         old, s.job = s.job, job
         if old is not None:
             # Idempotent; for a job whose worker died this is what frees its run.
             old.stop("Replaced by a new run.")
         s.shown.clear()
 
-    def make_job(self, s: Session, cfg: RunConfig, points: Any = None) -> Job:
-        """A job for one of the session's runs (a preview until it trains)."""
-        return make_job(cfg, points, ttl_s=self.limits.ttl_s, history_cap=self.history_cap,
-                        pool=self.pool, owner=s.key)
+    def make_job(self, s: Session, cfg: RunConfig) -> Job:
+        """A job for one of the session's runs (a preview until it trains), on the session's
+        points when cfg's dataset needs them."""
+        return make_job(cfg, s.points if needs_points(cfg.dataset) else None,
+                        ttl_s=self.limits.ttl_s, history_cap=self.history_cap, pool=self.pool,
+                        owner=s.key)
 
     def ensure_job(self, s: Session, cfg: RunConfig) -> str:
         """Make the session's job match `cfg`; returns a note for the user ('' when nothing
@@ -261,7 +264,7 @@ class Registry:
             if job is not None:
                 note = f"The previous run had {job.state} ({job.snapshot().message}); " \
                        "started a fresh one."
-            self.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
+            self.new_job(s, cfg)
             return note
         change = plan_change(job.cfg, cfg)
         if change.rebuild:
@@ -275,8 +278,8 @@ class Registry:
                 return ""
             return (t("note.rebuilt_run", lang, what=what, seed=cfg.seed)
                     + (t("note.discarded", lang) if was_running else ""))
-        if change.live:
-            job.update(**change.live)
+        if change.live:   # only live fields differ: cfg (validated) is the job's new config
+            job.update(cfg)
         return ""
 
     def start(self, s: Session, cfg: RunConfig) -> str:

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from .. import plots
+from ..data import kind_of
 from ..exports import FrameRecorder
 from ..i18n import t
 from ..i18n.runtext import axis_title
@@ -134,7 +135,7 @@ class Stream:
             # shown is cleared exactly when a run starts over (new tab, Reset, rebuild, a
             # loaded checkpoint or points), so the GIF starts over with it.
             s.recorder = FrameRecorder(GIF_MAX_FRAMES, max_side=GIF_MAX_SIDE)
-        kind = (snap.is_image, snap.modes is not None)
+        kind = (snap.is_image, kind_of(snap.cfg.dataset).digits, snap.modes is not None)
         layout = {}
         if sh.get("kind") != kind:
             sh["kind"] = kind
@@ -193,13 +194,14 @@ class Stream:
         high-quality %), other 2-D shapes (divergence only), images (digits, inception score,
         FCD). The heatmap, arrows and noise grid toggles are 2-D only."""
         p = self.page
-        with_modes = snap.is_image or snap.modes is not None
+        digits = kind_of(snap.cfg.dataset).digits
+        with_modes = digits or snap.modes is not None
         out = {p.view_row: gr.update(visible=not snap.is_image)}
         for name, kind, _elem in QUALITY_CHARTS:
             visible = with_modes or kind == "divergence"
-            out[getattr(p, name)] = gr.update(label=metric_title(kind, snap.is_image, lang),
+            out[getattr(p, name)] = gr.update(label=metric_title(kind, digits, lang),
                                               visible=visible)
-        out[p.gap_box] = gr.update(visible=snap.is_image)   # D's gap: MNIST only
+        out[p.gap_box] = gr.update(visible=digits)   # D's held-out gap: digits only
         return out
 
     def _curves(self, s: Session, snap) -> dict:
@@ -249,7 +251,7 @@ class Stream:
         """A metric chart's data; while it has none, its title says what it waits for (the
         step of its first measurement). The title is sent only when it changes."""
         df = plots.metric_frame(snap, kind)
-        title = metric_title(kind, snap.is_image, lang)
+        title = metric_title(kind, kind_of(snap.cfg.dataset).digits, lang)
         if not len(df):
             title += " · " + waiting_text(kind, snap, lang)
         labels = sh.setdefault("labels", {})

@@ -20,7 +20,7 @@ import gradio as gr
 from .. import exports, share, uploads
 from ..checkpoint import CheckpointError, max_bytes_for
 from ..config import ConfigError
-from ..data import drawing
+from ..data import USER_POINTS, drawing, needs_points
 from .layout import reg_teaching
 from .messages import errors_html
 from .storage import discard_upload
@@ -89,7 +89,7 @@ class Transfers:
         """The page's address with the current controls' settings as its query."""
         cfg = self.ctl.to_config(list(controls))
         extra = {}
-        if cfg.dataset == "custom":
+        if needs_points(cfg.dataset):
             if not s.points_drawn or s.drawing is None:
                 raise ConfigError("dataset", "a link cannot carry your uploaded points; share "
                                              "the config JSON and your CSV instead, draw your "
@@ -201,11 +201,11 @@ class Transfers:
         # The server's caps apply to the file's stored config before anything is built.
         cfg = uploads.import_checkpoint(path, max_bytes=cap, max_steps=limits.max_steps,
                                         check=self.registry.check)[0]
-        if cfg.dataset == "custom" and s.points is None:
+        if needs_points(cfg.dataset) and s.points is None:
             raise ConfigError("dataset", "this checkpoint was trained on custom points; upload "
                                          "the points CSV first, then the checkpoint")
         if s.job is None or s.job.state in ("stopped", "error"):
-            self.registry.new_job(s, cfg, s.points if cfg.dataset == "custom" else None)
+            self.registry.new_job(s, cfg)
         cfg = uploads.continue_from_checkpoint(s.job, path, max_bytes=cap,
                                                max_steps=limits.max_steps,
                                                check=self.registry.check)
@@ -228,12 +228,12 @@ class Transfers:
             return {}
         path = Path(file)
         pts = uploads.import_points_csv(path)   # ConfigError naming the bad line
-        cfg = self.ctl.to_config(list(controls)).replace(dataset="custom")
-        self.registry.new_job(s, cfg, pts)
+        cfg = self.ctl.to_config(list(controls)).replace(dataset=USER_POINTS)
         s.points, s.points_drawn = pts, False
+        self.registry.new_job(s, cfg)
         out = {self.ctl.fields["dataset"]: gr.update(choices=self.ctl.choices("dataset",
                                                                               hidden=()),
-                                                      value="custom")}
+                                                      value=USER_POINTS)}
         out.update(self.msgs.ok(s, f"Loaded {len(pts):,} points from **{path.name}**; "
                                    "dataset set to **custom**. Press **Train**."))
         out.update(self.stream.render(s, heat, arrows, mani, layer, wait=True))
