@@ -118,21 +118,32 @@ def honest_ylim(ys, kind: str, quality_name: str = "") -> tuple[float, float] | 
     return mid - span * 0.6, mid + span * 0.6
 
 
+def _num(v) -> float:
+    return math.nan if v is None else float(v)
+
+
 def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100,
                     lang: str = "en") -> Figure:
-    """A sweep: quality, D sparsity and D sharpness against the swept value.
+    """A sweep: quality, D sparsity and D sharpness against the swept value. The one trade-off
+    figure of GAN Lab: the Sweep tab draws it and `gan_lab sweep` saves it as tradeoff.png
+    (sweep/report.py). It was kept over the CLI's former quality-against-sparsity scatter
+    because a student reads it at once: the thing they changed is the x axis, every panel has
+    a labelled y axis, round ticks and an honest range, and its text is translated.
 
     rows: {"value", "quality", "quality_name", "sparsity_d", "sharpness_d"} of finished runs,
-    in the order swept. Numeric values spanning more than a decade get a log axis. Every panel
-    has a y-axis label, round tick labels (3 significant digits) and an honest range
-    (honest_ylim)."""
+    in the order swept; optional "series" (one line per series, with a legend), "<key>_se"
+    (error bars) and value None (a run the swept field does not touch: a dashed reference
+    line). Numeric values spanning more than a decade get a log axis. Every panel has a
+    y-axis label, round tick labels (3 significant digits) and an honest range (honest_ylim)."""
     fig = new_figure(10.0, 3.4, dpi)
     lang = figure_lang(lang)
-    vals = [r["value"] for r in rows]
+    vals = list(dict.fromkeys(r["value"] for r in rows if r["value"] is not None))
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
     pos = [v for v in vals if numeric and v > 0]
     logx = numeric and len(pos) == len(vals) and len(vals) > 1 and max(pos) / min(pos) >= 10
-    xs = vals if numeric else list(range(len(vals)))
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r.get("series"), []).append(r)
     qname = next((r["quality_name"] for r in rows if r.get("quality_name")), "quality")
     for i, (title, key, ylabel, logy, kind) in enumerate(TRADEOFF_PANELS):
         ax = fig.add_axes((0.075 + 0.33 * i, 0.22, 0.235, 0.62))
@@ -140,14 +151,25 @@ def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100,
         ax.tick_params(labelsize=FONT_PT)
         ax.set_xlabel(field_label, fontsize=FONT_PT)
         ax.set_ylabel(t(ylabel, lang) if ylabel else qname, fontsize=FONT_PT)
-        ys = np.array([r.get(key, math.nan) for r in rows], dtype=float)
-        ok = np.isfinite(ys)
-        if ok.any():
-            ax.plot(np.asarray(xs, dtype=float)[ok], ys[ok], "o-", color=RUN_COLORS[0], lw=1.4)
-            if logy and (ys[ok] > 0).all():
+        ys = []
+        for n, (name, rs) in enumerate(groups.items()):
+            pts = [(None if r["value"] is None else r["value"] if numeric
+                    else vals.index(r["value"]), _num(r.get(key)), r.get(key + "_se") or 0.0)
+                   for r in rs]
+            pts = [p for p in pts if math.isfinite(p[1])]
+            for _x, y, _e in (p for p in pts if p[0] is None):
+                ax.axhline(y, color=MUTED_TEXT, ls="--", lw=1, label=name)
+            line = [p for p in pts if p[0] is not None]
+            if line:
+                x, y, e = zip(*line)
+                ax.errorbar(x, y, yerr=e if any(e) else None, fmt="o-", capsize=2, lw=1.4,
+                            color=RUN_COLORS[n % len(RUN_COLORS)], label=name)
+            ys += [p[1] for p in pts]
+        if ys:
+            if logy and min(ys) > 0:
                 ax.set_yscale("log")
             else:
-                lim = honest_ylim(ys[ok], kind, qname)
+                lim = honest_ylim(ys, kind, qname)
                 if lim is not None:
                     ax.set_ylim(*lim)
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
@@ -158,5 +180,7 @@ def tradeoff_figure(rows: list[dict], field_label: str, dpi: float = 100,
         if logx:
             ax.set_xscale("log")
         if not numeric:
-            ax.set_xticks(xs, [str(v) for v in vals], fontsize=FONT_PT)
+            ax.set_xticks(range(len(vals)), [str(v) for v in vals], fontsize=FONT_PT)
+    if any(name is not None for name in groups):
+        fig.axes[0].legend(fontsize=FONT_PT, frameon=False)
     return fig

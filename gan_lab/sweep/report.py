@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 
 from .. import evaluate, runs
-from ..config import spec
-from ..plots.palette import MUTED_TEXT, RUN_COLORS
 from .plan import METRIC_ORDER, TIME_KEYS, Point, fmt_value
 
 
@@ -163,76 +161,29 @@ def write_results(out: Path, points: list[Point], fixed: dict, grid: dict, seeds
 # The trade-off figure
 # --------------------------------------------------------------------------------------------
 def tradeoff_png(doc: dict, path: Path) -> None:
-    """Quality (rows: the dataset's two headline metrics) against D's sparsity and sharpness
-    (columns), one line per regularizer through its lambda values (labelled), mean +- SE over
-    seeds; reg=none as a dashed reference line. Drawn with matplotlib's Agg canvas (no pyplot
-    state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """The Sweep tab's trade-off figure (plots.overlay.tradeoff_figure) of the sweep: quality,
+    D sparsity and D sharpness against the last gridded field (lam when gridded), one line per
+    value of the other gridded fields, mean +- SE over seeds; points the gridded field does not
+    touch (reg=none) as dashed reference lines."""
+    from ..plots.overlay import tradeoff_figure
 
-    rows = doc["points"]
+    names = list(doc["grid"])
+    x = "lam" if "lam" in names else (names[-1] if names else None)
     image = any(c[0] == "digits_covered" for c in doc["columns"]) and \
         not any(c[0] == "modes" for c in doc["columns"])
-    quality = [("digits_covered", "Digits covered", 1), ("fcd", "FCD (lower is better)", 1)] \
-        if image else [("modes", "Modes covered", 1), ("hq_frac", "High-quality samples %", 100)]
-    target = "g" if rows and all(_target_of(doc, r) == "g" for r in rows
-                                 if r.get("reg") not in (None, "none")) else "d"
-    xs = [(f"sparsity_{target}", f"{target.upper()} |w| <= eps %", 100, "linear"),
-          (f"sharpness_{target}", f"{target.upper()} sharpness (top |Hessian eigenvalue|)", 1,
-           "log")]
-    series: dict[str, list[dict]] = {}
-    for r in rows:
-        series.setdefault(str(r.get("reg", "all")), []).append(r)
-    fig = Figure(figsize=(10, 7.5), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 2)
-    lam_gridded = "lam" in doc["grid"]
-    for i, (qk, qlabel, qs) in enumerate(quality):
-        for j, (xk, xlabel, xscale_k, scale) in enumerate(xs):
-            ax = axes[i][j]
-            for n, (reg, rs) in enumerate(series.items()):
-                pts = [(r[xk]["mean"], r[xk]["se"], r[qk]["mean"], r[qk]["se"], r)
-                       for r in rs if r.get(xk) and r.get(qk) and r[xk]["mean"] is not None
-                       and r[qk]["mean"] is not None]
-                if not pts:
-                    continue
-                if lam_gridded:
-                    pts.sort(key=lambda t: (t[4].get("lam") is None, t[4].get("lam") or 0))
-                x = [p[0] * xscale_k for p in pts]
-                y = [p[2] * qs for p in pts]
-                xe = [(p[1] or 0) * xscale_k for p in pts]
-                ye = [(p[3] or 0) * qs for p in pts]
-                color = RUN_COLORS[n % len(RUN_COLORS)]
-                if reg == "none" and len(pts) == 1:
-                    ax.axhline(y[0], color=MUTED_TEXT, ls="--", lw=1, label="none")
-                    ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="*", color=MUTED_TEXT, ms=10)
-                    continue
-                ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="-o", color=color, ms=4, capsize=2,
-                            label=reg)
-                if lam_gridded:
-                    for p, xi, yi in zip(pts, x, y):
-                        if p[4].get("lam") is not None:
-                            ax.annotate(f"{p[4]['lam']:g}", (xi, yi), fontsize=7,
-                                        textcoords="offset points", xytext=(3, 3), color=color)
-            ax.set_xscale(scale)
-            if qk in ("modes", "digits_covered"):
-                ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(qlabel)
-            ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        axes[0][0].legend(handles, labels, fontsize=8, title="regularizer" if "reg" in
-                          doc["grid"] else None)
-    seeds = len(doc["seeds"])
-    fig.suptitle(f"Trade-off along lambda (labels), mean ± SE over {seeds} seed(s): "
-                 f"{doc['out']}", fontsize=10)
-    fig.savefig(path, format="png")
-
-
-def _target_of(doc: dict, row: dict) -> str:
-    if "reg_target" in doc["grid"] and row.get("reg_target"):
-        return row["reg_target"]
-    return doc["fixed"].get("reg_target", spec("reg_target")["default"])
-
-
+    qk, qname, qs = ("cls_is", "inception score", 1) if image else \
+        ("hq_frac", "high-quality %", 100)
+    rows = []
+    for p in doc["points"]:
+        row = {"value": p.get(x) if x else None, "quality_name": qname,
+               "series": ", ".join(f"{k}={fmt_value(p[k])}" for k in names
+                                   if k != x and p.get(k) is not None) or None}
+        for key, src, scale in (("quality", qk, qs), ("sparsity_d", "sparsity_d", 100),
+                                ("sharpness_d", "sharpness_d", 1)):
+            m = p.get(src) or {}
+            row[key] = None if m.get("mean") is None else m["mean"] * scale
+            row[key + "_se"] = (m.get("se") or 0.0) * scale
+        rows.append(row)
+    if all(isinstance(r["value"], (int, float)) for r in rows if r["value"] is not None):
+        rows.sort(key=lambda r: (r["value"] is None, r["value"] or 0))
+    tradeoff_figure(rows, x or "value").savefig(path, format="png")
