@@ -22,8 +22,9 @@ shown once in the tables and as a horizontal reference line in the plot.
 Results are read back from the run folders only, never from the executor's memory, so every
 backend gives the same tables: `results.csv` (one row per run), `results.json` (the runs, the
 per-point mean +- standard error, the command and the machine), `summary.md` (the PacGAN-style
-table, gan_lab.evaluate's format) and `tradeoff.png` (quality against D's sparsity and
-sharpness along lambda, one line per regularizer).
+table, gan_lab.evaluate's format) and `tradeoff.png` (the Sweep tab's figure,
+plots.overlay.tradeoff_figure: quality, D sparsity and D sharpness against lambda, one line
+per regularizer).
 
 Backends: `local` (default; --jobs processes, spawned, one torch thread each; --jobs 1 trains
 in this process) and `ray` (each run a Ray task: on a cluster at --address or RAY_ADDRESS, else
