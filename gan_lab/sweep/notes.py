@@ -51,3 +51,9 @@ def progress(states: list[str]) -> tuple[str, bool]:
     failed = n - done
     tail = f" ({failed} stopped or failed)" if failed else ""
     return f"Results: the sweep finished, {done} of {n} runs done{tail}.", True
+
+
+def quality_metric(digits: bool) -> tuple[str, str, float]:
+    """A sweep's headline quality, the same in the Sweep tab and in tradeoff.png: (metric key,
+    name, scale): the inception score on digits, the high-quality % on 2-D data."""
+    return ("cls_is", "inception score", 1) if digits else ("hq_frac", "high-quality %", 100)

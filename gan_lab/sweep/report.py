@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import evaluate, runs
+from .notes import quality_metric
 from .plan import METRIC_ORDER, TIME_KEYS, Point, fmt_value
 
 
@@ -171,8 +172,7 @@ def tradeoff_png(doc: dict, path: Path) -> None:
     x = "lam" if "lam" in names else (names[-1] if names else None)
     image = any(c[0] == "digits_covered" for c in doc["columns"]) and \
         not any(c[0] == "modes" for c in doc["columns"])
-    qk, qname, qs = ("cls_is", "inception score", 1) if image else \
-        ("hq_frac", "high-quality %", 100)
+    qk, qname, qs = quality_metric(image)
     rows = []
     for p in doc["points"]:
         row = {"value": p.get(x) if x else None, "quality_name": qname,

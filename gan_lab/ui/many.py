@@ -18,7 +18,7 @@ from ..data import kind_of, needs_points
 from ..i18n import t
 from ..jobs import PoolBusy
 from ..presets import demo_base, demo_settings
-from ..sweep.notes import idle_warning, progress, round_sig
+from ..sweep.notes import idle_warning, progress, quality_metric, round_sig
 from .controls import label_of
 from .layout import reg_teaching, sweep_fields
 from .messages import ServerBusy, shown_value
@@ -256,9 +256,8 @@ class Sweep:
             snap = j.snapshot()
             lat = snap.latest
             digits = kind_of(snap.cfg.dataset).digits
-            qname, q = ("inception score", lat.get("cls_is")) if digits else \
-                ("high-quality %", None if lat.get("hq_frac") is None else
-                 100 * lat["hq_frac"])
+            qkey, qname, qscale = quality_metric(digits)
+            q = None if lat.get(qkey) is None else qscale * lat[qkey]
             cov = lat.get("digits_covered") if digits else lat.get("modes")
             row = {label_of(sw.name): shown_value(sw.name, v), "state": snap.state,
                    "step": snap.step, "modes / digits": cov, qname: q,
