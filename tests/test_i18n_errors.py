@@ -181,6 +181,20 @@ def test_the_servers_caps_in_chinese():
     zh = _zh(e)
     assert "GAN_LAB_MAX_STEP_GFLOP" in zh and CJK.search(zh)
     assert "Lower the" not in zh and "this server" not in zh, zh
+    # the fields that make the step dear are named as the Chinese controls name them
+    assert "Batch size" not in zh and "4,096" in zh and "1024" in zh, zh
+    assert not _leftover_english(zh.replace("GAN_LAB_MAX_STEP_GFLOP", "")), zh
+
+
+def test_a_long_runs_warning_in_chinese():
+    from gan_lab import estimate
+    from gan_lab.presets import preset_config
+
+    cfg = preset_config("MNIST conv")
+    en = estimate.warning(cfg, 29, 2)
+    zh = run_message(en, "zh")
+    assert en.startswith("This run is long") and CJK.search(zh), en
+    assert not _leftover_english(zh) and " min" not in zh and "分钟" in zh, zh
 
 
 def test_english_messages_are_unchanged():

@@ -192,6 +192,9 @@ def _zh(text: str, holes: list[str]) -> str:
             for name in NESTED:   # a value that is a message itself
                 if name in values:
                     values[name] = _zh(values[name], holes)
+            for name, fn in _VALUE_ZH.items():   # durations, the fields that make a step dear
+                if name in values:
+                    values[name] = fn(values[name])
             holes.append(RUN[key]["zh"].format(**values))
             return f"\x00{len(holes) - 1}\x00"
         return sub
@@ -199,6 +202,32 @@ def _zh(text: str, holes: list[str]) -> str:
     for key, rx in _PATTERNS:
         text = rx.sub(put(key), text)
     return text
+
+
+_UNITS_ZH = {"s": "秒", "min": "分钟", "h": "小时"}
+_DRIVER_WORDS_ZH = {"depths": "深度", "iteration(s)": "次迭代", "penalty on": "惩罚开启"}
+
+
+def _duration_zh(text: str) -> str:
+    """'40 s' / '3 min' / '1.5 h' (estimate.fmt_duration without its '~') in Chinese."""
+    m = re.fullmatch(r"([\d.,]+) (s|min|h)", text)
+    return f"{m.group(1)} {_UNITS_ZH[m.group(2)]}" if m else text
+
+
+def _drivers_zh(text: str) -> str:
+    """cost._drivers' list ('Batch size 4,096, G width 128, ...'): each field's label in
+    Chinese (i18n.field_label), the few other words too, the numbers kept."""
+    from ..config import specs
+    from . import field_label
+
+    labels = sorted(((sp["label"], field_label(sp["name"], sp["label"], "zh"))
+                     for sp in specs() if sp.get("label")), key=lambda lz: -len(lz[0]))
+    for en, zh in labels + sorted(_DRIVER_WORDS_ZH.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(rf"(?<![\w]){re.escape(en)}(?![\w])", zh, text)
+    return text.replace(", ", "，")
+
+
+_VALUE_ZH = {"a": _duration_zh, "b": _duration_zh, "drivers": _drivers_zh}
 
 
 def axis_title(english: str, lang: str = "en") -> str:
