@@ -25,8 +25,8 @@ from .draw import Draw
 from .layout import build_page, reg_teaching
 from .lesson import LessonPanel
 from .many import Compare, Sweep
-from .messages import Messages, errors_html, html_box, shown_value
-from .notes import changes, edit_note, lang_of, steps_note
+from .messages import Messages, errors_html, html_box, lang_of, shown_value
+from .notes import changes, edit_note, steps_note
 from .render_worker import RenderService
 from .saved import SavedRuns
 from .sessions import Registry

@@ -11,7 +11,7 @@ import numpy as np
 from ..config import ConfigError, RunConfig
 from ..data import USER_POINTS, drawing
 from ..i18n.runtext import run_message
-from .messages import html_box
+from .messages import html_box, lang_of
 
 CANVAS_PX = 400
 # A stroke from the page: at most this many positions (the page sends one every 2% of the
@@ -68,7 +68,7 @@ class Draw:
         n = int(counts.sum())
         info = (f"**{n:,}** points in the drawing (at most {drawing.MAX_POINTS:,})."
                 if n else "The canvas is empty: paint on it (drag) or click to add points.")
-        lang = getattr(s, "lang", "en")
+        lang = lang_of(s)
         out = {self.page.draw_canvas: drawing.canvas(counts, CANVAS_PX),
                self.page.draw_info: run_message(info, lang)}
         if note:

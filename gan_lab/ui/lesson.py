@@ -9,6 +9,7 @@ import gradio as gr
 
 from .. import i18n
 from ..lessons import LESSONS
+from .messages import lang_of
 
 
 def lesson_markdown(i: int, lang: str = "en") -> str:
@@ -29,7 +30,7 @@ class LessonPanel:
         s.lesson = i
         if i is None:
             return {p.lesson_box: gr.update(visible=False), p.lesson_pick: gr.update(value=0)}
-        les, lang = LESSONS[i], getattr(s, "lang", "en")
+        les, lang = LESSONS[i], lang_of(s)
         out = self.apply(s, les.config(), i18n.t("lesson.set", lang, i=i + 1,
                                                  title=i18n.lesson_texts(i, lang)[0]), *view)
         out.update({p.lesson_box: gr.update(visible=True),

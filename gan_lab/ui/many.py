@@ -21,18 +21,13 @@ from ..presets import demo_base, demo_settings
 from ..sweep.notes import idle_warning, progress, quality_metric, round_sig
 from .controls import label_of
 from .layout import reg_teaching, sweep_fields
-from .messages import ServerBusy, shown_value
+from .messages import ServerBusy, lang_of, shown_value
 from .stream import Picture
 from .transfer import page_base
 
 SWEEP_MAX_VALUES = 6       # runs in one sweep
 SWEEP_PARALLEL = 2         # of a session's sweep runs, training at once
 SWEEP_TEXT_MAX = 2000      # characters of the values box read
-
-
-def _lang(s) -> str:
-    """The session's page language (ui/lang.py)."""
-    return getattr(s, "lang", "en")
 
 
 def _run_data(label: str, snap, dashed: bool = False) -> dict:
@@ -60,14 +55,14 @@ class Compare:
     def on_keep_a(self, s, heat, arrows, mani, layer, *controls):
         """Pin the run on screen as A; the controls now edit a fresh run B (same settings)."""
         if s.job is None:
-            return self.msgs.note(t("msg.keep_none", _lang(s)))
+            return self.msgs.note(t("msg.keep_none", lang_of(s)))
         if s.job_a is not None:
             s.job_a.stop("Replaced by a new run A.")
         s.job_a, s.job = s.job, None
         cfg = self.ctl.to_config(list(controls))
         self.registry.new_job(s, cfg)
         step = s.job_a.snapshot().step
-        out = self.msgs.ok(s, t("msg.keep_a", _lang(s), step=f"{step:,}"))
+        out = self.msgs.ok(s, t("msg.keep_a", lang_of(s), step=f"{step:,}"))
         # A is on screen at once (its pictures drawn now), not after B's first frame.
         s.shown.pop("compare", None)
         out.update(self.render(s, heat, arrows, mani, layer, wait=True))
@@ -75,20 +70,20 @@ class Compare:
 
     def on_train_ab(self, s, heat, arrows, mani, layer, *controls):
         if s.job_a is None:
-            return self.msgs.note(t("msg.pin_first", _lang(s)))
+            return self.msgs.note(t("msg.pin_first", lang_of(s)))
         a = s.job_a.cfg
         cfg = self.ctl.to_config(list(controls))
         note = ""
         if cfg.seed != a.seed:
             cfg = cfg.replace(seed=a.seed)
-            note = " " + t("msg.b_seed", _lang(s), seed=a.seed)
+            note = " " + t("msg.b_seed", lang_of(s), seed=a.seed)
         self.registry.start(s, cfg)
         if s.job_a.state in ("idle", "paused", "diverged"):
             try:
                 s.job_a.start()
             except PoolBusy as e:   # A cannot go on: say so, B still trains
-                note += " " + t("msg.a_busy", _lang(s), why=self.registry.busy_text(e))
-        return self.msgs.ok(s, t("msg.ab_train", _lang(s)) + note)
+                note += " " + t("msg.a_busy", lang_of(s), why=self.registry.busy_text(e))
+        return self.msgs.ok(s, t("msg.ab_train", lang_of(s)) + note)
 
     def on_with_without(self, s, heat, arrows, mani, layer, *controls):
         """A: the current settings without a regularizer; B: with one (the current one, or
@@ -106,24 +101,24 @@ class Compare:
         s.job_a, s.job = s.job, None
         self.registry.new_job(s, with_reg)
         out = self.ctl.set_updates(with_reg)
-        out[self.page.reg_help] = reg_teaching(with_reg.reg, getattr(s, "lang", "en"))
-        what = ", ".join(f"{i18n.field_label(k, label_of(k), _lang(s))} = {shown_value(k, v)}"
+        out[self.page.reg_help] = reg_teaching(with_reg.reg, lang_of(s))
+        what = ", ".join(f"{i18n.field_label(k, label_of(k), lang_of(s))} = {shown_value(k, v)}"
                          for k, v in with_reg.to_dict().items() if v != getattr(cfg, k)
                          or k in ("reg", "lam"))
-        out.update(self.msgs.ok(s, t("msg.with_without", _lang(s), what=what, seed=cfg.seed)))
+        out.update(self.msgs.ok(s, t("msg.with_without", lang_of(s), what=what, seed=cfg.seed)))
         return out
 
     def on_link(self, s, page_url, *controls, request=None):
         """A link that opens this comparison (B's settings, A's differences as a.NAME)."""
         if s.job_a is None:
-            return self.msgs.note(t("msg.no_compare", _lang(s)))
+            return self.msgs.note(t("msg.no_compare", lang_of(s)))
         cfg = self.ctl.to_config(list(controls))
         if needs_points(cfg.dataset) or needs_points(s.job_a.cfg.dataset):
             raise ConfigError("dataset", "a comparison link cannot carry uploaded points")
         link = share.share_url(page_base(page_url, request), cfg, compare_with=s.job_a.cfg)
         return {self.page.share_box: link,
                 self.page.compare_link_box: gr.update(value=link, visible=True),
-                **self.msgs.note(t("msg.compare_link", _lang(s)))}
+                **self.msgs.note(t("msg.compare_link", lang_of(s)))}
 
     def from_link(self, s, query, b: RunConfig) -> list[ConfigError]:
         """Set up the comparison a link describes (B is already the session's job)."""
@@ -147,7 +142,7 @@ class Compare:
         if s.job_a is None:
             if s.shown.get("compare") is not None:
                 s.shown["compare"] = None
-                out[p.compare_status] = t("msg.compare_none", _lang(s))
+                out[p.compare_status] = t("msg.compare_none", lang_of(s))
             return []
         a, b = s.job_a.snapshot(), s.job.snapshot()
         text = (f"**A** {a.state}, step {a.step:,} / {a.steps_total:,} · **B** {b.state}, "
@@ -160,9 +155,9 @@ class Compare:
             s.shown["compare_labels"] = labels
             out[p.a_samples] = gr.update(label=labels[0])
             out[p.b_samples] = gr.update(label=labels[1])
-        ids = (id(s.job_a), id(s.job), _lang(s))   # the pictures' text in the page's language
+        ids = (id(s.job_a), id(s.job), lang_of(s))   # the pictures' text in the page's language
         runs = [_run_data("A", a, dashed=True), _run_data("B", b)]
-        lang = {"lang": _lang(s)}
+        lang = {"lang": lang_of(s)}
         return [
             Picture("a_samples", p.a_samples, (ids, a.weights_version), "samples",
                     f"A:{s.key}", a, lang),
@@ -221,13 +216,13 @@ class Sweep:
         s.shown.pop("sweep", None)
         self._advance(s)
         warn = idle_warning(name, base, label_of)
-        label = i18n.field_label(name, label_of(name), _lang(s))
-        return self.msgs.note(t("msg.sweep_start", _lang(s), field=label, n=len(values),
+        label = i18n.field_label(name, label_of(name), lang_of(s))
+        return self.msgs.note(t("msg.sweep_start", lang_of(s), field=label, n=len(values),
                                 k=SWEEP_PARALLEL) + (f" {warn}" if warn else ""))
 
     def on_stop(self, s, *_):
         self.stop(s)
-        return self.msgs.note(t("msg.sweep_stop", _lang(s)))
+        return self.msgs.note(t("msg.sweep_stop", lang_of(s)))
 
     def stop(self, s) -> None:
         if s.sweep is not None:
@@ -290,6 +285,6 @@ class Sweep:
             out[p.sweep_table] = gr.update(value=df, label=title)
         if not done:
             return []
-        label = i18n.field_label(s.sweep.name, label_of(s.sweep.name), _lang(s))
-        return [Picture("sweep_plot", p.sweep_plot, (id(s.sweep), len(done), _lang(s)),
-                        "tradeoff", s.key, done, {"field_label": label, "lang": _lang(s)})]
+        label = i18n.field_label(s.sweep.name, label_of(s.sweep.name), lang_of(s))
+        return [Picture("sweep_plot", p.sweep_plot, (id(s.sweep), len(done), lang_of(s)),
+                        "tradeoff", s.key, done, {"field_label": label, "lang": lang_of(s)})]

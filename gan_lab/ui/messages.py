@@ -66,9 +66,12 @@ def errors_html(head: str, errors: list[ConfigError], lang: str = "en") -> str:
     return f'<div class="gl-err">{html.escape(head)}<ul>{"".join(items)}</ul></div>'
 
 
-def _lang(s) -> str:
+def lang_of(s) -> str:
     """A session's page language (ui/lang.py sets it on load); English without a session."""
     return getattr(s, "lang", "en")
+
+
+_lang = lang_of
 
 
 def shown_value(name: str, v) -> str:

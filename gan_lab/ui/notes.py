@@ -14,11 +14,6 @@ from .controls import label_of
 from .messages import shown_value
 
 
-def lang_of(s) -> str:
-    """A session's page language (ui/lang.py sets it on load)."""
-    return getattr(s, "lang", "en")
-
-
 def value_text(name: str, v) -> str:
     """A value as a message shows it: choices by their label, big counts with commas."""
     if isinstance(v, int) and not isinstance(v, bool):

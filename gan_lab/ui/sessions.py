@@ -29,8 +29,8 @@ from ..jobs import Job, OwnerBusy, PoolBusy, WorkerPool, make_job
 from ..placement import check_limits
 from . import resume
 from .limits import Limits, configure_torch  # noqa: F401 - re-exported
-from .messages import ServerBusy
-from .notes import changes, lang_of
+from .messages import ServerBusy, lang_of
+from .notes import changes
 from .storage import session_token
 
 log = logging.getLogger("gan_lab.ui")

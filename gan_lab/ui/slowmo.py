@@ -16,6 +16,7 @@ import gradio as gr
 from ..i18n import t
 from ..slowmo import replay, stages
 from .layout import SLOW_PLAY_S
+from .messages import lang_of
 from .stream import _plot_data
 
 
@@ -46,7 +47,7 @@ class SlowMotion:
     def _next(self, s, heat, arrows, mani, layer, *controls) -> tuple[dict, bool]:
         """The next stage's frame, and whether a stage was shown (not a refusal)."""
         app, p = self.app, self.app.page
-        lang = getattr(s, "lang", "en")
+        lang = lang_of(s)
         view = (heat, arrows, mani, layer)
         st = s.shown.get("slowmo")
         if st is None or st["i"] >= len(st["stages"]) - 1 or st["job"] is not s.job:
@@ -89,7 +90,7 @@ class SlowMotion:
         if not s.shown.pop("slow_play", False):
             return {}
         return {p.slow_timer: gr.Timer(active=False),
-                p.slow_play_btn: gr.update(value=t("btn.slow_play", getattr(s, "lang", "en")))}
+                p.slow_play_btn: gr.update(value=t("btn.slow_play", lang_of(s)))}
 
     def on_play(self, s, *args):
         """Slow play on (the first stage at once) or, when it plays, off."""
@@ -101,7 +102,7 @@ class SlowMotion:
             s.shown["slow_play"] = True
             out[p.slow_timer] = gr.Timer(SLOW_PLAY_S, active=True)
             out[p.slow_play_btn] = gr.update(value=t("btn.slow_pause",
-                                                     getattr(s, "lang", "en")))
+                                                     lang_of(s)))
         return out
 
     def on_tick(self, s, *args):

@@ -29,6 +29,7 @@ from ..snapshot import JobState
 from . import compat, runaway, status, watching
 from .lang import metric_title
 from .layout import FAST_TICK_S, QUALITY_CHARTS, SLOW_TICK_S
+from .messages import lang_of
 from .render_worker import IMAGE_FORMAT, RenderService
 from .sessions import Session
 from .waiting import waiting_text
@@ -139,11 +140,11 @@ class Stream:
         layout = {}
         if sh.get("kind") != kind:
             sh["kind"] = kind
-            layout = self._chart_layout(snap, getattr(s, "lang", "en"))
+            layout = self._chart_layout(snap, lang_of(s))
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
             out.update(self._curves(s, snap))
-            out[p.status] = self.status_text(snap, sh.get("runaway", ""), getattr(s, "lang", "en"))
+            out[p.status] = self.status_text(snap, sh.get("runaway", ""), lang_of(s))
         for comp, update in layout.items():
             # A chart's new title and its data in one update: a plain value for the same
             # component would replace the title (MNIST pages kept the 2-D chart titles).
@@ -214,7 +215,7 @@ class Stream:
         is_pen = df["series"].isin(PENALTY_NAMES)
         losses, warning = runaway.check(df[~is_pen])
         sh["runaway"] = warning
-        lang = getattr(s, "lang", "en")
+        lang = lang_of(s)
         label = t("plot.losses.log" if warning else "plot.losses" if len(losses)
                   else "plot.losses.wait", lang)
         value = _frame_or_none(losses)
@@ -275,7 +276,7 @@ class Stream:
         # ... and never more often than the render process can draw every watcher's pictures
         # in RENDER_CORES of a core (samples and histogram: two pictures a session).
         budget = 2 * self._draw_s * self.registry.stats()["running"] / RENDER_CORES
-        skey = (jid, snap.weights_version, heat, arrows, mani, getattr(s, "lang", "en"))
+        skey = (jid, snap.weights_version, heat, arrows, mani, lang_of(s))
         if self._paced(s, "samples", skey, max(FAST_TICK_S * slow, budget), now,
                        wait or not running
                        or slow <= 1 or sh.get("samples") is None):
