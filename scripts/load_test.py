@@ -5,9 +5,11 @@
     python scripts/load_test.py --url http://127.0.0.1:7860/ --pid 1234   # an existing server
     python scripts/load_test.py --sessions 10 --attacker auto   # the stall probe (issue 18)
 
-Each session is a gradio_client Client (one browser tab's worth of server state): it presses
+Each session is one browser tab's worth of server state, by default a `LeanClient`
+(scripts/lean_client.py: the page's requests at ~3 ms of CPU a poll; `--client gradio`: a
+gradio_client Client, ~80 ms a poll, which crowds the very cores it measures): it presses
 Train (all together, behind a barrier), then polls as the page's timer does (at the period the
-server sets it to) for --duration seconds, then closes (which ends its session on the server).
+server sets it to) for --duration seconds, then presses Pause and closes.
 Meanwhile one thread GETs the page every 0.25 s, and a sampler reads the server's process tree
 from /proc.
 
@@ -48,6 +50,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lean_client import Endpoints, LeanClient  # noqa: E402 - beside this script
+
 POLL_S = 0.25
 STEP_RE = re.compile(r"step \*\*([\d,]+)\*\*")
 
@@ -221,10 +226,15 @@ def pct(xs: list[float], q: float) -> float:
 
 
 class SessionRun:
-    def __init__(self, url: str, settings: dict):
-        from gradio_client import Client
+    def __init__(self, url: str, settings: dict, endpoints=None):
+        """endpoints: a lean_client.Endpoints of the app (the session is then a LeanClient);
+        None: a full gradio_client Client."""
+        if endpoints is not None:
+            self.c = LeanClient(url, endpoints)
+        else:
+            from gradio_client import Client
 
-        self.c = Client(url, verbose=False)
+            self.c = Client(url, verbose=False)
         self.settings = settings
         self.train_s: list[float] = []
         self.poll_s: list[float] = []
@@ -467,15 +477,20 @@ def run(args) -> dict:
         # The simulated browsers run here, on the server's own cores; real students' browsers
         # run on their own machines. Niced, the clients take only what the server leaves.
         os.nice(args.client_nice)
+    if args.client_idle:
+        # Stricter: the clients get a core only when nothing of the server wants it (Linux
+        # SCHED_IDLE; every thread they start inherits it), as if they ran elsewhere.
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     try:
         time.sleep(args.settle)
         before = tree_stats(root) if root else None
         sampler = Sampler(root)
         sampler.start()
         attacker, attacked_at = None, None
+        endpoints = Endpoints(url) if args.client == "lean" else None
         if attacker_cfg is not None:
             # The stall probe: the dearest allowed run trains first, then everyone else.
-            attacker = SessionRun(url, attacker_cfg)
+            attacker = SessionRun(url, attacker_cfg, endpoints)
             attacker.press_train()
             deadline = time.monotonic() + 120
             # until its first step is in: its job is then in the slice log before the others'
@@ -484,7 +499,7 @@ def run(args) -> dict:
                 time.sleep(0.5)
             attacked_at = time.monotonic()
         others = args.sessions - (attacker is not None)
-        sessions = [SessionRun(url, settings) for _ in range(others)]
+        sessions = [SessionRun(url, settings, endpoints) for _ in range(others)]
         stop = threading.Event()
         gets: list[float] = []
         # A page GET costs the server ~10x a poll: a class loads the page once per student, so
@@ -568,6 +583,8 @@ def run(args) -> dict:
         "sessions": args.sessions, "duration_s": args.duration, "wall_s": round(wall, 1),
         "settings": settings, "lesson": args.lesson, "server_env": args.env,
         "client_nice": args.client_nice,
+        "client_idle": args.client_idle,
+        "client": args.client,
         "cpu": _cpu(), "cores": os.cpu_count(), "load_before": load0,
         "train_reply_s": {"p50": pct(train, 50), "p95": pct(train, 95), "max": max(train),
                           "all": sorted(round(x, 3) for x in train)},
@@ -646,7 +663,8 @@ def report(r: dict) -> str:
     lines = [
         f"{r['sessions']} sessions, {r['duration_s']} s each, on {r['cpu']} ({r['cores']} "
         f"cores, load {r['load_before']:.1f} at start); server env {r['server_env'] or '-'}; "
-        f"clients at nice {r['client_nice']}",
+        f"{r.get('client', 'gradio')} clients at nice {r['client_nice']}"
+        + (" under SCHED_IDLE" if r.get("client_idle") else ""),
         f"Train reply: {f(r['train_reply_s'])}, max {r['train_reply_s']['max']:.3f} s",
         f"poll reply: {f(r['poll_reply_s'])}; page GET: {f(r['page_get_s'])}",
         f"error replies {r['error_replies']}, busy replies {r['busy_replies']}, sessions that "
@@ -719,6 +737,13 @@ def main(argv=None) -> int:
     p.add_argument("--client-nice", type=int, default=0,
                    help="run the simulated sessions at this niceness (they share the server's "
                         "cores here; real browsers do not)")
+    p.add_argument("--client", choices=("lean", "gradio"), default="lean",
+                   help="the simulated browsers: lean (scripts/lean_client.py: the page's "
+                        "requests, ~3 ms of CPU a poll) or gradio (gradio_client: ~80 ms a poll, "
+                        "on the cores it measures)")
+    p.add_argument("--client-idle", action="store_true",
+                   help="run the simulated sessions under Linux's SCHED_IDLE: they use only the "
+                        "CPU the server leaves idle (closest to browsers on their own machines)")
     p.add_argument("--attacker", help="the stall probe: 'auto' (the dearest config the caps "
                                       "allow) or the JSON of Train inputs, trained by one of "
                                       "the --sessions, which starts first")
