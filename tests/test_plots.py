@@ -121,6 +121,11 @@ def test_loss_frame_penalties_nonfinite_and_row_cap(l1):
     assert d["value"].max() == 1e6 and 2346 in set(d["step"])
     assert (np.diff(d["step"].to_numpy()) > 0).all()   # in step order
     assert not {4, 11} & set(d["step"])
+    # A class sharing the server gets fewer rows, the spike still in them.
+    d = plots.loss_frame(dataclasses.replace(l1, history=hist), curves.CLASS_ROWS_PER_SERIES)
+    d = d[d["series"] == "D loss"]
+    assert 0.9 * curves.CLASS_ROWS_PER_SERIES <= len(d) <= curves.CLASS_ROWS_PER_SERIES
+    assert d["value"].max() == 1e6 and d["step"].iloc[-1] == n
 
 
 def test_metric_frames_one_scale_per_chart(ring, l1):

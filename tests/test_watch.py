@@ -193,3 +193,44 @@ def test_the_load_tests_profile_summary_and_until_done_report(tmp_path):
     text = lt.report(r)
     assert "last run done 30.5 s" in text and "median 20.0 s" in text and "90% of it" in text
     assert "server 0.10 cores, render 0.05" in text
+
+
+def test_a_class_poll_sends_half_the_loss_rows_and_no_hidden_chart():
+    """Issue 19 item 3: what a poll costs the server. A 2-D run's poll never updates the
+    digits-only chart (its title would change every evaluation, and each new title is a
+    component gradio rebuilds), and while a class shares the server the loss chart carries
+    CLASS_ROWS_PER_SERIES rows a series."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from gan_lab.plots import curves
+    from gan_lab.ui.layout import QUALITY_CHARTS
+    from gan_lab.ui.stream import Stream
+
+    names = [n for n, _, _ in QUALITY_CHARTS] + ["loss_plot", "pen_plot", "sparsity_plot",
+                                                 "sharp_plot", "spec_plot", "gap_plot",
+                                                 "lam_plot"]
+    page = SimpleNamespace(**{n: object() for n in names})
+    stream = Stream(page, SimpleNamespace(), renderers=None)
+    job = TrainingJob(RunConfig(steps=120, **SMALL))
+    job.start()
+    wait_until(lambda: job.snapshot().state == "done", timeout=120)
+    snap = job.snapshot()
+    n = 3000
+    hist = {"step": np.arange(1, n + 1), "loss_d": np.linspace(1, 2, n),
+            "loss_g": np.linspace(2, 1, n)}
+    long = dataclasses.replace(snap, history=hist)
+    s = SimpleNamespace(shown={}, lang="en")
+    out = stream._curves(s, long)
+    assert page.gap_plot not in out and page.sparsity_plot in out
+    rows = out[page.loss_plot]
+    rows = rows["value"] if isinstance(rows, dict) else rows
+    assert (rows["series"] == "D loss").sum() > curves.CLASS_ROWS_PER_SERIES
+    s.shown.pop("metrics")   # as if an evaluation came in
+    out = stream._curves(s, long, crowded=True)
+    assert page.gap_plot not in out
+    assert (out[page.loss_plot]["series"] == "D loss").sum() <= curves.CLASS_ROWS_PER_SERIES
+    digits = dataclasses.replace(long, cfg=RunConfig(dataset="mnist", steps=120))
+    s = SimpleNamespace(shown={}, lang="en")
+    assert page.gap_plot in stream._curves(s, digits)
+    stream.close()

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 # every spike, and a poll's chart data (turned to JSON three times by gradio) costs a third of
 # what 1,000 rows did.
 MAX_ROWS_PER_SERIES = 400
+# ... and 200 (100 buckets) while a class shares the server (about four runs or more per
+# training process): every poll's chart JSON is walked by gradio on the server's one event
+# loop (issue 19; ui/stream.py chooses).
+CLASS_ROWS_PER_SERIES = 200
 
 LOSS_SERIES = (("loss_d", "D loss"), ("loss_g", "G loss"))
 PENALTY_SERIES = (("reg_d", "D penalty"), ("reg_g", "G penalty"),
@@ -91,7 +95,8 @@ def _thin(v: np.ndarray, cap: int) -> np.ndarray:
     return np.unique(keep)
 
 
-def _long(cols: dict, series: list[tuple[str, str, float]]) -> pd.DataFrame:
+def _long(cols: dict, series: list[tuple[str, str, float]],
+          cap: int = MAX_ROWS_PER_SERIES) -> pd.DataFrame:
     steps = np.asarray(cols.get("step", ()), dtype=np.float64).reshape(-1)
     parts = []
     for key, name, scale in series:
@@ -99,7 +104,7 @@ def _long(cols: dict, series: list[tuple[str, str, float]]) -> pd.DataFrame:
         s = steps[: len(v)]
         ok = np.isfinite(v) & np.isfinite(s)
         v, s = v[ok], s[ok]
-        keep = _thin(v, MAX_ROWS_PER_SERIES)
+        keep = _thin(v, cap)
         parts.append(pd.DataFrame({"step": s[keep].astype(np.int64), "value": v[keep],
                                    "series": name}))
     parts = [p for p in parts if len(p)]
@@ -118,13 +123,14 @@ def _has_finite(cols: dict, key: str, nonzero: bool = False) -> bool:
     return bool(ok.any())
 
 
-def loss_frame(snap: Snapshot) -> pd.DataFrame:
+def loss_frame(snap: Snapshot, cap: int = MAX_ROWS_PER_SERIES) -> pd.DataFrame:
     """Loss curves in long format: step (int), value (float), series ("D loss", "G loss", and
-    "D penalty" / "G penalty" when that penalty was ever non-zero). Non-finite values dropped."""
+    "D penalty" / "G penalty" when that penalty was ever non-zero). Non-finite values dropped;
+    at most `cap` rows per series (`_thin`)."""
     cols = snap.history or {}
     series = [(k, name, 1.0) for k, name in LOSS_SERIES if k in cols]
     series += [(k, name, 1.0) for k, name in PENALTY_SERIES if _has_finite(cols, k, nonzero=True)]
-    return _long(cols, series)
+    return _long(cols, series, cap)
 
 
 def metric_frame(snap: Snapshot, kind: str) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from ..data import kind_of
 from ..exports import FrameRecorder
 from ..i18n import t
 from ..i18n.runtext import axis_title
+from ..plots.curves import CLASS_ROWS_PER_SERIES, MAX_ROWS_PER_SERIES
 from ..snapshot import JobState
 from . import compat, runaway, status, watching
 from .lang import metric_title
@@ -141,9 +142,10 @@ class Stream:
         if sh.get("kind") != kind:
             sh["kind"] = kind
             layout = self._chart_layout(snap, lang_of(s))
+        fast = self.fast_tick()   # once per frame: it counts the running jobs of all sessions
         if sh.get("version") != snap.version:
             sh["version"] = snap.version
-            out.update(self._curves(s, snap))
+            out.update(self._curves(s, snap, crowded=fast >= 4 * FAST_TICK_S))
             out[p.status] = self.status_text(snap, sh.get("runaway", ""), lang_of(s))
         for comp, update in layout.items():
             # A chart's new title and its data in one update: a plain value for the same
@@ -162,7 +164,6 @@ class Stream:
             out[p.layer] = gr.update(choices=names, value=layer)
         elif layer not in names:
             layer = "all"
-        fast = self.fast_tick()   # once per frame: it counts the running jobs of all sessions
         # The run's pictures live on the Watch tab: another tab's page draws none of them (the
         # first frame back on Watch draws what is out of date).
         wants = (self._main_pictures(s, snap, heat, arrows, mani, layer, wait, fast)
@@ -205,11 +206,14 @@ class Stream:
         out[p.gap_box] = gr.update(visible=digits)   # D's held-out gap: digits only
         return out
 
-    def _curves(self, s: Session, snap) -> dict:
+    def _curves(self, s: Session, snap, crowded: bool = False) -> dict:
+        """The charts' updates. crowded: a class shares the server (about four runs or more per
+        training process): the loss chart gets half the rows."""
         p = self.page
         sh = s.shown
         out: dict = {}
-        df = plots.loss_frame(snap)
+        df = plots.loss_frame(snap, CLASS_ROWS_PER_SERIES if crowded
+                              else MAX_ROWS_PER_SERIES)
         # Penalties get their own chart: lambda * sum|w| is often 10-100x the adversarial
         # losses and would flatten them into a line at the bottom of a shared axis.
         is_pen = df["series"].isin(PENALTY_NAMES)
@@ -236,16 +240,28 @@ class Stream:
                 tuple(float(mcols[k][-1]) for k in mcols if len(mcols[k])))
         if sh.get("metrics") != mkey:
             sh["metrics"] = mkey
-            charts = [(getattr(p, name), kind) for name, kind, _ in QUALITY_CHARTS]
-            for comp, kind in charts + [(p.sparsity_plot, "sparsity"),
-                                        (p.sharp_plot, "sharpness"), (p.spec_plot, "spectrum"),
-                                        (p.gap_plot, "generalization")]:
+            for comp, kind in self._shown_charts(snap):
                 out[comp] = self._metric_chart(sh, comp, kind, snap, lang)
             lam = plots.metric_frame(snap, "lambda")   # an adaptive lambda's curve
             if len(lam) or sh.get("lam"):
                 out[p.lam_plot] = gr.update(value=_frame_or_none(lam), visible=bool(len(lam)))
                 sh["lam"] = bool(len(lam))
         return out
+
+    def _shown_charts(self, snap) -> list[tuple[Any, str]]:
+        """The metric charts this kind of data shows (`_chart_layout` hides the others, and a
+        hidden chart's updates would only cost the server: each new title is a component
+        rebuilt by gradio)."""
+        p = self.page
+        digits = kind_of(snap.cfg.dataset).digits
+        with_modes = digits or snap.modes is not None
+        charts = [(getattr(p, name), kind) for name, kind, _ in QUALITY_CHARTS
+                  if with_modes or kind == "divergence"]
+        charts += [(p.sparsity_plot, "sparsity"), (p.sharp_plot, "sharpness"),
+                   (p.spec_plot, "spectrum")]
+        if digits:
+            charts.append((p.gap_plot, "generalization"))
+        return charts
 
     @staticmethod
     def _metric_chart(sh: dict, comp, kind: str, snap, lang: str = "en"):
