@@ -38,6 +38,11 @@ class Endpoints:
         data = utils.construct_args(ep.parameters_info, (), kwargs)
         return fn_index, list(ep.insert_empty_state(*data))
 
+    def queued(self, fn_index: int) -> bool:
+        """Whether the event goes through gradio's queue (else a plain POST run/predict)."""
+        dep = self.client.config["dependencies"][fn_index]
+        return dep.get("queue", True) is not False
+
     def outputs(self, fn_index: int, data: list):
         return self.client.endpoints[fn_index].process_predictions(*data)
 
@@ -68,11 +73,13 @@ class LeanClient:
         body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": self.session_hash,
                            "event_data": None, "trigger_id": None})
         prefix = self.endpoints.api_prefix
+        queued = self.endpoints.queued(fn_index)
+        path = f"{prefix}/queue/join" if queued else f"{prefix}/run/predict"
         for attempt in (0, 1):            # a kept-alive connection the server closed: once more
             if self._post is None:
                 self._post = self._conn()
             try:
-                self._post.request("POST", f"{prefix}/queue/join", body,
+                self._post.request("POST", path, body,
                                    {"Content-Type": "application/json"})
                 r = self._post.getresponse()
                 reply = r.read()
@@ -83,7 +90,9 @@ class LeanClient:
                 if attempt:
                     raise
         if r.status != 200:
-            raise AppError(f"queue/join answered {r.status}: {reply[:200]!r}")
+            raise AppError(f"{path} answered {r.status}: {reply[:200]!r}")
+        if not queued:
+            return self.endpoints.outputs(fn_index, json.loads(reply)["data"])
         event_id = json.loads(reply)["event_id"]
         return self.endpoints.outputs(fn_index, self._wait(event_id))
 

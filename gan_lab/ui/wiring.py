@@ -86,9 +86,11 @@ def wire(app, demo: gr.Blocks) -> None:
     lang, lang_out = Language(app), [p.status, p.lang_pick, *lang_components(p, ctl)]
     on(demo.load, lang.on_load, [], [], lang_out, with_request=True)
     on(p.lang_pick.input, lang.on_pick, [p.lang_pick], ["lang"], lang_out, "language")
-    # The timer's poll is public so gradio_client can stream exactly as the page does.
+    # The timer's poll is public so gradio_client can stream exactly as the page does. It
+    # skips gradio's queue (a plain POST, no SSE): the queue's bookkeeping was a quarter of a
+    # poll's server CPU, and a class's 8 polls a second are most of the server's work (issue 19).
     on(p.timer.tick, app.poll, [*view_in, p.visibility], [*view_names, "visibility"], frame,
-       "poll", js=VISIBILITY_JS)
+       "poll", js=VISIBILITY_JS, queue=False)
     on(p.vis_btn.click, app.on_visibility, [*view_in, p.visibility],
        [*view_names, "visibility"], frame, js=VISIBILITY_JS)
     demo.load(None, None, None, js=VISIBILITY_LISTENER_JS, api_visibility="private",
