@@ -197,13 +197,12 @@ class Stream:
         FCD). The heatmap, arrows and noise grid toggles are 2-D only."""
         p = self.page
         digits = kind_of(snap.cfg.dataset).digits
-        with_modes = digits or snap.modes is not None
+        shown = {kind for _, kind in self._shown_charts(snap)}
         out = {p.view_row: gr.update(visible=not snap.is_image)}
         for name, kind, _elem in QUALITY_CHARTS:
-            visible = with_modes or kind == "divergence"
             out[getattr(p, name)] = gr.update(label=metric_title(kind, digits, lang),
-                                              visible=visible)
-        out[p.gap_box] = gr.update(visible=digits)   # D's held-out gap: digits only
+                                              visible=kind in shown)
+        out[p.gap_box] = gr.update(visible="generalization" in shown)   # D's held-out gap
         return out
 
     def _curves(self, s: Session, snap, crowded: bool = False) -> dict:
@@ -249,9 +248,10 @@ class Stream:
         return out
 
     def _shown_charts(self, snap) -> list[tuple[Any, str]]:
-        """The metric charts this kind of data shows (`_chart_layout` hides the others, and a
-        hidden chart's updates would only cost the server: each new title is a component
-        rebuilt by gradio)."""
+        """The metric charts this kind of data shows: 2-D with modes the quality charts, other
+        2-D shapes divergence only, digits also D's held-out gap. `_chart_layout` hides the
+        others and `_curves` does not update them (a hidden chart's new title would only cost
+        the server: each is a component rebuilt by gradio)."""
         p = self.page
         digits = kind_of(snap.cfg.dataset).digits
         with_modes = digits or snap.modes is not None
